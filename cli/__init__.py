@@ -1,0 +1,1 @@
+"""The ``anp`` command line (click)."""

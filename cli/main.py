@@ -1,0 +1,45 @@
+"""``anp``: the command-line entry point.
+
+Every command module adds itself to :data:`main`. Errors of anp-emu (``AnpError``) and OS errors
+on user files become one line ``error: ...`` on stderr and exit code 1; click's usage errors exit 2.
+No command prints a traceback for a bad input.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from anp_emu.errors import AnpError
+
+
+class AnpGroup(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except AnpError as e:
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(1)
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+            click.echo(f"error: {e.filename}: {e.strerror}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted: outputs written so far are intact", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=AnpGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="anp-emu")
+def main():
+    """anp-emu: emulate the ANP-I neuromorphic processor and train spiking networks on it."""
+
+
+def _register() -> None:
+    # Each command module owns its commands; imported here so `anp --help` lists them all.
+    from anp_emu.cli import commands_chip  # noqa: F401
+
+
+_register()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Float models to chip configs: quantise, validate design rules, report, export."""
