@@ -1,0 +1,133 @@
+"""The emulated chip: runs samples through a ChipConfig in the int (bit-exact) or float precision."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import ChipConfig
+from .counters import Counters, new_counts
+from .cycles import DEFAULT_CYCLES, CycleTable
+from .errors import InputError
+from .events import SpikeInput, as_spike_input
+from .kernels import forward
+
+PRECISIONS = ("int", "float")
+
+
+@dataclass
+class RunResult:
+    """Outputs of one sample: spikes (T, n) uint8 per layer, membranes at the fire decision
+    (T, n) when recorded (int64 LSBs for int, float64 LSBs for float), and the counters."""
+
+    s_hid: np.ndarray
+    s_out: np.ndarray
+    v_hid: np.ndarray | None
+    v_out: np.ndarray | None
+    counters: Counters
+
+    @property
+    def out_counts(self) -> np.ndarray:
+        return self.s_out.sum(axis=0, dtype=np.int64)
+
+    @property
+    def prediction(self) -> int:
+        """Class with the most output spikes; ties go to the larger summed output membrane
+        (when recorded), then to the lower index."""
+        counts = self.out_counts
+        best = np.flatnonzero(counts == counts.max())
+        if best.size > 1 and self.v_out is not None:
+            vs = self.v_out.sum(axis=0)[best]
+            best = best[vs == vs.max()]
+        return int(best[0])
+
+
+class Chip:
+    """One chip holding one config, in ``precision`` "int" (bit-exact) or "float" (ideal twin).
+
+    The float twin uses the config's integers as floats, or — to measure the quantisation gap —
+    an unquantised model in the same units (weight LSBs): ``float_params`` may give any of
+    ``w_hid``, ``w_out`` (float arrays of the config's shapes), ``theta_hid``, ``theta_out``,
+    ``w_aux_hid``, ``w_aux_out`` (floats), all already divided by the layer's scale.
+    Weights are held transposed (pre, post): one row per presynaptic line, as the chip's SRAM.
+    """
+
+    FLOAT_KEYS = ("w_hid", "w_out", "theta_hid", "theta_out", "w_aux_hid", "w_aux_out")
+
+    def __init__(self, config: ChipConfig, precision: str = "int", float_params: dict | None = None,
+                 cycle_table: CycleTable = DEFAULT_CYCLES):
+        if precision not in PRECISIONS:
+            raise InputError("precision", "unknown precision", limit=f"one of {list(PRECISIONS)}", value=repr(precision))
+        if float_params and precision != "float":
+            raise InputError("float_params", "only for precision='float'")
+        self.config = config
+        self.spec = config.spec
+        self.precision = precision
+        self.cycle_table = cycle_table
+        fp = dict(float_params or {})
+        for k in fp:
+            if k not in self.FLOAT_KEYS:
+                raise InputError(f"float_params.{k}", "unknown key", limit=f"one of {list(self.FLOAT_KEYS)}")
+        if precision == "int":
+            dt = np.int16
+            self._v_dtype, self._acc_dtype = np.int64, np.int32
+            self.v_lo, self.v_hi = self.spec.v_range
+            self.theta = (np.int64(config.theta_hid), np.int64(config.theta_out))
+            self.w_aux = (np.int64(config.w_aux_hid), np.int64(config.w_aux_out))
+        else:
+            dt = np.float64
+            self._v_dtype = self._acc_dtype = np.float64
+            self.v_lo, self.v_hi = -np.inf, np.inf
+            self.theta = (float(fp.get("theta_hid", config.theta_hid)), float(fp.get("theta_out", config.theta_out)))
+            self.w_aux = (float(fp.get("w_aux_hid", config.w_aux_hid)), float(fp.get("w_aux_out", config.w_aux_out)))
+        self.wT = []
+        for layer, key in enumerate(("w_hid", "w_out")):
+            w = fp.get(key, config.weights(layer))
+            w = np.asarray(w)
+            if w.shape != config.weights(layer).shape:
+                raise InputError(f"float_params.{key}", "wrong shape", limit=config.weights(layer).shape, value=w.shape)
+            if w.dtype.kind == "f" and not np.all(np.isfinite(w)):
+                raise InputError(f"float_params.{key}", "must be finite", value="NaN/inf")
+            self.wT.append(np.ascontiguousarray(w.T, dtype=dt))
+        self.nnz_row = [np.count_nonzero(wt, axis=1).astype(np.int64) for wt in self.wT]
+
+    def refresh_weights(self) -> None:
+        """Recount non-zero fan-out after the transposed weights were changed in place."""
+        self.nnz_row = [np.count_nonzero(wt, axis=1).astype(np.int64) for wt in self.wT]
+
+    def weights(self, layer: int) -> np.ndarray:
+        """Weights (n_post, n_pre) as currently held by the chip (a copy)."""
+        return self.wT[layer].T.copy()
+
+    def to_config(self) -> ChipConfig:
+        """The chip's current integer state as a validated config (int precision only)."""
+        if self.precision != "int":
+            raise InputError("precision", "only an int chip holds a config's integers", value=self.precision)
+        return self.config.replace(w_hid=self.weights(0), w_out=self.weights(1))
+
+    def run(self, x, record: bool = False) -> RunResult:
+        """Run one sample: ``x`` is a SpikeInput or a (T, n_in) 0/1 raster."""
+        si = x if isinstance(x, SpikeInput) and x.lines.dtype == np.int32 and x.step_ptr.dtype == np.int64 \
+            else as_spike_input(x, self.spec.n_in)
+        if si.lines.size and (si.lines.max() >= self.spec.n_in or si.lines.min() < 0):
+            si.validate(self.spec.n_in)
+        T = si.T
+        n_hid, n_out = self.spec.n_hid, self.spec.n_out
+        s_hid = np.zeros((T, n_hid), dtype=np.uint8)
+        s_out = np.zeros((T, n_out), dtype=np.uint8)
+        rec_shape_h = (T, n_hid) if record else (1, n_hid)
+        rec_shape_o = (T, n_out) if record else (1, n_out)
+        v_hid_rec = np.zeros(rec_shape_h, dtype=self._v_dtype)
+        v_out_rec = np.zeros(rec_shape_o, dtype=self._v_dtype)
+        counts = new_counts()
+        forward(si.step_ptr, si.lines, self.wT[0], self.wT[1], self.nnz_row[0], self.nnz_row[1],
+                self.theta[0], self.theta[1], self.w_aux[0], self.w_aux[1], self.spec.leak_shift,
+                self._v_dtype(self.v_lo), self._v_dtype(self.v_hi),
+                np.zeros(n_hid, self._v_dtype), np.zeros(n_out, self._v_dtype),
+                np.zeros(n_hid, self._acc_dtype), np.zeros(n_out, self._acc_dtype),
+                s_hid, s_out, v_hid_rec, v_out_rec, record, counts)
+        return RunResult(s_hid, s_out, v_hid_rec if record else None, v_out_rec if record else None,
+                         Counters(counts))
+
+    def cycles(self, counters: Counters, T: int) -> dict[str, float]:
+        return self.cycle_table.cycles(counters, self.spec, T)

@@ -1,0 +1,97 @@
+"""Numba hot loops of the chip, shared by both precisions and by both learning rules.
+
+``forward`` runs one sample through the two layers event by event: each presynaptic spike reads
+one row of the transposed weight matrix (pre, post) and adds it into a wide accumulator; then
+every neuron of the layer does reset/leak, integrate, aux boost, saturate-once and fire (the
+five steps of DESIGN.md). Work is proportional to events x fan-out plus neurons x T.
+
+The same source compiles for the integer chip (int16 weights, int32 accumulator, int64 state,
+saturating) and the float twin (float64 everything, v_lo/v_hi = -inf/+inf): the leak and
+saturate overloads in :mod:`anp_emu.arithmetic` pick the arithmetic from the types.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .arithmetic import leak, saturate
+from .counters import (C_INPUT_EVENTS, C_NEURON_UPDATES, C_SATURATIONS, C_SOP_AUX, C_SOP_DENSE,
+                       C_SOP_EFFECTIVE, C_SPIKES)
+
+
+@njit(cache=True)
+def layer_step(pre_idx, n_pre, wT, nnz_row, acc, v, s_prev, s_now, post_idx, theta, w_aux,
+               leak_shift, v_lo, v_hi, counts, layer):
+    """One time step of one layer. Returns the number of spikes; their indices in post_idx.
+
+    pre_idx[:n_pre]  indices of presynaptic spikes at this step
+    wT (n_pre_total, n_post)  transposed weights; nnz_row[j] non-zeros of row j
+    acc (n_post,)    wide accumulator (scratch); v (n_post,) membrane, updated in place
+    s_prev, s_now (n_post,) uint8 spikes of step t-1 and t
+    """
+    n_post = v.shape[0]
+    acc[:] = 0
+    sop_eff = 0
+    for e in range(n_pre):
+        j = pre_idx[e]
+        row = wT[j]
+        for i in range(n_post):
+            acc[i] += row[i]
+        sop_eff += nnz_row[j]
+    counts[layer, C_SOP_EFFECTIVE] += sop_eff
+    counts[layer, C_INPUT_EVENTS] += n_pre
+    counts[layer, C_SOP_DENSE] += n_pre * n_post
+    n_spk = 0
+    n_aux = 0
+    n_sat = 0
+    for i in range(n_post):
+        fired_before = s_prev[i] != 0
+        if fired_before:
+            vi = v[i] * 0                      # 1. reset
+        else:
+            vi = leak(v[i], leak_shift)        # 1. leak
+        vi = vi + acc[i]                       # 2. integrate (wide)
+        if not fired_before and w_aux != 0:    # 3. aux boost
+            vi = vi + w_aux
+            n_aux += 1
+        vi, clipped = saturate(vi, v_lo, v_hi)  # 4. saturate once
+        n_sat += clipped
+        v[i] = vi
+        if vi >= theta:                        # 5. fire
+            s_now[i] = 1
+            post_idx[n_spk] = i
+            n_spk += 1
+        else:
+            s_now[i] = 0
+    counts[layer, C_SOP_AUX] += n_aux
+    counts[layer, C_NEURON_UPDATES] += n_post
+    counts[layer, C_SPIKES] += n_spk
+    counts[layer, C_SATURATIONS] += n_sat
+    return n_spk
+
+
+@njit(cache=True)
+def forward(step_ptr, lines, wT_hid, wT_out, nnz_hid, nnz_out, theta_hid, theta_out, aux_hid,
+            aux_out, leak_shift, v_lo, v_hi, v_hid, v_out, acc_hid, acc_out, s_hid, s_out,
+            v_hid_rec, v_out_rec, record, counts):
+    """Run T steps. s_hid (T, n_hid), s_out (T, n_out) uint8 are filled; v_*_rec (T, n) when
+    ``record`` (membrane at the fire decision). v_hid/v_out hold the state (start at 0)."""
+    T = step_ptr.shape[0] - 1
+    n_hid = v_hid.shape[0]
+    n_out = v_out.shape[0]
+    hid_idx = np.empty(n_hid, dtype=np.int32)
+    out_idx = np.empty(n_out, dtype=np.int32)
+    zero_h = np.zeros(n_hid, dtype=np.uint8)
+    zero_o = np.zeros(n_out, dtype=np.uint8)
+    for t in range(T):
+        a = step_ptr[t]
+        sp_h = zero_h if t == 0 else s_hid[t - 1]
+        sp_o = zero_o if t == 0 else s_out[t - 1]
+        n_spk = layer_step(lines[a:step_ptr[t + 1]], step_ptr[t + 1] - a, wT_hid, nnz_hid, acc_hid,
+                           v_hid, sp_h, s_hid[t], hid_idx, theta_hid, aux_hid, leak_shift, v_lo,
+                           v_hi, counts, 0)
+        layer_step(hid_idx, n_spk, wT_out, nnz_out, acc_out, v_out, sp_o, s_out[t], out_idx,
+                   theta_out, aux_out, leak_shift, v_lo, v_hi, counts, 1)
+        if record:
+            v_hid_rec[t] = v_hid
+            v_out_rec[t] = v_out

@@ -1,0 +1,76 @@
+"""Learning settings carried by a chip config (what the on-chip learning engine is told)."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+from ..errors import ConfigKeyError, InputError
+
+RULE_NAMES = ("mpd-ed", "stbp")
+SURROGATES = ("rect", "triangle", "exp")
+LOSSES = ("ce", "tet")
+ROUNDINGS = ("nearest", "floor", "stochastic")
+
+
+@dataclass(frozen=True)
+class LearningSettings:
+    """Settings of one on-chip learning rule.
+
+    Units: ``surrogate_width`` is a fraction of the layer threshold theta (so the int chip and
+    the float twin, both in weight LSBs, read it identically); ``lr`` multiplies the float
+    gradient in weight LSBs per unit loss; if ``lr_shift`` is set, lr = 2^-lr_shift instead.
+    """
+
+    rule: str = "mpd-ed"
+    surrogate: str = "rect"
+    surrogate_width: float = 1.0
+    temporal_path: bool = True
+    reset_path: bool = False
+    loss: str = "ce"
+    logit_gain: float = 10.0
+    lr: float = 1.0
+    lr_shift: int | None = None
+    rounding: str = "stochastic"
+    seed: int = 0
+
+    def __post_init__(self):
+        for name, allowed in (("rule", RULE_NAMES), ("surrogate", SURROGATES), ("loss", LOSSES),
+                              ("rounding", ROUNDINGS)):
+            v = getattr(self, name)
+            if v not in allowed:
+                raise InputError(f"learning.{name}", "unknown value", limit=f"one of {list(allowed)}", value=repr(v))
+        for name in ("surrogate_width", "lr", "logit_gain"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise InputError(f"learning.{name}", "must be finite and > 0", value=v)
+        if self.lr_shift is not None and not (0 <= int(self.lr_shift) <= 30):
+            raise InputError("learning.lr_shift", "out of range", limit="0..30", value=self.lr_shift)
+
+    @property
+    def effective_lr(self) -> float:
+        return 2.0 ** (-self.lr_shift) if self.lr_shift is not None else float(self.lr)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "learning") -> "LearningSettings":
+        known = {f.name: f for f in fields(cls)}
+        for k in d:
+            if k not in known:
+                raise ConfigKeyError(f"{where}.{k}", "unknown key", limit=f"one of {sorted(known)}")
+        kw = {}
+        for k, v in d.items():
+            default = known[k].default
+            if isinstance(default, bool):
+                v = bool(v)
+            elif k == "lr_shift":
+                v = None if v is None or (isinstance(v, (int, float)) and v < 0) else int(v)
+            elif isinstance(default, float):
+                v = float(v)
+            elif isinstance(default, int):
+                v = int(v)
+            elif isinstance(default, str):
+                v = v.decode() if isinstance(v, bytes) else str(v)
+            kw[k] = v
+        return cls(**kw)
