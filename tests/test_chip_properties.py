@@ -1,0 +1,105 @@
+"""Property tests of the fixed-point core: order independence, int vs float twin agreement."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from anp_emu.chip import Chip
+from anp_emu.config import ChipConfig
+from anp_emu.errors import InputError
+from anp_emu.events import SpikeInput
+from anp_emu.spec import ChipSpec
+
+
+def random_config(seed, n_in, n_hid, n_out, v_bits=10, aux=3):
+    spec = ChipSpec(n_in=n_in, n_hid=n_hid, n_out=n_out, w_bits_hid=8, w_bits_out=8, v_bits=v_bits)
+    return ChipConfig.random(spec, seed=seed, theta_hid=150, theta_out=120, w_aux_hid=aux, w_aux_out=aux,
+                             std_frac=0.5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), density=st.floats(0.05, 0.9))
+def test_shuffling_events_within_a_step_changes_nothing(seed, density):
+    # narrow 10-bit membrane so saturation happens: saturate-once keeps it order independent
+    cfg = random_config(seed, 24, 12, 4)
+    rng = np.random.default_rng(seed)
+    x = SpikeInput.from_dense(rng.random((6, 24)) < density)
+    lines = x.lines.copy()
+    for t in range(x.T):
+        a, b = x.step_ptr[t], x.step_ptr[t + 1]
+        lines[a:b] = rng.permutation(lines[a:b])
+    chip = Chip(cfg)
+    r1, r2 = chip.run(x, record=True), chip.run(SpikeInput(x.step_ptr, lines), record=True)
+    assert np.array_equal(r1.v_hid, r2.v_hid) and np.array_equal(r1.s_out, r2.s_out)
+    assert np.array_equal(r1.counters.counts, r2.counters.counts)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_int_and_float_agree_exactly_when_no_rounding_or_clipping_intervenes(seed):
+    # Weights, thresholds and aux multiples of 2^T: every leak halving stays an integer, and a
+    # 32-bit membrane never clips, so the integer chip and the float twin must agree exactly.
+    T = 8
+    rng = np.random.default_rng(seed)
+    spec = ChipSpec(n_in=16, n_hid=8, n_out=3, w_bits_hid=16, w_bits_out=16, v_bits=32)
+    q = 1 << T
+    cfg = ChipConfig(spec, rng.integers(-60, 61, (8, 16)) * q, rng.integers(-60, 61, (3, 8)) * q,
+                     theta_hid=50 * q, theta_out=40 * q, w_aux_hid=3 * q, w_aux_out=2 * q)
+    x = rng.random((T, 16)) < 0.3
+    ri, rf = Chip(cfg).run(x, record=True), Chip(cfg, "float").run(x, record=True)
+    assert np.array_equal(ri.s_hid, rf.s_hid) and np.array_equal(ri.s_out, rf.s_out)
+    assert np.array_equal(ri.v_hid.astype(float), rf.v_hid)
+    assert np.array_equal(ri.counters.counts, rf.counters.counts)
+
+
+def test_int_vs_float_spike_agreement_on_anp1_sized_samples(capsys):
+    """Reports the agreement rate of hidden and output spikes on random 1024-512-10 samples."""
+    rng = np.random.default_rng(7)
+    cfg = ChipConfig.random(seed=3, theta_hid=600, theta_out=600, w_aux_hid=10, w_aux_out=10)
+    ci, cf = Chip(cfg), Chip(cfg, "float")
+    agree_h, agree_o, same_pred = [], [], 0
+    for _ in range(20):
+        x = SpikeInput.from_dense(rng.random((39, 1024)) < 0.05)
+        a, b = ci.run(x, record=True), cf.run(x, record=True)
+        agree_h.append(np.mean(a.s_hid == b.s_hid))
+        agree_o.append(np.mean(a.s_out == b.s_out))
+        same_pred += a.prediction == b.prediction
+    with capsys.disabled():
+        print(f"\nint vs float twin, 1024-512-10, T=39, 5% input: hidden spike agreement "
+              f"{np.mean(agree_h):.4f}, output {np.mean(agree_o):.4f}, same prediction {same_pred}/20")
+    # The only differences come from the rounding of the leak (floor vs ideal tau*v).
+    assert np.mean(agree_h) > 0.95 and np.mean(agree_o) > 0.9
+
+
+def test_bad_inputs_give_one_clear_error():
+    cfg = random_config(0, 8, 4, 2)
+    chip = Chip(cfg)
+    with pytest.raises(InputError, match="number of input lines.*limit 8.*got 9"):
+        chip.run(np.zeros((3, 9), dtype=np.uint8))
+    with pytest.raises(InputError, match=r"input\[1, 2\].*binary.*got 2"):
+        x = np.zeros((3, 8)); x[1, 2] = 2
+        chip.run(x)
+    with pytest.raises(InputError, match="NaN"):
+        chip.run(np.full((3, 8), np.nan))
+    with pytest.raises(InputError, match="dtype|bool or integer"):
+        chip.run(np.array([["a"] * 8]))
+    with pytest.raises(InputError, match=r"\(T, n_in\)"):
+        chip.run(np.zeros(8))
+    with pytest.raises(InputError, match="lines.*out of range.*limit 0..7.*got 8"):
+        chip.run(SpikeInput(np.array([0, 1]), np.array([8], dtype=np.int32)))
+    with pytest.raises(InputError, match="duplicate event"):
+        SpikeInput.from_events(np.array([0, 0]), np.array([3, 3]), T=2, n_in=8)
+    with pytest.raises(InputError, match="step out of range"):
+        SpikeInput.from_events(np.array([2]), np.array([3]), T=2, n_in=8)
+    with pytest.raises(InputError, match="precision.*unknown"):
+        Chip(cfg, "half")
+    with pytest.raises(InputError, match="float_params.w_hid.*shape"):
+        Chip(cfg, "float", float_params={"w_hid": np.zeros((3, 3))})
+    with pytest.raises(InputError, match="float_params.bogus.*unknown"):
+        Chip(cfg, "float", float_params={"bogus": 1})
+
+
+def test_unquantised_float_twin_reads_lsb_units():
+    cfg = random_config(1, 8, 4, 2)
+    w = cfg.w_hid.astype(float) + 0.25
+    r = Chip(cfg, "float", float_params={"w_hid": w, "theta_hid": 1e9}).run(np.eye(8, dtype=np.uint8)[:2], record=True)
+    assert np.allclose(r.v_hid[0], w[:, 0] + cfg.w_aux_hid)
