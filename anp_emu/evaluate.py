@@ -1,0 +1,66 @@
+"""Inference over a dataset on the emulated chip: accuracy, confusion matrix, per-class accuracy
+and the forward counters per sample (for energy and latency per inference)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .chip import Chip
+from .counters import Counters
+from .errors import InputError
+
+
+@dataclass
+class EvalResult:
+    accuracy: float                 # fraction correct, 0..1
+    predictions: np.ndarray         # (N,) int64
+    labels: np.ndarray              # (N,) int64
+    class_names: list[str]
+    counters: Counters              # summed over the N samples (n_samples = N)
+
+    @property
+    def confusion(self) -> pd.DataFrame:
+        """Rows: true class, columns: predicted class, values: sample counts."""
+        k = len(self.class_names)
+        m = np.zeros((k, k), dtype=np.int64)
+        np.add.at(m, (self.labels, self.predictions), 1)
+        return pd.DataFrame(m, index=pd.Index(self.class_names, name="true"),
+                            columns=pd.Index(self.class_names, name="predicted"))
+
+    @property
+    def per_class_accuracy(self) -> pd.Series:
+        c = self.confusion.to_numpy()
+        tot = c.sum(axis=1)
+        acc = np.divide(np.diag(c), tot, out=np.full(len(tot), np.nan), where=tot > 0)
+        return pd.Series(acc, index=self.class_names, name="accuracy")
+
+
+def check_fits(chip_n_in: int, dataset) -> None:
+    if dataset.n_in > chip_n_in:
+        raise InputError("dataset.n_in", "more input lines than the chip has", limit=chip_n_in, value=dataset.n_in)
+
+
+def evaluate(chip: Chip, dataset, progress=None) -> EvalResult:
+    """Run every sample of ``dataset`` (len, sample(i), labels, class_names) through ``chip``."""
+    check_fits(chip.spec.n_in, dataset)
+    n = len(dataset)
+    if n == 0:
+        raise InputError("dataset", "no samples to evaluate", value=0)
+    labels = np.asarray(dataset.labels, dtype=np.int64)
+    n_classes = len(dataset.class_names)
+    if labels.max() >= chip.spec.n_out:
+        raise InputError("dataset.labels", "class index beyond the output layer", limit=chip.spec.n_out - 1,
+                         value=int(labels.max()))
+    preds = np.empty(n, dtype=np.int64)
+    total = Counters(n_samples=0)
+    for i in range(n):
+        r = chip.run(dataset.sample(i), record=True)
+        preds[i] = r.prediction
+        total.update(r.counters)
+        if progress is not None:
+            progress(1)
+    names = list(dataset.class_names) + [f"class{k}" for k in range(n_classes, chip.spec.n_out)]
+    return EvalResult(float(np.mean(preds == labels)), preds, labels, names[:max(n_classes, int(preds.max()) + 1)],
+                      total)
