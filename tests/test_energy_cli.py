@@ -1,0 +1,199 @@
+"""`anp energy`, `anp energy-table`, `anp complexity` through click's CliRunner: exit codes, one-line
+errors, written files. The dataset and learning engine are stand-ins here (the plumbing is tested);
+tests/test_energy_training.py runs the real ones."""
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from anp_emu.cli import commands_energy
+from anp_emu.cli.main import main
+from anp_emu.counters import NAMES, Counters
+from anp_emu.energy import runner
+from anp_emu.energy.model import default_table
+from anp_emu.events import SpikeInput
+
+
+class FakeDataset:
+    """Duck-typed event dataset: 6 samples of T=5 steps on 16 lines, 3 classes."""
+
+    def __init__(self, n=6, T=5, n_in=16, seed=0):
+        rng = np.random.default_rng(seed)
+        self.T, self.n_in = T, n_in
+        self.rasters = [(rng.random((T, n_in)) < 0.3).astype(np.uint8) for _ in range(n)]
+        self.labels = np.arange(n) % 3
+        self.class_names = ["a", "b", "c"]
+
+    def __len__(self):
+        return len(self.rasters)
+
+    def sample(self, i):
+        return SpikeInput.from_dense(self.rasters[i])
+
+
+@dataclass
+class FakeStep:
+    counters: Counters
+    loss: float
+    prediction: int
+
+
+class FakeEngine:
+    """Forward on the chip, then backward counters shaped like the rules: STBP dense, MPD-ED at spikes."""
+
+    def __init__(self, chip, settings):
+        self.chip, self.settings = chip, settings
+
+    def train_step(self, x, label):
+        r = self.chip.run(x)
+        c = r.counters
+        T = len(r.s_hid)
+        n_in, n_hid, n_out = self.chip.spec.n_in, self.chip.spec.n_hid, self.chip.spec.n_out
+        dense = self.settings.rule == "stbp"
+        i = NAMES.index
+        c.counts[0, i("bwd_inter_ops")] = n_hid * n_out * T if dense else c["hidden", "spikes"] * n_out
+        c.counts[0, i("bwd_intra_ops")] = n_hid * T
+        c.counts[0, i("wgrad_accumulates")] = c["hidden", "input_events"] * (n_hid if dense else 2)
+        c.counts[0, i("weight_reads")] = n_in * n_hid if dense else 10
+        c.counts[0, i("weight_writes")] = n_in * n_hid // 2 if dense else 5
+        c.counts[1, i("bwd_inter_ops")] = n_out * T
+        c.counts[1, i("bwd_intra_ops")] = n_out * T
+        return FakeStep(c, 1.0, r.prediction)
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path):
+    ds = FakeDataset()
+    path = tmp_path / "ds.h5"
+    path.write_bytes(b"stand-in")
+    monkeypatch.setattr(commands_energy, "_load_dataset", lambda p: ds)
+    monkeypatch.setattr(runner, "_default_engine", FakeEngine)
+    return path
+
+
+def run(args):
+    return CliRunner().invoke(main, args)
+
+
+def test_energy_help():
+    r = run(["energy", "--help"])
+    assert r.exit_code == 0
+    for opt in ("--chip", "--rules", "--samples", "--operating-point", "--costs", "--cost", "--seed", "--json",
+                "--output", "--plot"):
+        assert opt in r.output
+
+
+def test_energy_tables_and_ratio(fake):
+    r = run(["energy", str(fake), "--samples", "4", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert "per training sample" in r.output and "stbp / mpd-ed" in r.output
+    assert "STBP : MPD-ED training energy per sample" in r.output
+    assert "312 / 9320 nJ" in r.output          # paper reference at 0.56 V
+    assert "assumption" in r.output
+
+
+def test_energy_json_and_files(fake, tmp_path):
+    out = tmp_path / "rep"
+    r = run(["energy", str(fake), "-n", "3", "--json", "-o", str(out), "--seed", "3", "--no-progress",
+             "--operating-point", "0.9", "--cost", "weight_writes=4"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["meta"]["model"]["operating_point"] == "0.9V"
+    assert doc["meta"]["cost_overrides"] == ["weight_writes=4"]
+    assert doc["meta"]["paper_training_nj"] is None
+    rules = {row["rule"] for row in doc["summary"]}
+    assert rules == {"mpd-ed", "stbp"}
+    assert len(doc["steps"]) == 6
+    for name in ("comparison", "summary", "phases", "ops", "complexity", "steps"):
+        assert (out / f"{name}.csv").is_file()
+    assert json.loads((out / "energy.json").read_text()) == doc
+    table = json.loads((out / "energy_table.json").read_text())
+    assert table["relative_costs"]["weight_writes"] == 4.0
+    # the same samples for both rules
+    steps = pd.read_csv(out / "steps.csv")
+    a, b = steps[steps.rule == "mpd-ed"], steps[steps.rule == "stbp"]
+    assert a["sample"].tolist() == b["sample"].tolist()
+    assert a["input_events"].tolist() == b["input_events"].tolist()
+    # the summary adds up: training = inference + increment, per rule
+    s = pd.read_csv(out / "summary.csv")
+    assert np.allclose(s.training_nj, s.inference_nj + s.learning_increment_nj)
+    # the report equals the per-step log averaged
+    for rule, g in steps.groupby("rule"):
+        assert s.set_index("rule").loc[rule, "training_nj"] == pytest.approx(g.energy_nj.mean())
+
+
+def test_energy_plot(fake, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "p"
+    r = run(["energy", str(fake), "-n", "2", "-o", str(out), "--plot", "--no-progress", "--rules", "mpd-ed"])
+    assert r.exit_code == 0, r.output
+    assert (out / "energy_over_training.png").stat().st_size > 1000
+    assert "STBP : MPD-ED" not in r.output        # one rule: no ratio
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--rules", "mpd-ed,bp"], "rules: unknown rule"),
+    (["--rules", "stbp,stbp"], "a rule is given twice"),
+    (["--rules", ","], "need at least one rule"),
+    (["--operating-point", "1.2V"], "--operating-point: unknown operating point"),
+    (["--cost", "weight_writes=-2"], "must not be negative"),
+    (["--cost", "foo=1"], "--cost foo: unknown cost name"),
+    (["--plot"], "--plot: needs an output folder"),
+])
+def test_energy_bad_input_one_error_line(fake, args, fragment):
+    r = CliRunner().invoke(main, ["energy", str(fake), "-n", "1", "--no-progress", *args])
+    assert r.exit_code == 1, r.output
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], r.output
+
+
+def test_energy_bad_costs_file(fake, tmp_path):
+    d = json.loads(default_table().to_json())
+    del d["relative_costs"]["weight_reads"]
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps(d))
+    r = run(["energy", str(fake), "--costs", str(p), "--no-progress"])
+    assert r.exit_code == 1
+    assert r.output.strip() == f"error: {p}:relative_costs.weight_reads: required field missing"
+
+
+def test_energy_missing_dataset(tmp_path):
+    r = run(["energy", str(tmp_path / "none.h5"), "--no-progress"])
+    assert r.exit_code == 1 and r.output.startswith("error: ") and "file not found" in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_energy_usage_error_exit_2(fake):
+    assert run(["energy", str(fake), "--samples", "0"]).exit_code == 2
+    assert run(["energy"]).exit_code == 2
+
+
+def test_energy_table_command(tmp_path):
+    p = tmp_path / "t.json"
+    r = run(["energy-table", "--cost", "neuron_updates=0.25", "--write", str(p)])
+    assert r.exit_code == 0, r.output
+    assert "pJ@0.56V" in r.output and "pJ@0.9V" in r.output
+    assert json.loads(p.read_text())["relative_costs"]["neuron_updates"] == 0.25
+    r = run(["energy-table", "--costs", str(p), "--operating-point", "0.9V", "--json"])
+    assert r.exit_code == 0
+    assert json.loads(r.output)["relative_costs"]["neuron_updates"] == 0.25
+    r = run(["energy-table", "--costs", str(tmp_path)])
+    assert r.exit_code == 1 and "is a folder" in r.output
+
+
+def test_complexity_command_reproduces_paper():
+    r = run(["complexity"])
+    assert r.exit_code == 0
+    assert "94.22" in r.output and "99.14" in r.output
+    r = run(["complexity", "--json"])
+    rows = {x["rule"]: x for x in json.loads(r.output)}
+    assert rows["mpd-ed"]["reduction_pct_2dp"] == 94.22 and rows["std-ed"]["reduction_pct_2dp"] == 99.14
+    r = run(["complexity", "-M", "512", "-N", "10", "-T", "39", "--zeta-i", "0.05", "--zeta-o", "0.1", "--json"])
+    assert r.exit_code == 0 and len(json.loads(r.output)) == 3
+    r = run(["complexity", "--zeta-i", "0.05"])
+    assert r.exit_code == 1 and r.output.startswith("error: ")
+    r = run(["complexity", "--zeta-i", "2", "--zeta-o", "0.1"])
+    assert r.exit_code == 1 and "zeta_i" in r.output
