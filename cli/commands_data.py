@@ -1,0 +1,159 @@
+"""Data commands: ``anp data synth | preprocess | info | baseline``.
+
+Errors of anp-emu become one line ``error: ...`` and exit 1 (handled by the ``anp`` group);
+usage errors exit 2. Every output file is written atomically.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from anp_emu.cli.main import main
+
+
+def _progress(length: int, label: str):
+    return click.progressbar(length=max(length, 0), label=label, file=sys.stderr,
+                             show_pos=True)
+
+
+def _parse_params(items) -> dict:
+    out = {}
+    for it in items:
+        if "=" not in it:
+            raise click.BadParameter(f"expected KEY=VALUE, got {it!r}", param_hint="'-p/--param'")
+        k, v = it.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except ValueError:
+            out[k.strip()] = v
+    return out
+
+
+@main.group()
+def data():
+    """EMG data: synthetic recordings, Ceolini readers, spike encoding, event datasets."""
+
+
+@data.command("synth")
+@click.argument("outdir", type=click.Path(file_okay=False))
+@click.option("--subjects", "n_subjects", type=click.IntRange(1, 99), default=4, show_default=True,
+              help="Number of subjects (x 3 sessions x 25 trials).")
+@click.option("--sessions", "n_sessions", type=click.IntRange(1, 99), default=3, show_default=True,
+              help="Sessions per subject.")
+@click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True, help="Random seed.")
+@click.option("--fs-jitter", is_flag=True, help="Record about a third of the sessions at 167-197 Hz "
+                                                "(listed in OUTDIR/sampling_rates.csv).")
+def synth(outdir, n_subjects, n_sessions, seed, fs_jitter):
+    """Write a synthetic EMG dataset in the raw Ceolini format into OUTDIR (a new folder)."""
+    from anp_emu.emg.synthetic import check_outdir, write_synthetic_dataset
+    check_outdir(outdir)
+    with _progress(n_subjects * n_sessions, "synthesising sessions") as bar:
+        info = write_synthetic_dataset(outdir, n_subjects=n_subjects, seed=seed, n_sessions=n_sessions,
+                                       fs_jitter=fs_jitter, progress=bar.update)
+    odd = {k: f for k, f in info.fs.items() if f != 200.0}
+    click.echo(f"wrote {info.outdir}: {n_subjects} subjects x {n_sessions} sessions, {info.n_trials} trials, "
+               f"{len(info.files)} files")
+    if odd:
+        click.echo(f"{len(odd)} sessions not at 200 Hz: preprocess with --fs-overrides {info.fs_table}")
+
+
+@data.command("preprocess")
+@click.argument("src", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Events file to write (.h5).")
+@click.option("--encoder", type=click.Choice(["chip", "delta"]), default="chip", show_default=True,
+              help="chip: 1024 lines (8 ch x 2 polarities x 64 levels); delta: the authors' 16 lines.")
+@click.option("--T", "T", type=click.IntRange(1, 32767), default=39, show_default=True, help="Time steps per sample.")
+@click.option("--fs-overrides", type=click.Path(dir_okay=False), default=None,
+              help="CSV (subject,session,fs) or JSON table of per-session sampling rates in Hz.")
+@click.option("--on-irregular", type=click.Choice(["keep", "drop", "raise"]), default="keep", show_default=True,
+              help="Sessions without 5 trials per class: keep (reported), drop (reported) or fail.")
+@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Encoder parameter, e.g. -p level_step=24 (chip) or -p threshold_up=0.1 (delta).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def preprocess_cmd(src, output, encoder, T, fs_overrides, on_irregular, params, as_json):
+    """Encode SRC (a raw Ceolini folder or the .pkl) into an events file."""
+    from pathlib import Path
+
+    from anp_emu.emg.pipeline import count_sessions, encode_source, load_source
+    enc_params = _parse_params(params)
+    n_sessions = count_sessions(src) if Path(src).is_dir() else 0
+    if n_sessions:
+        with _progress(n_sessions, "reading sessions") as bar:
+            data_ = load_source(src, fs_overrides=fs_overrides, on_irregular=on_irregular, progress=bar.update)
+    else:
+        data_ = load_source(src, fs_overrides=fs_overrides, on_irregular=on_irregular)
+    with _progress(len(data_), f"encoding ({encoder})") as bar:
+        ds = encode_source(data_, encoder, T, progress=bar.update, fs_overrides=fs_overrides, **enc_params)
+    ds.save(output)
+    st = ds.stats().loc["all"]
+    summary = {"output": str(output), "n_samples": len(ds), "T": ds.T, "n_in": ds.n_in, "encoder": ds.encoder,
+               "events": ds.n_events, "events_per_sample": float(st["events_mean"]), "density": float(st["density"]),
+               "subjects": sorted(set(ds.subject.tolist())), "warnings": ds.notes}
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    for w in ds.notes:
+        click.echo(f"warning: {w}")
+    click.echo(f"wrote {output}: {len(ds)} samples, T={ds.T}, n_in={ds.n_in}, encoder {ds.encoder}, "
+               f"{ds.n_events} events ({st['events_mean']:.1f} per sample, input density {100 * st['density']:.2f} %)")
+
+
+def _info_dict(ds) -> dict:
+    st = ds.stats()
+    return {"n_samples": len(ds), "T": ds.T, "n_in": ds.n_in, "encoder": ds.encoder,
+            "encoder_params": ds.encoder_params, "class_names": ds.class_names,
+            "subjects": sorted(set(ds.subject.tolist())), "sessions": sorted(set(ds.session.tolist())),
+            "events": ds.n_events, "notes": ds.notes,
+            "stats": {k: {c: (v.item() if hasattr(v, "item") else v) for c, v in row.items()}
+                      for k, row in st.to_dict(orient="index").items()}}
+
+
+@data.command("info")
+@click.argument("events", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
+def info(events, as_json):
+    """Describe an events file: sizes, encoder, classes, events and density per class."""
+    from anp_emu.emg.dataset import EventDataset
+    ds = EventDataset.load(events)
+    d = _info_dict(ds)
+    if as_json:
+        click.echo(json.dumps(d))
+        return
+    click.echo(f"{events}: {d['n_samples']} samples, T={ds.T}, n_in={ds.n_in}, encoder {ds.encoder}")
+    click.echo(f"classes: {', '.join(ds.class_names)}; subjects: {d['subjects']}; sessions: {d['sessions']}")
+    params = ds.encoder_params
+    short = {k: v for k, v in params.items() if not isinstance(v, (dict, list)) and len(str(v)) <= 24}
+    click.echo("encoder parameters: " + ", ".join(f"{k}={v}" for k, v in sorted(short.items())))
+    for k, v in sorted(params.items()):
+        if k not in short:
+            click.echo(f"  {k}: {json.dumps(v) if isinstance(v, (dict, list)) else v}")
+    st = ds.stats().copy()
+    st["density %"] = 100 * st.pop("density")
+    click.echo(st.to_string(float_format=lambda v: f"{v:.2f}"))
+    for n in ds.notes:
+        click.echo(f"note: {n}")
+
+
+@data.command("baseline")
+@click.argument("src", type=click.Path())
+@click.option("--method", type=click.Choice(["logreg", "centroid"]), default="logreg", show_default=True)
+@click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True, help="Split seed (2:1, stratified).")
+@click.option("--json", "as_json", is_flag=True)
+def baseline(src, method, seed, as_json):
+    """Accuracy of the non-spiking reference classifier on SRC (events file or raw folder)."""
+    from pathlib import Path
+
+    from anp_emu.emg.baseline import baseline_accuracy
+    from anp_emu.emg.dataset import EventDataset
+    p = Path(src)
+    data_ = p if p.is_dir() else EventDataset.load(p)
+    r = baseline_accuracy(data_, seed=seed, method=method)
+    if as_json:
+        click.echo(json.dumps(r.__dict__))
+    else:
+        click.echo(str(r))
+
+
+__all__ = ["data"]
