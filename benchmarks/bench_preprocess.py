@@ -52,7 +52,7 @@ def main(argv=None) -> None:
         rows = [("synthesise (write raw folder)", t_synth), ("read + segment + resample", t_load)]
         dens = {}
         for enc in ("chip", "delta"):
-            t_enc, ds = best_of(lambda: encode_source(ts, enc, 39, fs_overrides=fs), a.repeat)
+            t_enc, ds = best_of(lambda: encode_source(ts, enc, 39), a.repeat)
             dens[enc] = ds.stats().loc["all", "density"]
             rows.append((f"encode {enc}", t_enc))
 

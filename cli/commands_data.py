@@ -11,6 +11,7 @@ import sys
 import click
 
 from anp_emu.cli.main import main
+from anp_emu.errors import FileFormatError
 
 
 def _progress(length: int, label: str):
@@ -78,6 +79,9 @@ def preprocess_cmd(src, output, encoder, T, fs_overrides, on_irregular, params, 
 
     from anp_emu.emg.pipeline import count_sessions, encode_source, load_source
     enc_params = _parse_params(params)
+    parent = Path(output).parent
+    if not parent.is_dir():   # fail before the work, not after
+        raise FileFormatError(output, f"output folder {parent} does not exist")
     n_sessions = count_sessions(src) if Path(src).is_dir() else 0
     if n_sessions:
         with _progress(n_sessions, "reading sessions") as bar:
@@ -85,7 +89,7 @@ def preprocess_cmd(src, output, encoder, T, fs_overrides, on_irregular, params, 
     else:
         data_ = load_source(src, fs_overrides=fs_overrides, on_irregular=on_irregular)
     with _progress(len(data_), f"encoding ({encoder})") as bar:
-        ds = encode_source(data_, encoder, T, progress=bar.update, fs_overrides=fs_overrides, **enc_params)
+        ds = encode_source(data_, encoder, T, progress=bar.update, **enc_params)
     ds.save(output)
     st = ds.stats().loc["all"]
     summary = {"output": str(output), "n_samples": len(ds), "T": ds.T, "n_in": ds.n_in, "encoder": ds.encoder,

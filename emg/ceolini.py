@@ -397,6 +397,7 @@ class TrialSet:
     class_names: tuple[str, ...] = CLASS_NAMES
     report: LoadReport | None = None
     source: str = ""
+    fs_used: dict = field(default_factory=dict)   # (subject, session) -> Hz the session was read at
 
     def __len__(self) -> int:
         return len(self.trials)
@@ -404,7 +405,7 @@ class TrialSet:
     def subset(self, idx) -> "TrialSet":
         idx = np.asarray(idx, dtype=np.int64)
         return TrialSet([self.trials[i] for i in idx], self.labels[idx], self.subject[idx], self.session[idx],
-                        self.trial[idx], self.fs, self.class_names, self.report, self.source)
+                        self.trial[idx], self.fs, self.class_names, self.report, self.source, self.fs_used)
 
 
 def find_sessions(folder) -> dict[tuple[int, int], dict[str, Path]]:
@@ -498,9 +499,10 @@ def load_raw_folder(folder, fs_overrides=None, nominal_fs: float = NOMINAL_FS, s
     warnings: list[str] = []
     for key in sorted(set(fsmap) - set(found)):
         warnings.append(f"fs override for subject {key[0]} session {key[1]} matches no session in the folder")
-    trials, labels, subj, sess, rep, rows = [], [], [], [], [], []
+    trials, labels, subj, sess, rep, rows, used = [], [], [], [], [], [], {}
     for (s, k), paths in found.items():
         fs = fsmap.get((s, k), nominal_fs)
+        used[(s, k)] = fs
         sd = read_session(paths["emg"], paths["ann"], fs, nominal_fs, s, k)
         tr, segs, w, regular = sd.trials, sd.segments, sd.warnings, sd.regular
         rows.append({"subject": s, "session": k, "fs": fs, "n_samples": sd.n_samples,
@@ -522,7 +524,8 @@ def load_raw_folder(folder, fs_overrides=None, nominal_fs: float = NOMINAL_FS, s
     if not trials:
         raise FileFormatError(folder, "no gesture trials found in any session")
     i64 = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
-    return TrialSet(trials, i64(labels), i64(subj), i64(sess), i64(rep), nominal_fs, CLASS_NAMES, report, str(folder))
+    return TrialSet(trials, i64(labels), i64(subj), i64(sess), i64(rep), nominal_fs, CLASS_NAMES, report, str(folder),
+                    used)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -211,11 +211,15 @@ class EventDataset:
     def save(self, path) -> Path:
         """Write the dataset atomically to an HDF5 file (format anp-emu-events, version 1)."""
         p = Path(path)
+        try:
+            params = json.dumps(self.encoder_params, sort_keys=True, default=_json_default)
+        except (TypeError, ValueError) as e:
+            raise InputError("encoder_params", "must be JSON-serialisable", value=str(e)) from None
         with h5_writer(p, FORMAT, VERSION) as f:
             f.attrs["T"] = np.int64(self.T)
             f.attrs["n_in"] = np.int64(self.n_in)
             f.attrs["encoder"] = self.encoder
-            f.attrs["encoder_params"] = json.dumps(self.encoder_params, sort_keys=True)
+            f.attrs["encoder_params"] = params
             f.attrs["class_names"] = json.dumps(self.class_names)
             f.attrs["notes"] = json.dumps(self.notes)
             for name in ("labels", "subject", "session", "trial", "sample_ptr"):
@@ -256,6 +260,15 @@ class EventDataset:
                            FileFormatError(p, f"{fld}: {problem}" + (f"; limit {limit}" if limit is not None else "")
                                            + (f"; got {value}" if value is not None else "")))
         return ds
+
+
+def _json_default(v):
+    """numpy scalars/arrays in encoder parameters become plain JSON numbers/lists."""
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    raise TypeError(f"{type(v).__name__} is not JSON-serialisable")
 
 
 def _fits16(a) -> bool:

@@ -14,7 +14,7 @@ import numpy as np
 
 from anp_emu.errors import FileFormatError, InputError
 
-from .ceolini import NOMINAL_FS, PickleEvents, TrialSet, load_fs_overrides, load_pickle, load_raw_folder
+from .ceolini import NOMINAL_FS, PickleEvents, TrialSet, load_pickle, load_raw_folder
 from .dataset import EventDataset
 from .encoders import ENCODERS, Encoded, encode_trials
 
@@ -26,6 +26,8 @@ def load_source(src, fs_overrides=None, on_irregular: str = "keep",
     """A raw folder -> :class:`TrialSet`; a ``.pkl`` file -> :class:`PickleEvents`; a TrialSet or
     PickleEvents passes through. ``progress(n)`` after each raw session."""
     if isinstance(src, (TrialSet, PickleEvents)):
+        if fs_overrides is not None:
+            raise InputError("fs_overrides", "the data is already loaded: pass the overrides to load_raw_folder")
         return src
     p = Path(src)
     if not p.exists():
@@ -72,8 +74,9 @@ def bin_pickle_events(pe: PickleEvents, T: int = 39, window_s: float = PICKLE_WI
 
 
 def encode_source(data: TrialSet | PickleEvents, encoder: str = "chip", T: int = 39,
-                  progress: Callable[[int], None] | None = None, fs_overrides=None, **encoder_params) -> EventDataset:
-    """Encode loaded data into an EventDataset with metadata, parameters and reader notes."""
+                  progress: Callable[[int], None] | None = None, **encoder_params) -> EventDataset:
+    """Encode loaded data into an EventDataset with metadata, parameters (including the rate each
+    session was read at) and the reader's notes."""
     if encoder not in ENCODERS:
         raise InputError("encoder", "unknown encoder", limit=", ".join(ENCODERS), value=encoder)
     notes = list(data.report.warnings) if data.report is not None else []
@@ -97,7 +100,7 @@ def encode_source(data: TrialSet | PickleEvents, encoder: str = "chip", T: int =
             notes.append(f"{short} of {len(data)} trials shorter than {n_keep} samples were padded with their last sample")
         enc.params["source"] = "ceolini-raw"
         enc.params["resampling"] = {"nominal_fs": float(data.fs), "method": "linear interpolation",
-                                    "fs_overrides": [[s, k, f] for (s, k), f in sorted(load_fs_overrides(fs_overrides).items())]}
+                                    "session_fs": [[s, k, f] for (s, k), f in sorted(data.fs_used.items())]}
     return EventDataset(enc.T, enc.n_in, data.labels, data.subject, data.session, data.trial, enc.sample_ptr,
                         enc.step, enc.line, data.class_names, enc.encoder, enc.params, notes)
 
@@ -114,7 +117,7 @@ def preprocess(src, encoder: str = "chip", T: int = 39, fs_overrides=None, on_ir
     if encoder not in ENCODERS:
         raise InputError("encoder", "unknown encoder", limit=", ".join(ENCODERS), value=encoder)
     data = load_source(src, fs_overrides=fs_overrides, on_irregular=on_irregular)
-    return encode_source(data, encoder, T, progress=progress, fs_overrides=fs_overrides, **encoder_params)
+    return encode_source(data, encoder, T, progress=progress, **encoder_params)
 
 
 __all__ = ["preprocess", "load_source", "encode_source", "bin_pickle_events", "NOMINAL_FS"]

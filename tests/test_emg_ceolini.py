@@ -126,6 +126,13 @@ def test_resample_is_linear_interpolation():
     y = resample(x, 100.0, 200.0)
     assert y[:, 0].tolist() == [0, 0.5, 1, 1.5, 2, 2.5, 3, 3]   # times past the last sample hold it
     assert np.array_equal(resample(x, 200.0, 200.0), x)
+    # channels are interpolated independently (one flat np.interp inside)
+    z = np.random.default_rng(0).normal(size=(37, 8))
+    y = resample(z, 167.0, 200.0)
+    t_out = np.arange(44) / 200
+    assert y.shape == (44, 8)
+    for c in range(8):
+        assert np.allclose(y[:, c], np.interp(t_out, np.arange(37) / 167, z[:, c]))
 
 
 def test_fs_override_files(tmp_path):

@@ -173,7 +173,10 @@ def test_save_is_atomic(ds, tmp_path):
     before = p.read_bytes()
     bad = ds.subset([0, 1])
     bad.encoder_params = {"x": object()}                                # not JSON-able: save fails
-    with pytest.raises(TypeError):
+    with pytest.raises(InputError, match="encoder_params: must be JSON-serialisable"):
         bad.save(p)
+    ok = ds.subset([0])
+    ok.encoder_params = {"n": np.int64(3), "v": np.arange(2)}           # numpy values are converted
+    assert EventDataset.load(ok.save(tmp_path / "np.h5")).encoder_params == {"n": 3, "v": [0, 1]}
     assert p.read_bytes() == before
-    assert [q.name for q in tmp_path.iterdir()] == ["ev.h5"]
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["ev.h5", "np.h5"]

@@ -56,6 +56,11 @@ def test_fs_jitter_sessions_and_overrides(tmp_path):
     ts = load_raw_folder(tmp_path / "j", fs_overrides=info.fs_table)
     assert ts.report.ok and len(ts) == 150
     assert all(abs(len(x) - 400) <= 1 for x in ts.trials)                # resampled to 200 Hz, 2 s
+    ds = preprocess(tmp_path / "j", fs_overrides=info.fs_table)
+    rec = {(s, k): f for s, k, f in ds.encoder_params["resampling"]["session_fs"]}
+    assert rec == info.fs and ds.notes == []
+    with pytest.raises(InputError, match="fs_overrides: the data is already loaded"):
+        preprocess(ts, fs_overrides=info.fs_table)
 
 
 def test_preprocess_default_dataset_end_to_end(raw, tmp_path):
