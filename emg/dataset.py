@@ -33,7 +33,8 @@ _I16 = np.iinfo(np.int16).max
 class EventDataset:
     """N spike-encoded samples of T steps on n_in input lines, with labels and metadata.
 
-    Attributes: ``T``, ``n_in``, ``labels``, ``subject``, ``session``, ``trial`` ((N,) int64),
+    Attributes: ``T``, ``n_in``, ``labels``, ``subject``, ``session``, ``trial`` ((N,) int64;
+    ``trial`` is the repetition of the class within its (subject, session), 0-based),
     ``class_names``, ``encoder`` (str), ``encoder_params`` (dict, JSON-able), ``notes`` (list of
     str), ``sample_ptr`` (N+1,) int64, ``step`` (E,) int16, ``line`` (E,) int16.
     """
