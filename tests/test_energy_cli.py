@@ -197,3 +197,30 @@ def test_complexity_command_reproduces_paper():
     assert r.exit_code == 1 and r.output.startswith("error: ")
     r = run(["complexity", "--zeta-i", "2", "--zeta-o", "0.1"])
     assert r.exit_code == 1 and "zeta_i" in r.output
+
+
+def _event_file(tmp_path, n=6, T=5, n_in=16):
+    from anp_emu.emg.dataset import EventDataset
+
+    fd = FakeDataset(n, T, n_in)
+    ds = EventDataset.from_spikes([fd.sample(i) for i in range(n)], T, n_in, fd.labels, np.ones(n), np.ones(n),
+                                  np.arange(n), fd.class_names, "test")
+    p = tmp_path / "events.h5"
+    ds.save(p)
+    return p
+
+
+def test_energy_reads_a_real_event_dataset(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "_default_engine", FakeEngine)
+    p = _event_file(tmp_path)
+    r = run(["energy", str(p), "-n", "3", "--json", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert doc["meta"]["T"] == 5 and doc["meta"]["network"] == "16-512-10"
+
+
+def test_energy_corrupt_dataset_one_error_line(tmp_path):
+    p = tmp_path / "bad.h5"
+    p.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 50)
+    r = run(["energy", str(p), "--no-progress"])
+    assert r.exit_code == 1 and r.output.startswith("error: ") and len(r.output.strip().splitlines()) == 1
