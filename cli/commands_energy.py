@@ -61,16 +61,12 @@ def _load_chip(path):
     p = Path(path)
     if not p.exists():
         raise FileFormatError(p, "file not found")
-    from anp_emu.config import ChipConfig
-
-    loader = getattr(ChipConfig, "load", None)
-    if loader is None:
-        try:
-            from anp_emu.configio import load_config as loader  # type: ignore
-        except ImportError:
-            raise InputError("--chip", "this install cannot read chip config files yet; omit --chip for a "
-                             "seeded random init", value=str(p)) from None
-    return loader(p)
+    try:
+        from anp_emu.config_io import load_config
+    except ImportError:
+        raise InputError("--chip", "this install cannot read chip config files (anp_emu.config_io missing); "
+                         "omit --chip for a seeded random init", value=str(p)) from None
+    return load_config(p)
 
 
 def _random_config(dataset, indices, seed: int):
@@ -109,7 +105,7 @@ def _echo_table(title: str, df: pd.DataFrame):
                    "pj_per_sop/static_power_mw/power_mw/clock_mhz (of the chosen point) or cycles.FIELD. Repeatable.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample order, init and rounding.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of tables.")
-@click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default=None,
+@click.option("-o", "--output", "outdir", type=click.Path(), default=None,
               help="Folder for CSV tables, energy.json, the energy table used and the plot (created if needed).")
 @click.option("--plot", "do_plot", is_flag=True, help="Also write energy_over_training.png to the output folder "
               "(needs matplotlib: pip install 'anp-emu[plot]').")
@@ -161,6 +157,8 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
     written = []
     if outdir:
         out = Path(outdir)
+        if out.exists() and not out.is_dir():
+            raise FileFormatError(out, "output path exists and is not a folder")
         out.mkdir(parents=True, exist_ok=True)
         written = write_frames(out, frames, meta)
         from anp_emu.energy.model import save_table

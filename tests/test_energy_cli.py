@@ -224,3 +224,10 @@ def test_energy_corrupt_dataset_one_error_line(tmp_path):
     p.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 50)
     r = run(["energy", str(p), "--no-progress"])
     assert r.exit_code == 1 and r.output.startswith("error: ") and len(r.output.strip().splitlines()) == 1
+
+
+def test_energy_output_path_is_a_file(fake, tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    r = run(["energy", str(fake), "-n", "1", "--no-progress", "-o", str(f)])
+    assert r.exit_code == 1 and "is not a folder" in r.output and len(r.output.strip().splitlines()) == 1
