@@ -13,6 +13,7 @@ from .events import SpikeInput, as_spike_input
 from .kernels import forward
 
 PRECISIONS = ("int", "float")
+AFT_MODES = ("aux", "ideal")
 
 
 @dataclass
@@ -25,6 +26,8 @@ class RunResult:
     v_hid: np.ndarray | None
     v_out: np.ndarray | None
     counters: Counters
+    th_hid: np.ndarray | None = None   # (T, n) thresholds at the fire decision (when recorded)
+    th_out: np.ndarray | None = None
 
     @property
     def out_counts(self) -> np.ndarray:
@@ -50,12 +53,22 @@ class Chip:
     ``w_hid``, ``w_out`` (float arrays of the config's shapes), ``theta_hid``, ``theta_out``,
     ``w_aux_hid``, ``w_aux_out`` (floats), all already divided by the layer's scale.
     Weights are held transposed (pre, post): one row per presynaptic line, as the chip's SRAM.
+
+    ``aft``: "aux" (the chip: the aux neuron adds w_aux to neurons silent at t-1) or "ideal"
+    (float twin only: the AFT-LIF threshold of Wei et al. Eq. 16 decays by alpha = w_aux per silent
+    step and returns to theta after a spike). No AFT at all is a config with zero aux weights.
     """
 
     FLOAT_KEYS = ("w_hid", "w_out", "theta_hid", "theta_out", "w_aux_hid", "w_aux_out")
 
     def __init__(self, config: ChipConfig, precision: str = "int", float_params: dict | None = None,
-                 cycle_table: CycleTable = DEFAULT_CYCLES):
+                 cycle_table: CycleTable = DEFAULT_CYCLES, aft: str = "aux"):
+        if aft not in AFT_MODES:
+            raise InputError("aft", "unknown AFT mode", limit=f"one of {list(AFT_MODES)}", value=repr(aft))
+        if aft == "ideal" and precision != "float":
+            raise InputError("aft", "the ideal AFT-LIF neuron exists only in the float twin",
+                             limit="precision 'float'", value=precision)
+        self.aft = aft
         if precision not in PRECISIONS:
             raise InputError("precision", "unknown precision", limit=f"one of {list(PRECISIONS)}", value=repr(precision))
         if float_params and precision != "float":
@@ -119,15 +132,19 @@ class Chip:
         rec_shape_o = (T, n_out) if record else (1, n_out)
         v_hid_rec = np.zeros(rec_shape_h, dtype=self._v_dtype)
         v_out_rec = np.zeros(rec_shape_o, dtype=self._v_dtype)
+        th_hid_rec = np.zeros(rec_shape_h, dtype=self._v_dtype)
+        th_out_rec = np.zeros(rec_shape_o, dtype=self._v_dtype)
         counts = new_counts()
         forward(si.step_ptr, si.lines, self.wT[0], self.wT[1], self.nnz_row[0], self.nnz_row[1],
-                self.theta[0], self.theta[1], self.w_aux[0], self.w_aux[1], self.spec.leak_shift,
+                self.theta[0], self.theta[1], self.w_aux[0], self.w_aux[1], self.aft == "ideal",
+                self.spec.leak_shift,
                 self._v_dtype(self.v_lo), self._v_dtype(self.v_hi),
                 np.zeros(n_hid, self._v_dtype), np.zeros(n_out, self._v_dtype),
                 np.zeros(n_hid, self._acc_dtype), np.zeros(n_out, self._acc_dtype),
-                s_hid, s_out, v_hid_rec, v_out_rec, record, counts)
-        return RunResult(s_hid, s_out, v_hid_rec if record else None, v_out_rec if record else None,
-                         Counters(counts))
+                s_hid, s_out, v_hid_rec, v_out_rec, th_hid_rec, th_out_rec, record, counts)
+        if not record:
+            return RunResult(s_hid, s_out, None, None, Counters(counts))
+        return RunResult(s_hid, s_out, v_hid_rec, v_out_rec, Counters(counts), th_hid_rec, th_out_rec)
 
     def cycles(self, counters: Counters, T: int) -> dict[str, float]:
         return self.cycle_table.cycles(counters, self.spec, T)

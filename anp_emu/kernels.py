@@ -8,6 +8,10 @@ five steps of DESIGN.md). Work is proportional to events x fan-out plus neurons 
 The same source compiles for the integer chip (int16 weights, int32 accumulator, int64 state,
 saturating) and the float twin (float64 everything, v_lo/v_hi = -inf/+inf): the leak and
 saturate overloads in :mod:`anp_emu.arithmetic` pick the arithmetic from the types.
+
+``aft_ideal`` switches step 3 from the aux boost (the chip) to the ideal AFT-LIF threshold of
+Wei et al. Eq. 16: a neuron silent at t-1 lowers its threshold by alpha = w_aux (same LSB units;
+never below 0), a neuron that fired gets theta back; no aux boost is added then.
 """
 from __future__ import annotations
 
@@ -20,13 +24,14 @@ from .counters import (C_INPUT_EVENTS, C_NEURON_UPDATES, C_SATURATIONS, C_SOP_AU
 
 
 @njit(cache=True)
-def layer_step(pre_idx, n_pre, wT, nnz_row, acc, v, s_prev, s_now, post_idx, theta, w_aux,
-               leak_shift, v_lo, v_hi, counts, layer):
+def layer_step(pre_idx, n_pre, wT, nnz_row, acc, v, th, s_prev, s_now, post_idx, theta, w_aux,
+               aft_ideal, leak_shift, v_lo, v_hi, counts, layer):
     """One time step of one layer. Returns the number of spikes; their indices in post_idx.
 
     pre_idx[:n_pre]  indices of presynaptic spikes at this step
     wT (n_pre_total, n_post)  transposed weights; nnz_row[j] non-zeros of row j
     acc (n_post,)    wide accumulator (scratch); v (n_post,) membrane, updated in place
+    th (n_post,)     firing threshold of each neuron (theta, or the ideal AFT state)
     s_prev, s_now (n_post,) uint8 spikes of step t-1 and t
     """
     n_post = v.shape[0]
@@ -51,13 +56,18 @@ def layer_step(pre_idx, n_pre, wT, nnz_row, acc, v, s_prev, s_now, post_idx, the
         else:
             vi = leak(v[i], leak_shift)        # 1. leak
         vi = vi + acc[i]                       # 2. integrate (wide)
-        if not fired_before and w_aux != 0:    # 3. aux boost
+        if aft_ideal:                          # 3'. ideal AFT: threshold decays by alpha
+            if fired_before:
+                th[i] = theta
+            else:
+                th[i] = max(th[i] - w_aux, th[i] * 0)
+        elif not fired_before and w_aux != 0:  # 3. aux boost
             vi = vi + w_aux
             n_aux += 1
         vi, clipped = saturate(vi, v_lo, v_hi)  # 4. saturate once
         n_sat += clipped
         v[i] = vi
-        if vi >= theta:                        # 5. fire
+        if vi >= th[i]:                        # 5. fire
             s_now[i] = 1
             post_idx[n_spk] = i
             n_spk += 1
@@ -72,10 +82,11 @@ def layer_step(pre_idx, n_pre, wT, nnz_row, acc, v, s_prev, s_now, post_idx, the
 
 @njit(cache=True)
 def forward(step_ptr, lines, wT_hid, wT_out, nnz_hid, nnz_out, theta_hid, theta_out, aux_hid,
-            aux_out, leak_shift, v_lo, v_hi, v_hid, v_out, acc_hid, acc_out, s_hid, s_out,
-            v_hid_rec, v_out_rec, record, counts):
-    """Run T steps. s_hid (T, n_hid), s_out (T, n_out) uint8 are filled; v_*_rec (T, n) when
-    ``record`` (membrane at the fire decision). v_hid/v_out hold the state (start at 0)."""
+            aux_out, aft_ideal, leak_shift, v_lo, v_hi, v_hid, v_out, acc_hid, acc_out, s_hid, s_out,
+            v_hid_rec, v_out_rec, th_hid_rec, th_out_rec, record, counts):
+    """Run T steps. s_hid (T, n_hid), s_out (T, n_out) uint8 are filled; v_*_rec and th_*_rec
+    (T, n) when ``record`` (membrane and threshold at the fire decision). v_hid/v_out hold the
+    state (start at 0)."""
     T = step_ptr.shape[0] - 1
     n_hid = v_hid.shape[0]
     n_out = v_out.shape[0]
@@ -83,15 +94,19 @@ def forward(step_ptr, lines, wT_hid, wT_out, nnz_hid, nnz_out, theta_hid, theta_
     out_idx = np.empty(n_out, dtype=np.int32)
     zero_h = np.zeros(n_hid, dtype=np.uint8)
     zero_o = np.zeros(n_out, dtype=np.uint8)
+    th_hid = np.full(n_hid, theta_hid, dtype=v_hid.dtype)
+    th_out = np.full(n_out, theta_out, dtype=v_out.dtype)
     for t in range(T):
         a = step_ptr[t]
         sp_h = zero_h if t == 0 else s_hid[t - 1]
         sp_o = zero_o if t == 0 else s_out[t - 1]
         n_spk = layer_step(lines[a:step_ptr[t + 1]], step_ptr[t + 1] - a, wT_hid, nnz_hid, acc_hid,
-                           v_hid, sp_h, s_hid[t], hid_idx, theta_hid, aux_hid, leak_shift, v_lo,
-                           v_hi, counts, 0)
-        layer_step(hid_idx, n_spk, wT_out, nnz_out, acc_out, v_out, sp_o, s_out[t], out_idx,
-                   theta_out, aux_out, leak_shift, v_lo, v_hi, counts, 1)
+                           v_hid, th_hid, sp_h, s_hid[t], hid_idx, theta_hid, aux_hid, aft_ideal,
+                           leak_shift, v_lo, v_hi, counts, 0)
+        layer_step(hid_idx, n_spk, wT_out, nnz_out, acc_out, v_out, th_out, sp_o, s_out[t], out_idx,
+                   theta_out, aux_out, aft_ideal, leak_shift, v_lo, v_hi, counts, 1)
         if record:
             v_hid_rec[t] = v_hid
             v_out_rec[t] = v_out
+            th_hid_rec[t] = th_hid
+            th_out_rec[t] = th_out

@@ -114,3 +114,17 @@ def test_event_list_and_raster_give_the_same_run():
     ev = SpikeInput.from_events(np.array([2, 0, 1, 0]), np.array([3, 2, 1, 0]), T=3, n_in=4)
     a, b = Chip(cfg).run(x, record=True), Chip(cfg).run(ev, record=True)
     assert np.array_equal(a.v_hid, b.v_hid) and np.array_equal(a.counters.counts, b.counters.counts)
+
+
+def test_ideal_aft_threshold_decays_by_alpha_and_resets_after_a_spike():
+    # float twin, ideal AFT-LIF (Wei et al. Eq. 16) with alpha = w_aux = 3, theta0 = 10, w = 6
+    cfg = make_config([[6]], [[1]], theta_hid=10, theta_out=BIG, aux_hid=3)
+    r = Chip(cfg, "float", aft="ideal").run(np.array([[1], [0], [1], [0], [1]], dtype=np.uint8), record=True)
+    # thresholds: t0 10-3=7, t1 4, t2 1, (t2: v = 6*.5*.5... ) see trace
+    # v: t0 6; t1 3; t2 1.5 + 6 = 7.5 >= th 1 -> fires; t3 reset 0, th back to 10; t4 6 < th 7
+    assert r.th_hid[:, 0].tolist() == [7.0, 4.0, 1.0, 10.0, 7.0]
+    assert r.v_hid[:, 0].tolist() == [6.0, 3.0, 7.5, 0.0, 6.0]
+    assert r.s_hid[:, 0].tolist() == [0, 0, 1, 0, 0]
+    assert r.counters["sop_aux"] == 0  # no aux boost in the ideal model
+    with pytest.raises(Exception, match="only in the float twin"):
+        Chip(cfg, "int", aft="ideal")
