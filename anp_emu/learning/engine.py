@@ -1,0 +1,150 @@
+"""The on-chip learning engine: one forward pass, one backward kernel, one update, two rules.
+
+    engine = LearningEngine(chip, settings)          # chip: Chip(config, "int" | "float")
+    step = engine.train_step(x, label)               # forward + backward + update, batch size 1
+    grads = engine.gradients(x, label)               # exact float dL/dW of the same pass, no update
+
+``train_step`` on an int chip is on-chip training: integer weights, rounded and saturated
+updates; on a float chip it is the float twin (float weights, exact updates). Aux weights are not
+learned: the chip restores them after every iteration, counted as ``aux_writes``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..chip import Chip, RunResult
+from ..counters import C_AUX_WRITES, C_WGRAD, Counters
+from ..errors import InputError
+from ..events import SpikeInput, as_spike_input
+from .backward import backward
+from .loss import ce_count_loss, tet_loss
+from .mpd_ed import MPD_ED
+from .settings import LearningSettings
+from .stbp import STBP
+from .surrogate import SHAPE_ID
+from .update import ROUNDING_ID, dense_counts, dense_update, seed_numba, sparse_update
+
+RULES = {r.name: r for r in (MPD_ED, STBP)}
+
+
+@dataclass
+class StepResult:
+    loss: float
+    prediction: int
+    out_counts: np.ndarray       # (n_out,) output spike counts
+    counters: Counters           # forward + backward + update of this sample
+    hidden_fired: np.ndarray     # (n_hid,) bool: hidden neurons that fired in this sample
+
+
+@dataclass
+class Gradients:
+    dW_hid: np.ndarray           # (n_hid, n_in) dL/dW in loss per weight LSB
+    dW_out: np.ndarray           # (n_out, n_hid)
+    loss: float
+    counters: Counters           # forward + backward (no update)
+    du_hid: np.ndarray           # (T, n_hid) dL/du
+    du_out: np.ndarray           # (T, n_out)
+    forward: RunResult
+
+
+class LearningEngine:
+    """Trains the weights held by ``chip`` with ``settings`` (default: the config's)."""
+
+    def __init__(self, chip: Chip, settings: LearningSettings | None = None):
+        self.chip = chip
+        self.settings = settings or chip.config.learning
+        if self.settings.rule not in RULES:
+            raise InputError("learning.rule", "unknown rule", limit=f"one of {list(RULES)}", value=self.settings.rule)
+        self.rule = RULES[self.settings.rule]
+        self.rng = np.random.default_rng(self.settings.seed)
+        self._no_grad = np.zeros((0, 0))
+
+    def _limits(self, layer: int):
+        if self.chip.precision == "int":
+            lo, hi = self.chip.spec.w_range(layer)
+            return float(lo), float(hi), True
+        return -np.inf, np.inf, False
+
+    # ------------------------------------------------------------------ passes
+    def _backward(self, si: SpikeInput, label: int):
+        chip, st = self.chip, self.settings
+        n_out = chip.spec.n_out
+        if not (isinstance(label, (int, np.integer)) and 0 <= label < n_out):
+            raise InputError("label", "class index out of range", limit=f"0..{n_out - 1}", value=label)
+        r = chip.run(si, record=True)
+        T = si.T
+        th = (float(chip.theta[0]), float(chip.theta[1]))
+        if st.loss == "ce":
+            loss, g_s = ce_count_loss(r.s_out, int(label), st.logit_gain)
+            g_u = np.zeros_like(g_s)
+        else:
+            loss, g_u = tet_loss(r.v_out, int(label), st.logit_gain, th[1])
+            g_s = np.zeros_like(g_u)
+        du_hid = np.zeros((T, chip.spec.n_hid))
+        du_out = np.zeros((T, n_out))
+        aux = (0.0, 0.0) if chip.aft == "ideal" else (float(chip.w_aux[0]), float(chip.w_aux[1]))
+        counts = r.counters.counts
+        backward(r.s_hid, r.v_hid, r.th_hid, r.s_out, r.v_out, r.th_out, chip.wT[1], aux[0], aux[1],
+                 chip.spec.tau, g_s, g_u, self.rule.masked, SHAPE_ID[st.surrogate],
+                 st.surrogate_width * th[0], st.surrogate_width * th[1], st.temporal_path, st.reset_path,
+                 du_hid, du_out, counts)
+        return r, loss, du_hid, du_out
+
+    def _presynaptic(self, si: SpikeInput, r: RunResult):
+        """CSR events of each layer's presynaptic side: input lines, then hidden spikes."""
+        hid = SpikeInput.from_dense(r.s_hid)
+        return (si, hid)
+
+    def _weight_pass(self, si, r, du_hid, du_out, apply: bool):
+        """Form the weight gradients (and apply the update if ``apply``); returns dense gradients
+        (n_post, n_pre) per layer when not applying."""
+        chip, st = self.chip, self.settings
+        counts = r.counters.counts
+        mode = ROUNDING_ID[st.rounding]
+        lr = float(st.effective_lr)
+        seed_numba(int(self.rng.integers(2**31 - 1)))
+        grads = [None, None]
+        pres = self._presynaptic(si, r)
+        # output layer first: the hidden errors were computed with the old output weights
+        for layer, du in ((1, du_out), (0, du_hid)):
+            pre = pres[layer]
+            lo, hi, is_int = self._limits(layer)
+            wT, nnz = chip.wT[layer], chip.nnz_row[layer]
+            if self.rule.dense:
+                G = pre.to_dense(wT.shape[0]).T.astype(np.float64) @ du      # (n_pre, n_post)
+                counts[layer, C_WGRAD] += dense_counts(du, wT.shape[0])
+                if apply:
+                    dense_update(G, wT, nnz, lr, mode, lo, hi, is_int, counts, layer)
+                else:
+                    grads[layer] = G.T.copy()
+            else:
+                G = self._no_grad if apply else np.zeros(wT.shape)
+                sparse_update(pre.step_ptr, pre.lines, du, wT, nnz, G, lr, mode, lo, hi, is_int, apply, counts, layer)
+                if not apply:
+                    grads[layer] = G.T.copy()
+        return grads
+
+    def gradients(self, x, label: int) -> Gradients:
+        """Exact dL/dW of the documented backward equations for this chip's forward pass (dense
+        arrays, for checking); the weights are not changed."""
+        si = as_spike_input(x, self.chip.spec.n_in)
+        r, loss, du_hid, du_out = self._backward(si, label)
+        g = self._weight_pass(si, r, du_hid, du_out, apply=False)
+        return Gradients(g[0], g[1], loss, r.counters, du_hid, du_out, r)
+
+    def train_step(self, x, label: int) -> StepResult:
+        """One on-chip training iteration: forward, backward, rounded update, aux restore."""
+        chip = self.chip
+        si = as_spike_input(x, chip.spec.n_in)
+        r, loss, du_hid, du_out = self._backward(si, label)
+        self._weight_pass(si, r, du_hid, du_out, apply=True)
+        counts = r.counters.counts
+        for layer in (0, 1):
+            if chip.aft == "aux" and chip.w_aux[layer] != 0:
+                counts[layer, C_AUX_WRITES] += chip.spec.layer_sizes[layer][0]
+        return StepResult(loss, r.prediction, r.out_counts, r.counters, r.s_hid.any(axis=0))
+
+    def predict(self, x) -> int:
+        return self.chip.run(x, record=True).prediction
