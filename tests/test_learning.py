@@ -1,0 +1,246 @@
+"""On-chip learning: exact float gradients vs a plain dense BPTT, hand-counted learning ops,
+the integer update, and end-to-end trainability of both rules."""
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+from anp_emu.chip import Chip
+from anp_emu.config import ChipConfig
+from anp_emu.events import SpikeInput
+from anp_emu.learning.engine import LearningEngine
+from anp_emu.learning.settings import LearningSettings
+from anp_emu.learning.update import NEAREST, STOCHASTIC, round_lsb, seed_numba, update_synapse
+from anp_emu.spec import ChipSpec
+from conftest import make_config
+
+
+# ----------------------------------------------------------------------------- reference BPTT
+def ref_surrogate(d, masked, shape, width):
+    a = np.abs(d)
+    if shape == "rect":
+        val = np.full_like(d, 1.0 / width) if masked else np.where(a < width / 2, 1.0 / width, 0.0)
+    elif shape == "triangle":
+        val = np.maximum(0.0, 1.0 - a / width) / width
+    else:
+        val = np.exp(-a / width) / width
+    return np.where(d >= 0, val, 0.0) if masked else val
+
+
+def ref_bptt(cfg, X, label, st: LearningSettings, ideal=False):
+    """Dense float64 forward + BPTT of the documented equations, written plainly."""
+    spec = cfg.spec
+    tau = 1.0 - 2.0 ** -spec.leak_shift
+    W = [cfg.w_hid.astype(float), cfg.w_out.astype(float)]
+    th0 = [float(cfg.theta_hid), float(cfg.theta_out)]
+    a = [float(cfg.w_aux_hid), float(cfg.w_aux_out)]
+    T = X.shape[0]
+    vs, ss, ths = [[], []], [[], []], [[], []]
+    v = [np.zeros(spec.n_hid), np.zeros(spec.n_out)]
+    s = [np.zeros(spec.n_hid), np.zeros(spec.n_out)]
+    th = [np.full(spec.n_hid, th0[0]), np.full(spec.n_out, th0[1])]
+    for t in range(T):
+        pre = X[t].astype(float)
+        for l in (0, 1):
+            nv = np.where(s[l] > 0, 0.0, tau * v[l]) + W[l] @ pre
+            if ideal:
+                th[l] = np.where(s[l] > 0, th0[l], np.maximum(th[l] - a[l], 0.0))
+            else:
+                nv = nv + np.where(s[l] > 0, 0.0, a[l])
+            v[l] = nv
+            s[l] = (nv >= th[l]).astype(float)
+            vs[l].append(v[l].copy()); ss[l].append(s[l].copy()); ths[l].append(th[l].copy())
+            pre = s[l]
+    V = [np.array(x) for x in vs]; S = [np.array(x) for x in ss]; TH = [np.array(x) for x in ths]
+    masked = st.rule == "mpd-ed"
+    F = [ref_surrogate(V[l] - TH[l], masked, st.surrogate, st.surrogate_width * th0[l]) for l in (0, 1)]
+    gain = st.logit_gain
+    z = gain * S[1].sum(0) / T
+    p = np.exp(z - z.max()); p /= p.sum()
+    g = p.copy(); g[label] -= 1
+    g_s = np.tile(g * gain / T, (T, 1))
+    ar = [0.0, 0.0] if ideal else a
+    du = [np.zeros((T + 1, spec.n_hid)), np.zeros((T + 1, spec.n_out))]
+    for t in reversed(range(T)):
+        ds = g_s[t].copy()
+        if st.reset_path:
+            ds -= (tau * V[1][t] + ar[1]) * du[1][t + 1]
+        du[1][t] = ds * F[1][t] + (tau * (1 - S[1][t]) * du[1][t + 1] if st.temporal_path else 0)
+        ds = W[1].T @ du[1][t]
+        if st.reset_path:
+            ds -= (tau * V[0][t] + ar[0]) * du[0][t + 1]
+        du[0][t] = ds * F[0][t] + (tau * (1 - S[0][t]) * du[0][t + 1] if st.temporal_path else 0)
+    dW1 = du[0][:T].T @ X.astype(float)
+    dW2 = du[1][:T].T @ S[0]
+    return dW1, dW2, S
+
+
+def small_problem(seed, aux=3):
+    rng = np.random.default_rng(seed)
+    spec = ChipSpec(n_in=12, n_hid=8, n_out=3)
+    cfg = ChipConfig(spec, rng.integers(-40, 60, (8, 12)), rng.integers(-150, 250, (3, 8)), 60, 120, aux, aux)
+    X = (rng.random((7, 12)) < 0.4).astype(np.uint8)
+    return cfg, X, int(rng.integers(3))
+
+
+@pytest.mark.parametrize("rule,surrogate,temporal,reset", list(itertools.product(
+    ["mpd-ed", "stbp"], ["rect", "triangle", "exp"], [True, False], [True, False])))
+def test_float_gradients_equal_plain_dense_bptt(rule, surrogate, temporal, reset):
+    for seed in range(4):
+        cfg, X, label = small_problem(seed)
+        st = LearningSettings(rule=rule, surrogate=surrogate, surrogate_width=0.8, temporal_path=temporal,
+                              reset_path=reset)
+        g = LearningEngine(Chip(cfg, "float"), st).gradients(X, label)
+        dW1, dW2, S = ref_bptt(cfg, X, label, st)
+        assert np.array_equal(g.forward.s_hid, S[0]) and np.array_equal(g.forward.s_out, S[1])
+        np.testing.assert_allclose(g.dW_hid, dW1, rtol=1e-9, atol=1e-15)
+        np.testing.assert_allclose(g.dW_out, dW2, rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.parametrize("rule", ["mpd-ed", "stbp"])
+def test_float_gradients_with_ideal_aft_equal_plain_dense_bptt(rule):
+    for seed in range(4):
+        cfg, X, label = small_problem(seed, aux=15)
+        st = LearningSettings(rule=rule, surrogate="triangle", reset_path=True)
+        g = LearningEngine(Chip(cfg, "float", aft="ideal"), st).gradients(X, label)
+        dW1, dW2, _ = ref_bptt(cfg, X, label, st, ideal=True)
+        np.testing.assert_allclose(g.dW_hid, dW1, rtol=1e-9, atol=1e-15)
+        np.testing.assert_allclose(g.dW_out, dW2, rtol=1e-9, atol=1e-15)
+
+
+def test_mpd_ed_gradient_is_zero_for_neurons_that_never_fired():
+    for seed in range(6):
+        cfg, X, label = small_problem(seed)
+        g = LearningEngine(Chip(cfg, "float"), LearningSettings(rule="mpd-ed", reset_path=True)).gradients(X, label)
+        silent_h = ~g.forward.s_hid.any(axis=0)
+        silent_o = ~g.forward.s_out.any(axis=0)
+        assert np.all(g.dW_hid[silent_h] == 0) and np.all(g.du_hid[:, silent_h] == 0)
+        assert np.all(g.dW_out[silent_o] == 0)
+
+
+def tiny_net():
+    # hidden: h0 fires at t0 (line 0), h1 at t1 (line 1); output: o0 fires at t0, o1 never (v = 3)
+    return make_config([[10, 0], [0, 10]], [[10, 0], [0, 3]], theta_hid=5, theta_out=5)
+
+
+def test_learning_op_counts_by_hand_mpd_ed():
+    x = np.array([[1, 0], [0, 1]], dtype=np.uint8)
+    st = LearningSettings(rule="mpd-ed", temporal_path=True, reset_path=False, lr=1e6, rounding="nearest")
+    eng = LearningEngine(Chip(tiny_net()), st)
+    r = eng.train_step(x, 0)
+    c = r.counters
+    # only o0 at t0 takes the loss error (masked surrogate): 1 op; it reaches the hidden layer only
+    # through h0's spike at t0, where one output error is non-zero: 1 op
+    assert c["output", "bwd_inter_ops"] == 2 and c["hidden", "bwd_inter_ops"] == 0
+    assert c["hidden", "bwd_intra_ops"] == 2 * 2 and c["output", "bwd_intra_ops"] == 2 * 2
+    assert c["bwd_spike_ops"] == 0
+    # (event, non-zero error) pairs: line 0 x h0 at t0; h0's spike x o0 at t0
+    assert c["hidden", "wgrad_accumulates"] == 1 and c["output", "wgrad_accumulates"] == 1
+    assert c["hidden", "weight_reads"] == 1 and c["output", "weight_reads"] == 1
+    assert c["weight_writes"] == 2 and c["updates_skipped"] == 0 and c["aux_writes"] == 0
+    # with the reset path: one spike-induced op per spike of each layer (h0, h1; o0)
+    st2 = LearningSettings(rule="mpd-ed", reset_path=True)
+    c2 = LearningEngine(Chip(tiny_net()), st2).train_step(x, 0).counters
+    assert c2["hidden", "bwd_spike_ops"] == 2 and c2["output", "bwd_spike_ops"] == 1
+
+
+def test_learning_op_counts_by_hand_stbp():
+    x = np.array([[1, 0], [0, 1]], dtype=np.uint8)
+    st = LearningSettings(rule="stbp", temporal_path=True, reset_path=True, lr=1e6, rounding="nearest")
+    c = LearningEngine(Chip(tiny_net()), st).train_step(x, 0).counters
+    T, M, N, K = 2, 2, 2, 2
+    assert c["hidden", "bwd_intra_ops"] == N * T and c["output", "bwd_intra_ops"] == K * T
+    assert c["hidden", "bwd_spike_ops"] == N * T and c["output", "bwd_spike_ops"] == K * T
+    assert c["output", "bwd_inter_ops"] == K * T + N * K * T      # loss error + W_out^T delta
+    assert c["hidden", "wgrad_accumulates"] == T * N * M and c["output", "wgrad_accumulates"] == T * K * N
+    assert c["hidden", "weight_reads"] == N * M and c["output", "weight_reads"] == K * N
+    assert c["weight_writes"] + c["updates_skipped"] == N * M + K * N
+
+
+def test_integer_update_nearest_equals_rounded_float_gradient():
+    for seed in range(5):
+        cfg, X, label = small_problem(seed)
+        lr = 3000.0
+        st = LearningSettings(rule="mpd-ed", reset_path=True, rounding="nearest", lr=lr)
+        g = LearningEngine(Chip(cfg), st).gradients(X, label)   # int forward, float errors
+        chip = Chip(cfg)
+        LearningEngine(chip, st).train_step(X, label)
+        for layer, dW in ((0, g.dW_hid), (1, g.dW_out)):
+            lo, hi = cfg.spec.w_range(layer)
+            want = np.clip(cfg.weights(layer) + np.floor(-lr * dW + 0.5), lo, hi)
+            assert np.array_equal(chip.weights(layer), want)
+        assert chip.to_config().w_aux_hid == cfg.w_aux_hid      # aux weights never learned
+
+
+def test_stochastic_rounding_is_unbiased_and_reproducible():
+    for x in (0.3, -1.7, 2.05):
+        seed_numba(123)
+        vals = np.array([round_lsb(x, STOCHASTIC) for _ in range(40000)])
+        assert abs(vals.mean() - x) < 0.01
+        assert set(np.unique(vals)) <= {np.floor(x), np.floor(x) + 1}
+    cfg, X, label = small_problem(1)
+    st = LearningSettings(rule="stbp", rounding="stochastic", lr=2000.0, seed=42)
+    a, b = Chip(cfg), Chip(cfg)
+    for chip in (a, b):
+        eng = LearningEngine(chip, st)
+        for _ in range(3):
+            eng.train_step(X, label)
+    assert np.array_equal(a.weights(0), b.weights(0)) and np.array_equal(a.weights(1), b.weights(1))
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(w=st.integers(-128, 127), g=st.floats(-1e3, 1e3, allow_nan=False), lr=st.floats(0.01, 100))
+def test_fixed_point_update_saturates_and_never_wraps(w, g, lr):
+    wT = np.array([[w]], dtype=np.int16)
+    nnz = np.array([int(w != 0)], dtype=np.int64)
+    wrote = update_synapse(wT, nnz, 0, 0, g, lr, NEAREST, -128.0, 127.0, True)
+    want = int(np.clip(w + np.floor(-lr * g + 0.5), -128, 127))
+    assert int(wT[0, 0]) == want
+    assert wrote == int(np.floor(-lr * g + 0.5) != 0)
+    assert nnz[0] == int(want != 0)
+
+
+def test_aux_restores_are_counted_as_weight_writes():
+    cfg, X, label = small_problem(2, aux=4)
+    c = LearningEngine(Chip(cfg), LearningSettings()).train_step(X, label).counters
+    assert c["hidden", "aux_writes"] == 8 and c["output", "aux_writes"] == 3
+
+
+def separable_task(seed, n=240, T=20, n_in=64, k=4):
+    rng = np.random.default_rng(seed)
+    proto = rng.permutation(n_in).reshape(k, -1)   # each class owns 16 lines
+    xs, ys = [], []
+    for i in range(n):
+        y = i % k
+        p = np.full(n_in, 0.02)
+        p[proto[y]] = 0.25
+        xs.append(SpikeInput.from_dense(rng.random((T, n_in)) < p))
+        ys.append(y)
+    return xs, np.array(ys)
+
+
+@pytest.mark.parametrize("rule", ["mpd-ed", "stbp"])
+def test_training_a_small_int_network_reaches_90_percent(rule, capsys):
+    from anp_emu.initialise import init_config
+
+    xs, ys = separable_task(0)
+    train, test = (xs[:160], ys[:160]), (xs[160:], ys[160:])
+    spec = ChipSpec(n_in=64, n_hid=32, n_out=4)
+    cfg, _ = init_config(spec, train[0][:20], seed=1, target_hidden=0.1)
+    # STBP's dense surrogate gives larger gradients: it wants a smaller learning rate
+    st = LearningSettings(rule=rule, lr={"mpd-ed": 3000.0, "stbp": 1000.0}[rule], rounding="stochastic", seed=0)
+    chip = Chip(cfg)
+    eng = LearningEngine(chip, st)
+    total = None
+    for epoch in range(4):
+        for i in np.random.default_rng(epoch).permutation(160):
+            r = eng.train_step(train[0][i], int(train[1][i]))
+            total = r.counters if total is None else total + r.counters
+    acc = np.mean([chip.run(x, record=True).prediction == y for x, y in zip(*test)])
+    with capsys.disabled():
+        print(f"\n{rule}: 64-32-4 int test accuracy {acc:.1%}; per sample: "
+              f"wgrad {total['wgrad_accumulates'] / total.n_samples:.0f}, "
+              f"bwd inter {total['bwd_inter_ops'] / total.n_samples:.0f}, "
+              f"writes {total['weight_writes'] / total.n_samples:.0f}")
+    assert acc > 0.9
