@@ -1,0 +1,114 @@
+"""Chip config files: HDF5, ``format = "anp-emu-chip-config"``, ``version = 1``.
+
+Layout (the lava-dl netx convention where it fits, so the Loihi ecosystem can read the weights)::
+
+    /                      attrs: format, version
+    /spec                  attrs: n_in, n_hid, n_out, w_bits_hid, w_bits_out, v_bits, leak_shift, aux
+    /learning              attrs: the LearningSettings fields (lr_shift -1 = unset)
+    /layer/0 (hidden), /layer/1 (output)
+        type               "dense"
+        shape              int64 (1,): number of neurons
+        weight             int16 (n_post, n_pre): signed weights in LSBs
+        neuron/type        "ANP_LIF"
+        neuron/vThMant     int64: threshold theta (LSBs)
+        neuron/vDecay      int64: 4096 * 2^-leak_shift (netx 12-bit decay; tau = 1 - vDecay/4096)
+        neuron/leakShift   int64
+        neuron/auxWeight   int64: aux neuron synapse (LSBs)
+        neuron/scale       float64: float value of one weight LSB
+        neuron/wBits       int64: weight width of the layer
+
+Loading is strict: unknown members are refused, every field is checked for dtype and shape, and
+the values go through :class:`~anp_emu.config.ChipConfig` validation (design rules): a float or
+out-of-range weight is an error, never silently rounded or wrapped. Writes are atomic.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .config import ChipConfig
+from .errors import FileFormatError
+from .fileio import attr_str, check_keys, h5_reader, h5_writer, read_array
+from .learning.settings import LearningSettings
+from .spec import ChipSpec
+
+FORMAT = "anp-emu-chip-config"
+VERSION = 1
+_NEURON_KEYS = {"type", "vThMant", "vDecay", "leakShift", "auxWeight", "scale", "wBits"}
+_LAYER_KEYS = {"type", "shape", "weight", "neuron"}
+
+
+def save_config(config: ChipConfig, path) -> None:
+    """Write ``config`` to ``path`` atomically."""
+    spec = config.spec
+    with h5_writer(path, FORMAT, VERSION) as f:
+        g = f.create_group("spec")
+        for k, v in spec.to_dict().items():
+            g.attrs[k] = np.int64(v)
+        g = f.create_group("learning")
+        for k, v in config.learning.to_dict().items():
+            g.attrs[k] = -1 if (k == "lr_shift" and v is None) else v
+        for layer in (0, 1):
+            lg = f.create_group(f"layer/{layer}")
+            n_post = spec.layer_sizes[layer][0]
+            lg.create_dataset("type", data="dense")
+            lg.create_dataset("shape", data=np.array([n_post], dtype=np.int64))
+            lg.create_dataset("weight", data=config.weights(layer).astype(np.int16))
+            ng = lg.create_group("neuron")
+            ng.create_dataset("type", data="ANP_LIF")
+            ng.create_dataset("vThMant", data=np.int64(config.theta(layer)))
+            ng.create_dataset("vDecay", data=np.int64(4096 >> spec.leak_shift))
+            ng.create_dataset("leakShift", data=np.int64(spec.leak_shift))
+            ng.create_dataset("auxWeight", data=np.int64(config.w_aux(layer)))
+            ng.create_dataset("scale", data=np.float64(config.scale(layer)))
+            ng.create_dataset("wBits", data=np.int64(spec.w_bits(layer)))
+
+
+def _scalar(group, name, path, where, kind):
+    return read_array(group, name, path, kind=kind, ndim=0, where=where)[()]
+
+
+def _text(group, name, path, where, expected):
+    v = read_array(group, name, path, kind="S", ndim=0, where=where)[()]
+    v = v.decode() if isinstance(v, bytes) else str(v)
+    if v != expected:
+        raise FileFormatError(path, f"{where}/{name}: expected {expected!r}, got {v!r}")
+
+
+def load_config(path) -> ChipConfig:
+    """Read and validate a chip config file."""
+    with h5_reader(path, FORMAT, (VERSION,)) as f:
+        check_keys(f, {"spec", "learning", "layer"}, {"spec", "layer"}, "", path)
+        spec = ChipSpec.from_dict({k: (v.item() if hasattr(v, "item") else v) for k, v in f["spec"].attrs.items()},
+                                  where=f"{path}:/spec")
+        learning = LearningSettings()
+        if "learning" in f:
+            d = {}
+            for k, v in f["learning"].attrs.items():
+                v = v.item() if hasattr(v, "item") else v
+                d[k] = v.decode() if isinstance(v, bytes) else v
+            learning = LearningSettings.from_dict(d, where=f"{path}:/learning")
+        check_keys(f["layer"], {"0", "1"}, {"0", "1"}, "/layer", path)
+        parts = {}
+        for layer in (0, 1):
+            where = f"/layer/{layer}"
+            lg = f[where]
+            check_keys(lg, _LAYER_KEYS, _LAYER_KEYS, where, path)
+            _text(lg, "type", path, where, "dense")
+            shape = spec.layer_sizes[layer]
+            n_post = read_array(lg, "shape", path, kind="i", shape=(1,), where=where)
+            if int(n_post[0]) != shape[0]:
+                raise FileFormatError(path, f"{where}/shape: spec says {shape[0]} neurons, got {int(n_post[0])}")
+            w = read_array(lg, "weight", path, kind="i", shape=shape, where=where)
+            ng = lg["neuron"]
+            check_keys(ng, _NEURON_KEYS, _NEURON_KEYS, f"{where}/neuron", path)
+            nw = f"{where}/neuron"
+            _text(ng, "type", path, nw, "ANP_LIF")
+            for name, want in (("leakShift", spec.leak_shift), ("vDecay", 4096 >> spec.leak_shift),
+                               ("wBits", spec.w_bits(layer))):
+                got = int(_scalar(ng, name, path, nw, "i"))
+                if got != want:
+                    raise FileFormatError(path, f"{nw}/{name}: spec says {want}, got {got}")
+            parts[layer] = (w, _scalar(ng, "vThMant", path, nw, "i"), _scalar(ng, "auxWeight", path, nw, "i"),
+                            float(_scalar(ng, "scale", path, nw, "f")))
+    (w0, th0, a0, s0), (w1, th1, a1, s1) = parts[0], parts[1]
+    return ChipConfig(spec, w0, w1, th0, th1, a0, a1, s0, s1, learning)
