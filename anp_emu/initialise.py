@@ -15,6 +15,7 @@ import numpy as np
 from .chip import Chip
 from .config import WEIGHT_DTYPE, ChipConfig
 from .errors import InputError
+from .events import as_spike_input
 from .learning.settings import LearningSettings
 from .spec import ChipSpec
 
@@ -63,7 +64,7 @@ def init_config(spec: ChipSpec, samples, *, seed: int = 0, target_hidden: float 
     ``samples``: a few SpikeInput training samples (10-50 suffice). ``aux_frac``: aux weight as a
     fraction of theta (the per-step threshold decay the aux neuron emulates; 0 disables it).
     """
-    samples = list(samples)
+    samples = [as_spike_input(x, spec.n_in, f"samples[{i}]") for i, x in enumerate(samples)]
     if not samples:
         raise InputError("samples", "need at least one calibration sample", value=0)
     for name, v, lo, hi in (("target_hidden", target_hidden, 0, 1), ("target_output", target_output, 0, 1),

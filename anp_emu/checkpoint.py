@@ -1,0 +1,104 @@
+"""Training checkpoints: the state after a whole epoch, written atomically.
+
+HDF5, ``format = "anp-emu-checkpoint"``, ``version = 1``:
+
+- ``/w_hid`` (n_hid, n_in), ``/w_out`` (n_out, n_hid): int16 for on-chip (int) training, float64
+  for the float twin;
+- attributes ``epochs_done`` (int), ``fingerprint`` (the training dataset's identity),
+  ``config`` (JSON: spec, thresholds, aux weights, scales), ``settings`` and ``options`` (JSON:
+  the learning settings and training options of the run) and ``history`` (JSON: one row per epoch).
+
+A checkpoint written before Ctrl-C or a crash is never half-written (temporary file + rename). A
+checkpoint is refused if it is corrupt or if it belongs to another run (other dataset, rule, seed,
+spec or options): resuming it would not give the run the user asked for.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
+
+import numpy as np
+
+from .config import ChipConfig
+from .errors import AnpError, CheckpointError, FileFormatError
+from .fileio import check_keys, h5_reader, h5_writer, read_array
+from .spec import ChipSpec
+
+FORMAT = "anp-emu-checkpoint"
+VERSION = 1
+_ATTRS = {"format", "version", "epochs_done", "fingerprint", "config", "settings", "options", "history"}
+_SCALARS = ("theta_hid", "theta_out", "w_aux_hid", "w_aux_out", "scale_hid", "scale_out")
+
+
+def save_checkpoint(path, trainer) -> None:
+    from .training import dataset_fingerprint
+
+    cfg = trainer.config
+    with h5_writer(path, FORMAT, VERSION) as f:
+        for layer, name in enumerate(("w_hid", "w_out")):
+            f.create_dataset(name, data=trainer.chip.weights(layer))
+        f.attrs["epochs_done"] = np.int64(trainer.epochs_done)
+        f.attrs["fingerprint"] = dataset_fingerprint(trainer.train)
+        f.attrs["config"] = json.dumps({"spec": cfg.spec.to_dict(), **{k: getattr(cfg, k) for k in _SCALARS}})
+        f.attrs["settings"] = json.dumps(trainer.settings.to_dict())
+        f.attrs["options"] = json.dumps(asdict(trainer.options))
+        f.attrs["history"] = json.dumps([asdict(h) for h in trainer.history])
+
+
+def load_checkpoint_into(path, trainer) -> None:
+    """Restore ``trainer`` (built with the run's config, data, settings and options) from ``path``."""
+    from .training import dataset_fingerprint
+
+    try:
+        with h5_reader(path, FORMAT, (VERSION,)) as f:
+            check_keys(f.attrs, _ATTRS, _ATTRS, "", path)
+            check_keys(f, {"w_hid", "w_out"}, {"w_hid", "w_out"}, "", path)
+            meta = {k: _json(f, k, path) for k in ("config", "settings", "options", "history")}
+            epochs_done = int(f.attrs["epochs_done"])
+            fingerprint = str(f.attrs["fingerprint"])
+            kind = "i" if trainer.options.precision == "int" else "f"
+            spec = trainer.config.spec
+            w = [read_array(f, "w_hid", path, kind=kind, shape=(spec.n_hid, spec.n_in)),
+                 read_array(f, "w_out", path, kind=kind, shape=(spec.n_out, spec.n_hid))]
+    except CheckpointError:
+        raise
+    except FileFormatError as e:
+        raise CheckpointError(e.path, e.problem) from None
+    except AnpError as e:
+        raise CheckpointError(path, str(e)) from None
+    want = {"config": {"spec": spec.to_dict(), **{k: getattr(trainer.config, k) for k in _SCALARS}},
+            "settings": trainer.settings.to_dict(), "options": asdict(trainer.options)}
+    for key, value in want.items():
+        if meta[key] != json.loads(json.dumps(value)):
+            diff = _first_difference(meta[key], json.loads(json.dumps(value)))
+            raise CheckpointError(path, f"belongs to another run: {key}.{diff}")
+    if fingerprint != dataset_fingerprint(trainer.train):
+        raise CheckpointError(path, "belongs to another run: the training dataset differs")
+    if not (0 <= epochs_done <= trainer.options.epochs) or len(meta["history"]) != epochs_done:
+        raise CheckpointError(path, f"epochs_done {epochs_done} does not match its history "
+                                    f"({len(meta['history'])} rows) or the run's {trainer.options.epochs} epochs")
+    if kind == "i":
+        # validates the weight range of the layer widths (a corrupt file cannot wrap silently)
+        try:
+            ChipConfig(ChipSpec(**spec.to_dict()), w[0], w[1], trainer.config.theta_hid, trainer.config.theta_out,
+                       trainer.config.w_aux_hid, trainer.config.w_aux_out)
+        except AnpError as e:
+            raise CheckpointError(path, str(e)) from None
+    elif not all(np.all(np.isfinite(a)) for a in w):
+        raise CheckpointError(path, "weights contain NaN/inf")
+    trainer.restore(w, meta["history"], epochs_done)
+
+
+def _json(f, key, path):
+    try:
+        return json.loads(f.attrs[key])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(path, f"attribute {key}: not valid JSON ({e})") from None
+
+
+def _first_difference(a, b) -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            if a.get(k) != b.get(k):
+                return f"{k}: checkpoint has {a.get(k)!r}, this run {b.get(k)!r}"
+    return f"checkpoint has {a!r}, this run {b!r}"

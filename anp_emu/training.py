@@ -1,0 +1,205 @@
+"""Training on the emulated chip, sample by sample (batch size 1, as on ANP-I).
+
+``Trainer`` runs epochs of the learning engine over an event dataset, evaluates, logs one row per
+epoch and writes an atomic checkpoint after each epoch. Every random choice of epoch ``e`` (the
+sample order and the stochastic rounding) is drawn from generators seeded by ``(seed, e)``, so a
+run resumed from the checkpoint of epoch ``e`` is bit-identical to an uninterrupted run.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from .chip import Chip
+from .config import ChipConfig
+from .counters import Counters
+from .errors import CheckpointError, InputError
+from .evaluate import check_fits, evaluate
+from .learning.engine import LearningEngine
+from .learning.settings import LearningSettings
+
+SCHEDULES = ("constant", "cosine")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """What a training run does beyond the learning rule itself."""
+
+    epochs: int = 5
+    schedule: str = "constant"     # lr per epoch: constant, or cosine from lr to lr_min
+    lr_min_frac: float = 0.1       # cosine ends at lr * lr_min_frac
+    precision: str = "int"         # "int": on-chip training; "float": the float twin
+    seed: int = 0
+    aft: str = "aux"               # aux | ideal | none (ideal: float twin only)
+
+    def __post_init__(self):
+        if not (isinstance(self.epochs, int) and 1 <= self.epochs <= 100000):
+            raise InputError("epochs", "out of range", limit="1..100000", value=self.epochs)
+        if self.schedule not in SCHEDULES:
+            raise InputError("schedule", "unknown schedule", limit=f"one of {list(SCHEDULES)}", value=repr(self.schedule))
+        if not (0.0 <= self.lr_min_frac <= 1.0):
+            raise InputError("lr_min_frac", "out of range", limit="0..1", value=self.lr_min_frac)
+        if self.precision not in ("int", "float"):
+            raise InputError("precision", "unknown precision", limit="int or float", value=repr(self.precision))
+        if self.aft not in ("aux", "ideal", "none"):
+            raise InputError("aft", "unknown AFT mode", limit="aux, ideal or none", value=repr(self.aft))
+        if self.aft == "ideal" and self.precision != "float":
+            raise InputError("aft", "the ideal AFT-LIF neuron exists only in the float twin",
+                             limit="precision float", value=self.precision)
+
+    def lr_at(self, base_lr: float, epoch: int) -> float:
+        """Learning rate of 0-based ``epoch``."""
+        if self.schedule == "constant" or self.epochs == 1:
+            return base_lr
+        lo = base_lr * self.lr_min_frac
+        return lo + 0.5 * (base_lr - lo) * (1.0 + math.cos(math.pi * epoch / (self.epochs - 1)))
+
+
+def epoch_seed(seed: int, epoch: int, stream: int) -> int:
+    """Independent 63-bit seed for (run seed, epoch, stream)."""
+    return int(np.random.SeedSequence([seed, epoch, stream]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def dataset_fingerprint(ds) -> str:
+    """Short identity of a dataset (size, T, n_in, labels, events) stored in checkpoints."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(np.array([len(ds), ds.T, ds.n_in], dtype=np.int64).tobytes())
+    h.update(np.asarray(ds.labels, dtype=np.int64).tobytes())
+    for name in ("sample_ptr", "step", "line"):
+        if hasattr(ds, name):
+            h.update(np.ascontiguousarray(getattr(ds, name)).tobytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class EpochLog:
+    epoch: int
+    lr: float
+    loss: float
+    train_accuracy: float
+    test_accuracy: float
+    hidden_activity: float         # spikes / (n_hid x T), mean over training samples
+    output_activity: float
+    sop_per_sample: float          # effective forward SOPs per training sample
+    learning_ops_per_sample: float  # backward + update operations per training sample
+    energy_nj_per_sample: float    # NaN without an energy model
+    dead_hidden: int               # hidden neurons silent over the whole epoch
+    samples_per_s: float
+
+
+
+
+class Trainer:
+    """Trains ``config`` on ``train`` (optionally evaluating on ``test``) with ``settings``.
+
+    ``energy_model``: an :class:`anp_emu.energy.model.EnergyModel`-like object with
+    ``energy_pj(counters)`` (array of pJ) to log energy per sample; optional.
+    """
+
+    def __init__(self, config: ChipConfig, train, test=None, settings: LearningSettings | None = None,
+                 options: TrainOptions | None = None, energy_model=None):
+        self.options = options or TrainOptions()
+        self.settings = settings or config.learning
+        check_fits(config.spec.n_in, train)
+        if test is not None:
+            check_fits(config.spec.n_in, test)
+        if len(train) == 0:
+            raise InputError("train", "no training samples", value=0)
+        for name, ds in (("train", train), ("test", test)):
+            if ds is not None and len(ds) and int(np.max(ds.labels)) >= config.spec.n_out:
+                raise InputError(f"{name}.labels", "class index beyond the output layer",
+                                 limit=config.spec.n_out - 1, value=int(np.max(ds.labels)))
+        cfg = config.replace(learning=self.settings)
+        if self.options.aft == "none":
+            cfg = cfg.replace(w_aux_hid=0, w_aux_out=0)
+        self.config = cfg
+        self.train, self.test = train, test
+        self.energy_model = energy_model
+        self.chip = Chip(cfg, self.options.precision, aft="ideal" if self.options.aft == "ideal" else "aux")
+        self.history: list[EpochLog] = []
+        self.epochs_done = 0
+
+    # ---------------------------------------------------------------- one epoch
+    def run_epoch(self, progress=None) -> EpochLog:
+        e = self.epochs_done
+        opt = self.options
+        lr = opt.lr_at(self.settings.effective_lr, e)
+        settings_e = replace(self.settings, lr=lr, lr_shift=None if opt.schedule != "constant" else self.settings.lr_shift,
+                             seed=epoch_seed(opt.seed, e, 1))
+        engine = LearningEngine(self.chip, settings_e)
+        order = np.random.default_rng(epoch_seed(opt.seed, e, 0)).permutation(len(self.train))
+        labels = np.asarray(self.train.labels)
+        total = Counters(n_samples=0)
+        loss_sum, correct = 0.0, 0
+        fired = np.zeros(self.config.spec.n_hid, bool)
+        t0 = time.perf_counter()
+        for k, i in enumerate(order):
+            res = engine.train_step(self.train.sample(int(i)), int(labels[i]))
+            loss_sum += float(res.loss)
+            correct += int(res.prediction == labels[i])
+            total.update(res.counters)
+            fired |= res.hidden_fired
+            if progress is not None:
+                progress(k + 1, correct / (k + 1), self._energy_nj(res.counters))
+        dt = time.perf_counter() - t0
+        n = len(order)
+        T = self.train.T
+        test_acc = evaluate(self.chip, self.test).accuracy if self.test is not None and len(self.test) else float("nan")
+        learn_ops = sum(total[name] for name in ("bwd_inter_ops", "bwd_intra_ops", "bwd_spike_ops",
+                                                  "wgrad_accumulates", "weight_reads", "weight_writes", "aux_writes"))
+        log = EpochLog(
+            epoch=e + 1, lr=lr, loss=loss_sum / n, train_accuracy=correct / n, test_accuracy=test_acc,
+            hidden_activity=total["hidden", "spikes"] / (n * T * self.config.spec.n_hid),
+            output_activity=total["output", "spikes"] / (n * T * self.config.spec.n_out),
+            sop_per_sample=total["sop_effective"] / n, learning_ops_per_sample=learn_ops / n,
+            energy_nj_per_sample=self._energy_nj(total),
+            dead_hidden=int((~fired).sum()), samples_per_s=n / dt if dt > 0 else float("inf"))
+        self.history.append(log)
+        self.epochs_done += 1
+        return log
+
+    def _energy_nj(self, counters: Counters) -> float:
+        """Energy per sample (nJ, static included) of ``counters``; NaN without a model."""
+        if self.energy_model is None:
+            return float("nan")
+        from .energy.report import step_energy
+
+        return step_energy(counters, self.config.spec, self.train.T, self.energy_model)["energy_nj"]
+
+    def fit(self, checkpoint_path=None, on_epoch=None, progress_factory=None) -> pd.DataFrame:
+        """Run the remaining epochs; checkpoint after each (atomically) if a path is given."""
+        while self.epochs_done < self.options.epochs:
+            progress = progress_factory(self.epochs_done) if progress_factory else None
+            log = self.run_epoch(progress)
+            if checkpoint_path is not None:
+                from .checkpoint import save_checkpoint
+
+                save_checkpoint(checkpoint_path, self)
+            if on_epoch is not None:
+                on_epoch(log)
+        return self.log_frame()
+
+    def log_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(h) for h in self.history], columns=list(EpochLog.__dataclass_fields__))
+
+    def trained_config(self) -> ChipConfig:
+        """The trained integer config (int precision), with the original learning settings."""
+        if self.options.precision != "int":
+            raise InputError("precision", "a float-twin run has no integer config; map it first", value="float")
+        return self.chip.to_config()
+
+    def restore(self, weights: list[np.ndarray], history: list[dict], epochs_done: int) -> None:
+        """Load the state saved by a checkpoint (weights as (n_post, n_pre) in the chip's dtype)."""
+        for layer, w in enumerate(weights):
+            if w.shape != self.chip.wT[layer].T.shape:
+                raise CheckpointError("checkpoint", f"layer {layer} weight shape {w.shape} does not match the run")
+            self.chip.wT[layer][...] = w.T
+        self.chip.refresh_weights()
+        self.history = [EpochLog(**h) for h in history]
+        self.epochs_done = int(epochs_done)

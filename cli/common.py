@@ -1,0 +1,65 @@
+"""Loaders and output helpers shared by the ``anp`` commands."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from anp_emu.errors import FileFormatError
+
+
+def err_stream():
+    return click.get_text_stream("stderr")
+
+
+def load_dataset(path):
+    """An event dataset file (``anp data preprocess`` output)."""
+    p = Path(path)
+    if not p.exists():
+        raise FileFormatError(p, "file not found")
+    from anp_emu.emg.dataset import EventDataset
+
+    return EventDataset.load(p)
+
+
+def load_chip_config(path):
+    """A chip config file (``anp map`` / ``anp train`` output)."""
+    p = Path(path)
+    if not p.exists():
+        raise FileFormatError(p, "file not found")
+    from anp_emu.config_io import load_config
+
+    return load_config(p)
+
+
+def make_outdir(path) -> Path:
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise FileFormatError(out, "output path exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def write_json(path, obj) -> None:
+    from anp_emu.fileio import atomic_write_text
+
+    atomic_write_text(path, json.dumps(obj, indent=1, default=_default) + "\n")
+
+
+def write_csv(path, df) -> None:
+    from anp_emu.fileio import atomic_write_text
+
+    atomic_write_text(path, df.to_csv(index=False))
+
+
+def _default(o):
+    import numpy as np
+
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)

@@ -1,0 +1,163 @@
+"""Training on the emulated chip: resume, checkpoints, refusals, and the train/eval CLI."""
+import json
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from anp_emu.checkpoint import load_checkpoint_into
+from anp_emu.cli.main import main
+from anp_emu.config_io import save_config
+from anp_emu.emg.dataset import EventDataset
+from anp_emu.errors import CheckpointError, InputError
+from anp_emu.initialise import init_config
+from anp_emu.learning.settings import LearningSettings
+from anp_emu.spec import ChipSpec
+from anp_emu.training import Trainer, TrainOptions
+from test_learning import separable_task
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    xs, ys = separable_task(3, n=90, T=12)
+    n = len(xs)
+    return EventDataset.from_spikes(xs, 12, 64, ys, np.zeros(n), np.zeros(n), np.arange(n),
+                                    ["a", "b", "c", "d"], "test", {})
+
+
+def make_trainer(ds, epochs=3, lr=3000.0, seed=0):
+    tr, te = ds.split_random(seed=0)
+    spec = ChipSpec(n_in=64, n_hid=32, n_out=4)
+    cfg, _ = init_config(spec, [tr.sample(i) for i in range(10)], seed=1, target_hidden=0.1)
+    return Trainer(cfg, tr, te, LearningSettings(lr=lr), TrainOptions(epochs=epochs, schedule="cosine", seed=seed))
+
+
+class Stop(Exception):
+    pass
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, dataset):
+    full = make_trainer(dataset)
+    full.fit()
+    ck = tmp_path / "ck.h5"
+    first = make_trainer(dataset)
+
+    def stop_after_first(log):
+        raise Stop
+
+    with pytest.raises(Stop):
+        first.fit(checkpoint_path=ck, on_epoch=stop_after_first)
+    resumed = make_trainer(dataset)
+    load_checkpoint_into(ck, resumed)
+    assert resumed.epochs_done == 1
+    resumed.fit(checkpoint_path=ck)
+    for layer in (0, 1):
+        assert np.array_equal(full.chip.weights(layer), resumed.chip.weights(layer))
+    a, b = full.log_frame().drop(columns="samples_per_s"), resumed.log_frame().drop(columns="samples_per_s")
+    assert a.equals(b)
+    assert full.log_frame()["test_accuracy"].iloc[-1] > 0.5   # chance is 0.25
+
+
+def test_interrupt_inside_an_epoch_keeps_the_last_checkpoint(tmp_path, dataset):
+    ck = tmp_path / "ck.h5"
+    t = make_trainer(dataset)
+    calls = {"n": 0}
+
+    def progress_factory(epoch):
+        def update(k, acc, nj):
+            if epoch == 1 and k == 5:
+                raise KeyboardInterrupt
+        return update
+
+    with pytest.raises(KeyboardInterrupt):
+        t.fit(checkpoint_path=ck, progress_factory=progress_factory)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck.h5"]   # no temporary left behind
+    with h5py.File(ck) as f:
+        assert int(f.attrs["epochs_done"]) == 1
+    r = make_trainer(dataset)
+    load_checkpoint_into(ck, r)
+    assert r.epochs_done == 1 and calls["n"] == 0
+
+
+def test_corrupt_or_foreign_checkpoints_are_refused(tmp_path, dataset):
+    ck = tmp_path / "ck.h5"
+    t = make_trainer(dataset, epochs=1)
+    t.fit(checkpoint_path=ck)
+    data = ck.read_bytes()
+    (tmp_path / "trunc.h5").write_bytes(data[:3000])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint_into(tmp_path / "trunc.h5", make_trainer(dataset, epochs=1))
+    with pytest.raises(CheckpointError, match=r"another run: settings.lr"):
+        load_checkpoint_into(ck, make_trainer(dataset, epochs=1, lr=10.0))
+    with pytest.raises(CheckpointError, match=r"another run: options.seed"):
+        load_checkpoint_into(ck, make_trainer(dataset, epochs=1, seed=5))
+    with h5py.File(ck, "a") as f:
+        f["w_hid"][0, 0] = 1000   # outside the 8-bit range: never wrapped
+    with pytest.raises(CheckpointError, match="WEIGHT_RANGE"):
+        load_checkpoint_into(ck, make_trainer(dataset, epochs=1))
+    other = tmp_path / "other.h5"
+    make_trainer(dataset, epochs=1).fit(checkpoint_path=other)
+    sub = dataset.subset(np.arange(80))
+    tr, te = sub.split_random(seed=0)
+    t2 = make_trainer(dataset, epochs=1)
+    t2.train = tr
+    with pytest.raises(CheckpointError, match="training dataset differs"):
+        load_checkpoint_into(other, t2)
+
+
+def test_a_dataset_wider_than_the_chip_is_refused_before_training(dataset):
+    tr, te = dataset.split_random(seed=0)
+    spec = ChipSpec(n_in=32, n_hid=8, n_out=4)
+    cfg, _ = init_config(spec, [np.zeros((12, 32), np.uint8)], seed=0)
+    with pytest.raises(InputError, match=r"dataset.n_in.*limit 32.*got 64"):
+        Trainer(cfg, tr, te)
+
+
+def test_bad_training_options():
+    with pytest.raises(InputError, match="epochs"):
+        TrainOptions(epochs=0)
+    with pytest.raises(InputError, match="schedule"):
+        TrainOptions(schedule="step")
+    with pytest.raises(InputError, match="only in the float twin"):
+        TrainOptions(aft="ideal", precision="int")
+    assert TrainOptions(epochs=5, schedule="cosine").lr_at(1.0, 4) == pytest.approx(0.1)
+
+
+def test_train_and_eval_commands(tmp_path, dataset):
+    ev = tmp_path / "ev.h5"
+    dataset.save(ev)
+    out = tmp_path / "run"
+    r = CliRunner().invoke(main, ["train", str(ev), "-o", str(out), "--epochs", "2", "--lr", "3000",
+                                  "--no-progress", "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["epochs"] == 2 and (out / "config.h5").exists() and (out / "log.csv").exists()
+    r2 = CliRunner().invoke(main, ["eval", str(out / "config.h5"), str(ev), "--split", "test", "--json"])
+    assert r2.exit_code == 0, r2.output
+    ev_res = json.loads(r2.stdout)
+    assert ev_res["accuracy"] == pytest.approx(summary["final"]["test_accuracy"])
+    assert len(ev_res["confusion"]) == 4 and ev_res["energy_nj_per_inference"] > 0
+    # same seed, same result: bit-identical configs
+    out2 = tmp_path / "run2"
+    CliRunner().invoke(main, ["train", str(ev), "-o", str(out2), "--epochs", "2", "--lr", "3000", "--no-progress"])
+    from anp_emu.config_io import load_config
+    assert load_config(out / "config.h5").equals(load_config(out2 / "config.h5"))
+
+
+def test_cli_bad_inputs_give_one_line_and_exit_codes(tmp_path, dataset):
+    ev = tmp_path / "ev.h5"
+    dataset.save(ev)
+    r = CliRunner().invoke(main, ["train", str(tmp_path / "missing.h5"), "-o", str(tmp_path / "o")])
+    assert r.exit_code == 1 and r.output.strip().startswith("error:") and "file not found" in r.output
+    r = CliRunner().invoke(main, ["train", str(ev), "-o", str(tmp_path / "o"), "--rule", "sgd"])
+    assert r.exit_code == 2
+    small = tmp_path / "small.h5"
+    cfg, _ = init_config(ChipSpec(n_in=32, n_hid=8, n_out=4), [np.zeros((12, 32), np.uint8)], seed=0)
+    save_config(cfg, small)
+    r = CliRunner().invoke(main, ["train", str(ev), "-o", str(tmp_path / "o2"), "--chip", str(small)])
+    assert r.exit_code == 1 and "dataset.n_in" in r.output and "limit 32" in r.output
+    r = CliRunner().invoke(main, ["train", str(ev), "-o", str(tmp_path / "o3"), "--resume"])
+    assert r.exit_code == 1 and "no checkpoint" in r.output
+    r = CliRunner().invoke(main, ["train", str(ev), "-o", str(tmp_path / "o4"), "--aft", "ideal"])
+    assert r.exit_code == 1 and "float twin" in r.output
