@@ -105,7 +105,7 @@ def learning_options(f):
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of init, split, order and rounding."),
         click.option("--target-hidden", type=click.FloatRange(0, 1, min_open=True), default=0.05, show_default=True,
                      help="Hidden spikes per neuron and step the random init calibrates thresholds for."),
-        click.option("--aux-frac", type=click.FloatRange(0, 1), default=0.05, show_default=True,
+        click.option("--aux-frac", type=click.FloatRange(0, 1), default=0.3, show_default=True,
                      help="Aux weight as a fraction of theta in the random init (the emulated threshold decay)."),
         click.option("--operating-point", "point", default="0.56V", show_default=True),
         click.option("--progress/--no-progress", default=True, show_default=True),
@@ -115,7 +115,7 @@ def learning_options(f):
     return f
 
 
-DEFAULT_LR = {"mpd-ed": 2.0, "stbp": 2.0}
+DEFAULT_LR = {"mpd-ed": 1000.0, "stbp": 1000.0}  # tuned on the synthetic EMG set (LSB units)
 
 
 def build_settings(rule, lr, lr_shift, rounding, surrogate, surrogate_width, temporal, reset_path, loss, logit_gain,
@@ -306,7 +306,7 @@ def ablation_cmd(dataset, outdir, epochs, seed, point, do_plot, progress):
     the ideal AFT-LIF (float twin), without AFT, and STBP — accuracy and energy per sample."""
     ds = load_dataset(dataset)
     train, test = ds.split_random(train_fraction=2 / 3, seed=seed)
-    cfg, _ = initial_config(train, None, seed, 0.05, 0.05)
+    cfg, _ = initial_config(train, None, seed, 0.05, 0.3)
     out = make_outdir(outdir)
     table = run_ablation(ds, train, test, cfg, lambda rule: build_settings(
         rule, None, None, "stochastic", "rect", 1.0, True, False, "ce", 10.0, seed), epochs, seed, point, progress, out)
@@ -371,9 +371,9 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress):
     ds.save(out / "events.h5")
     train, test = ds.split_random(train_fraction=2 / 3, seed=seed)
     base = baseline_accuracy(raw, seed=seed)
-    click.echo(f"      {len(ds)} trials, {ds.stats()['events'].mean():.0f} events per sample; "
+    click.echo(f"      {len(ds)} trials, {ds.events_per_sample.mean():.0f} events per sample; "
                f"baseline (logistic regression on RMS) {base.accuracy:.1%}")
-    cfg, init = initial_config(train, None, seed, 0.05, 0.05)
+    cfg, init = initial_config(train, None, seed, 0.05, 0.3)
     click.echo(f"[3/5] training 1024-512-10 on the emulated chip with MPD-ED, {epochs} epochs "
                f"(init: {init.dead_hidden} dead hidden neurons, hidden activity {init.hidden_activity:.1%})")
     settings = build_settings("mpd-ed", None, None, "stochastic", "rect", 1.0, True, False, "ce", 10.0, seed)

@@ -28,7 +28,7 @@ class LearningSettings:
     reset_path: bool = False
     loss: str = "ce"
     logit_gain: float = 10.0
-    lr: float = 1.0
+    lr: float = 1000.0
     lr_shift: int | None = None
     rounding: str = "stochastic"
     seed: int = 0
