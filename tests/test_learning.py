@@ -11,7 +11,7 @@ from anp_emu.config import ChipConfig
 from anp_emu.events import SpikeInput
 from anp_emu.learning.engine import LearningEngine
 from anp_emu.learning.settings import LearningSettings
-from anp_emu.learning.update import NEAREST, STOCHASTIC, round_lsb, seed_numba, update_synapse
+from anp_emu.learning.update import _RNG_STATE, NEAREST, STOCHASTIC, round_lsb, seed_numba, update_synapse
 from anp_emu.spec import ChipSpec
 from conftest import make_config
 
@@ -176,7 +176,7 @@ def test_integer_update_nearest_equals_rounded_float_gradient():
 def test_stochastic_rounding_is_unbiased_and_reproducible():
     for x in (0.3, -1.7, 2.05):
         seed_numba(123)
-        vals = np.array([round_lsb(x, STOCHASTIC) for _ in range(40000)])
+        vals = np.array([round_lsb(x, STOCHASTIC, _RNG_STATE) for _ in range(40000)])
         assert abs(vals.mean() - x) < 0.01
         assert set(np.unique(vals)) <= {np.floor(x), np.floor(x) + 1}
     cfg, X, label = small_problem(1)
@@ -194,7 +194,7 @@ def test_stochastic_rounding_is_unbiased_and_reproducible():
 def test_fixed_point_update_saturates_and_never_wraps(w, g, lr):
     wT = np.array([[w]], dtype=np.int16)
     nnz = np.array([int(w != 0)], dtype=np.int64)
-    wrote = update_synapse(wT, nnz, 0, 0, g, lr, NEAREST, -128.0, 127.0, True)
+    wrote = update_synapse(wT, nnz, 0, 0, g, lr, NEAREST, -128.0, 127.0, True, _RNG_STATE)
     want = int(np.clip(w + np.floor(-lr * g + 0.5), -128, 127))
     assert int(wT[0, 0]) == want
     assert wrote == int(np.floor(-lr * g + 0.5) != 0)

@@ -24,7 +24,7 @@ from .mpd_ed import MPD_ED
 from .settings import LearningSettings
 from .stbp import STBP
 from .surrogate import SHAPE_ID
-from .update import ROUNDING_ID, dense_counts, dense_update, seed_numba, sparse_update
+from .update import _RNG_STATE, ROUNDING_ID, dense_counts, dense_update, seed_numba, sparse_update
 
 RULES = {r.name: r for r in (MPD_ED, STBP)}
 
@@ -116,12 +116,13 @@ class LearningEngine:
                 G = pre.to_dense(wT.shape[0]).T.astype(np.float64) @ du      # (n_pre, n_post)
                 counts[layer, C_WGRAD] += dense_counts(du, wT.shape[0])
                 if apply:
-                    dense_update(G, wT, nnz, lr, mode, lo, hi, is_int, counts, layer)
+                    dense_update(G, wT, nnz, lr, mode, lo, hi, is_int, counts, layer, _RNG_STATE)
                 else:
                     grads[layer] = G.T.copy()
             else:
                 G = self._no_grad if apply else np.zeros(wT.shape)
-                sparse_update(pre.step_ptr, pre.lines, du, wT, nnz, G, lr, mode, lo, hi, is_int, apply, counts, layer)
+                sparse_update(pre.step_ptr, pre.lines, du, wT, nnz, G, lr, mode, lo, hi, is_int, apply, counts, layer,
+                              _RNG_STATE)
                 if not apply:
                     grads[layer] = G.T.copy()
         return grads

@@ -6,8 +6,9 @@ counts — and updates only the synapses so touched; STBP (dense by design) form
 synapse at every step. The integer update is
 
     dW = round(-lr * dL/dW)      in weight LSBs: nearest (floor(x + 1/2)), floor, or stochastic
-                                 (floor(x + U[0, 1)), numba's generator seeded per step from the
-                                 engine's seeded numpy Generator: unbiased and reproducible)
+                                 (floor(x + U[0, 1)): unbiased; U from a splitmix64 stream seeded
+                                 per step from the engine's seeded numpy Generator — reproducible,
+                                 and ~10x cheaper per draw in the hot loop than numba's np.random)
     W  = clip(W + dW, w_min, w_max)   saturating at the layer's width, never wrapping
 
 A synapse is read (``weight_reads``) when its gradient is non-zero (MPD-ED) or always (STBP);
@@ -27,57 +28,95 @@ NEAREST, FLOOR, STOCHASTIC = 0, 1, 2
 ROUNDING_ID = {"nearest": NEAREST, "floor": FLOOR, "stochastic": STOCHASTIC}
 
 
-@njit(cache=True)
-def seed_numba(seed):
-    np.random.seed(seed)
+_RNG_STATE = np.zeros(1, dtype=np.uint64)   # splitmix64 state of the stochastic rounding
 
 
 @njit(cache=True)
-def round_lsb(x, mode):
+def _seed(state, seed):
+    state[0] = np.uint64(seed)
+
+
+def seed_numba(seed: int) -> None:
+    """Seed the stochastic-rounding stream (called per training step by the engine)."""
+    _seed(_RNG_STATE, seed)
+
+
+@njit(cache=True, inline="always")
+def uniform(state):
+    """splitmix64 (Steele et al. 2014): next double in [0, 1) from ``state``."""
+    state[0] += np.uint64(0x9E3779B97F4A7C15)
+    z = state[0]
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, inline="always")
+def round_lsb(x, mode, state):
     """Round a float update (LSBs) to an integer-valued float."""
     if mode == NEAREST:
         return math.floor(x + 0.5)
     if mode == FLOOR:
         return math.floor(x)
-    return math.floor(x + np.random.random())
+    return math.floor(x + uniform(state))
 
 
-@njit(cache=True)
-def update_synapse(wT, nnz_row, j, i, g, lr, mode, lo, hi, is_int):
+@njit(cache=True, inline="always")
+def update_synapse(wT, nnz_row, j, i, g, lr, mode, lo, hi, is_int, state):
     """Apply -lr * g to synapse (pre j, post i). Returns 1 if written, 0 if skipped."""
     x = -lr * g
-    if is_int:
-        x = round_lsb(x, mode)
-        if x == 0.0:
-            return 0
-    elif x == 0.0:
-        return 0
     old = wT[j, i]
-    new = min(max(old + x, lo), hi)
-    wT[j, i] = new
-    if old == 0 and wT[j, i] != 0:
-        nnz_row[j] += 1
-    elif old != 0 and wT[j, i] == 0:
+    if is_int:
+        d = round_lsb(x, mode, state)
+        if d == 0.0:
+            return 0
+        new = int(old) + int(d)
+        if new > hi:
+            new = int(hi)
+        elif new < lo:
+            new = int(lo)
+        wT[j, i] = new
+        if old == 0:
+            if new != 0:
+                nnz_row[j] += 1
+        elif new == 0:
+            nnz_row[j] -= 1
+        return 1
+    if x == 0.0:
+        return 0
+    wT[j, i] = old + x
+    if old == 0.0:
+        if wT[j, i] != 0.0:
+            nnz_row[j] += 1
+    elif wT[j, i] == 0.0:
         nnz_row[j] -= 1
     return 1
 
 
 @njit(cache=True)
-def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, is_int, apply, counts, layer):
+def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, is_int, apply, counts, layer,
+                  state):
     """MPD-ED: dL/dW on (event, non-zero error) pairs, then the update of the touched synapses.
 
-    Events are grouped by presynaptic line j: row j of the gradient is the sum of du[t] over the
-    steps t at which j spiked (a few dense vector adds), and only its non-zero entries are read
-    and updated. ``grad_out`` (n_pre, n_post) receives the gradient rows when not ``apply``.
-    Counted: the event-driven pairs (events at t x non-zero errors at t), reads, writes, skips.
+    The neurons with a non-zero error at each step are listed once (CSR); events are grouped by
+    presynaptic line j, and row j of the gradient is accumulated over the listed neurons of the
+    steps at which j spiked. Work is O(pairs + touched synapses), never n_pre x n_post.
+    ``grad_out`` (n_pre, n_post) receives the gradient rows when not ``apply``.
+    Counted: the pairs (events at t x non-zero errors at t), reads, writes, skips.
     """
     T, n_post = du.shape
     n_pre = wT.shape[0]
-    nnz_t = np.zeros(T, dtype=np.int64)
+    # neurons with a non-zero error, per step (CSR)
+    nz_ptr = np.zeros(T + 1, dtype=np.int64)
+    nz_idx = np.empty(T * n_post, dtype=np.int64)
+    m = 0
     for t in range(T):
         for i in range(n_post):
             if du[t, i] != 0.0:
-                nnz_t[t] += 1
+                nz_idx[m] = i
+                m += 1
+        nz_ptr[t + 1] = m
     # events grouped by line: counting sort of (line, step)
     n_ev = lines.shape[0]
     line_ptr = np.zeros(n_pre + 1, dtype=np.int64)
@@ -93,33 +132,49 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
             j = lines[e]
             ev_step[fill[j]] = t
             fill[j] += 1
-            wgrad += nnz_t[t]
-    acc = np.empty(n_post)
+            wgrad += nz_ptr[t + 1] - nz_ptr[t]
+    acc = np.zeros(n_post)
+    mark = np.zeros(n_post, dtype=np.int64)   # mark[i] == j + 1: i touched in row j
+    touched = np.empty(n_post, dtype=np.int64)
     reads = 0
     writes = 0
     for j in range(n_pre):
-        a, b = line_ptr[j], line_ptr[j + 1]
-        if a == b:
+        row_pairs = 0
+        for e in range(line_ptr[j], line_ptr[j + 1]):
+            row_pairs += nz_ptr[ev_step[e] + 1] - nz_ptr[ev_step[e]]
+        if row_pairs == 0:
             continue
-        live = False
-        for e in range(a, b):
-            if nnz_t[ev_step[e]] != 0:
-                live = True
-        if not live:
-            continue
-        acc[:] = 0.0
-        for e in range(a, b):
-            row = du[ev_step[e]]
+        n_t = 0
+        if 4 * row_pairs > n_post:
+            # dense row: vector adds of whole error rows, then one scan
+            acc[:] = 0.0
+            for e in range(line_ptr[j], line_ptr[j + 1]):
+                row = du[ev_step[e]]
+                for i in range(n_post):
+                    acc[i] += row[i]
             for i in range(n_post):
-                acc[i] += row[i]
-        if not apply:
-            grad_out[j, :] = acc
-            continue
-        for i in range(n_post):
+                if acc[i] != 0.0:
+                    touched[n_t] = i
+                    n_t += 1
+        else:
+            for e in range(line_ptr[j], line_ptr[j + 1]):
+                t = ev_step[e]
+                for q in range(nz_ptr[t], nz_ptr[t + 1]):
+                    i = nz_idx[q]
+                    if mark[i] != j + 1:
+                        mark[i] = j + 1
+                        acc[i] = 0.0
+                        touched[n_t] = i
+                        n_t += 1
+                    acc[i] += du[t, i]
+        for k in range(n_t):
+            i = touched[k]
             g = acc[i]
-            if g != 0.0:
+            if not apply:
+                grad_out[j, i] = g
+            elif g != 0.0:
                 reads += 1
-                writes += update_synapse(wT, nnz_row, j, i, g, lr, mode, lo, hi, is_int)
+                writes += update_synapse(wT, nnz_row, j, i, g, lr, mode, lo, hi, is_int, state)
     counts[layer, C_WGRAD] += wgrad
     counts[layer, C_W_READS] += reads
     counts[layer, C_W_WRITES] += writes
@@ -127,13 +182,13 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
 
 
 @njit(cache=True)
-def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer):
+def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, state):
     """STBP: update every synapse from the dense gradient G (n_pre, n_post)."""
     n_pre, n_post = G.shape
     writes = 0
     for j in range(n_pre):
         for i in range(n_post):
-            writes += update_synapse(wT, nnz_row, j, i, G[j, i], lr, mode, lo, hi, is_int)
+            writes += update_synapse(wT, nnz_row, j, i, G[j, i], lr, mode, lo, hi, is_int, state)
     counts[layer, C_W_READS] += n_pre * n_post
     counts[layer, C_W_WRITES] += writes
     counts[layer, C_UPD_SKIPPED] += n_pre * n_post - writes
