@@ -340,9 +340,9 @@ def _plot_ablation(table: pd.DataFrame, path: Path) -> None:
 @main.command("demo")
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default="anp-demo", show_default=True,
               help="Folder for everything the demo writes.")
-@click.option("--subjects", type=click.IntRange(1, 50), default=4, show_default=True,
+@click.option("--subjects", type=click.IntRange(1, 50), default=10, show_default=True,
               help="Synthetic subjects (3 sessions x 25 trials each).")
-@click.option("--epochs", type=click.IntRange(1, 1000), default=4, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 1000), default=6, show_default=True)
 @click.option("--energy-samples", type=click.IntRange(1, 10000), default=30, show_default=True,
               help="Training steps per rule for the MPD-ED vs STBP energy report.")
 @click.option("--seed", type=int, default=0, show_default=True)
