@@ -161,3 +161,25 @@ def test_cli_bad_inputs_give_one_line_and_exit_codes(tmp_path, dataset):
     assert r.exit_code == 1 and "no checkpoint" in r.output
     r = CliRunner().invoke(main, ["train", str(ev), "-o", str(tmp_path / "o4"), "--aft", "ideal"])
     assert r.exit_code == 1 and "float twin" in r.output
+
+
+def test_demo_runs_end_to_end_small(tmp_path):
+    out = tmp_path / "demo"
+    r = CliRunner().invoke(main, ["demo", "-o", str(out), "--subjects", "1", "--epochs", "1",
+                                  "--energy-samples", "2", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((out / "demo_summary.json").read_text())
+    assert 0 <= summary["test_accuracy"] <= 1 and summary["stbp_over_mpd_ed"] > 1
+    assert (out / "train" / "config.h5").exists() and (out / "events.h5").exists()
+    assert "STBP : MPD-ED" in r.output
+
+
+def test_ablation_writes_one_row_per_arm(tmp_path, dataset):
+    ev = tmp_path / "ev.h5"
+    dataset.save(ev)
+    r = CliRunner().invoke(main, ["ablation", str(ev), "-o", str(tmp_path / "abl"), "--epochs", "1", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    import pandas as pd
+    t = pd.read_csv(tmp_path / "abl" / "ablation.csv")
+    assert list(zip(t.rule, t.aft)) == [("mpd-ed", "aux"), ("mpd-ed", "ideal"), ("mpd-ed", "none"), ("stbp", "aux")]
+    assert (t.energy_nj_per_sample > 0).all()
