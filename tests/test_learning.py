@@ -11,7 +11,7 @@ from anp_emu.config import ChipConfig
 from anp_emu.events import SpikeInput
 from anp_emu.learning.engine import LearningEngine
 from anp_emu.learning.settings import LearningSettings
-from anp_emu.learning.update import _RNG_STATE, NEAREST, STOCHASTIC, round_lsb, seed_numba, update_synapse
+from anp_emu.learning.update import _RNG_STATE, NEAREST, STOCHASTIC, recount_row, round_lsb, seed_numba, update_synapse
 from anp_emu.spec import ChipSpec
 from conftest import make_config
 
@@ -171,6 +171,8 @@ def test_integer_update_nearest_equals_rounded_float_gradient():
             want = np.clip(cfg.weights(layer) + np.floor(-lr * dW + 0.5), lo, hi)
             assert np.array_equal(chip.weights(layer), want)
         assert chip.to_config().w_aux_hid == cfg.w_aux_hid      # aux weights never learned
+        for layer in (0, 1):  # the effective fan-out (forward SOP counts) follows the new weights
+            assert np.array_equal(chip.nnz_row[layer], np.count_nonzero(chip.wT[layer], axis=1))
 
 
 def test_stochastic_rounding_is_unbiased_and_reproducible():
@@ -187,6 +189,8 @@ def test_stochastic_rounding_is_unbiased_and_reproducible():
         for _ in range(3):
             eng.train_step(X, label)
     assert np.array_equal(a.weights(0), b.weights(0)) and np.array_equal(a.weights(1), b.weights(1))
+    for layer in (0, 1):  # dense updates keep the fan-out counts too
+        assert np.array_equal(a.nnz_row[layer], np.count_nonzero(a.wT[layer], axis=1))
 
 
 @hsettings(max_examples=200, deadline=None)
@@ -194,7 +198,8 @@ def test_stochastic_rounding_is_unbiased_and_reproducible():
 def test_fixed_point_update_saturates_and_never_wraps(w, g, lr):
     wT = np.array([[w]], dtype=np.int16)
     nnz = np.array([int(w != 0)], dtype=np.int64)
-    wrote = update_synapse(wT, nnz, 0, 0, g, lr, NEAREST, -128.0, 127.0, True, _RNG_STATE)
+    wrote = update_synapse(wT, 0, 0, g, lr, NEAREST, -128.0, 127.0, True, _RNG_STATE)
+    recount_row(wT, nnz, 0)
     want = int(np.clip(w + np.floor(-lr * g + 0.5), -128, 127))
     assert int(wT[0, 0]) == want
     assert wrote == int(np.floor(-lr * g + 0.5) != 0)

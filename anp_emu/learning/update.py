@@ -63,35 +63,34 @@ def round_lsb(x, mode, state):
 
 
 @njit(cache=True, inline="always")
-def update_synapse(wT, nnz_row, j, i, g, lr, mode, lo, hi, is_int, state):
-    """Apply -lr * g to synapse (pre j, post i). Returns 1 if written, 0 if skipped."""
+def update_synapse(wT, j, i, g, lr, mode, lo, hi, is_int, state):
+    """Apply -lr * g to synapse (pre j, post i). Returns 1 if written, 0 if skipped.
+    The caller recounts the row's non-zero fan-out (``recount_row``) after its updates."""
     x = -lr * g
-    old = wT[j, i]
     if is_int:
         d = round_lsb(x, mode, state)
         if d == 0.0:
             return 0
-        new = int(old) + int(d)
+        new = int(wT[j, i]) + int(d)
         if new > hi:
             new = int(hi)
         elif new < lo:
             new = int(lo)
         wT[j, i] = new
-        if old == 0:
-            if new != 0:
-                nnz_row[j] += 1
-        elif new == 0:
-            nnz_row[j] -= 1
         return 1
     if x == 0.0:
         return 0
-    wT[j, i] = old + x
-    if old == 0.0:
-        if wT[j, i] != 0.0:
-            nnz_row[j] += 1
-    elif wT[j, i] == 0.0:
-        nnz_row[j] -= 1
+    wT[j, i] += x
     return 1
+
+
+@njit(cache=True, inline="always")
+def recount_row(wT, nnz_row, j):
+    """Non-zero weights of row j: the effective fan-out the forward pass counts as SOPs."""
+    n = 0
+    for i in range(wT.shape[1]):
+        n += wT[j, i] != 0
+    nnz_row[j] = n
 
 
 @njit(cache=True)
@@ -167,6 +166,7 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
                         touched[n_t] = i
                         n_t += 1
                     acc[i] += du[t, i]
+        row_writes = 0
         for k in range(n_t):
             i = touched[k]
             g = acc[i]
@@ -174,7 +174,10 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
                 grad_out[j, i] = g
             elif g != 0.0:
                 reads += 1
-                writes += update_synapse(wT, nnz_row, j, i, g, lr, mode, lo, hi, is_int, state)
+                row_writes += update_synapse(wT, j, i, g, lr, mode, lo, hi, is_int, state)
+        if row_writes:
+            recount_row(wT, nnz_row, j)
+            writes += row_writes
     counts[layer, C_WGRAD] += wgrad
     counts[layer, C_W_READS] += reads
     counts[layer, C_W_WRITES] += writes
@@ -187,8 +190,12 @@ def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, state)
     n_pre, n_post = G.shape
     writes = 0
     for j in range(n_pre):
+        row_writes = 0
         for i in range(n_post):
-            writes += update_synapse(wT, nnz_row, j, i, G[j, i], lr, mode, lo, hi, is_int, state)
+            row_writes += update_synapse(wT, j, i, G[j, i], lr, mode, lo, hi, is_int, state)
+        if row_writes:
+            recount_row(wT, nnz_row, j)
+            writes += row_writes
     counts[layer, C_W_READS] += n_pre * n_post
     counts[layer, C_W_WRITES] += writes
     counts[layer, C_UPD_SKIPPED] += n_pre * n_post - writes
