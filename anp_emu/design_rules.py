@@ -54,6 +54,10 @@ TOPOLOGY_FEEDFORWARD = _rule("TOPOLOGY_FEEDFORWARD", "a feed-forward chain input
                              "export a two-layer feed-forward network")
 NODE_SUPPORTED = _rule("NODE_SUPPORTED", "only Affine/Linear + LIF/CubaLIF/IF nodes",
                        "replace unsupported nodes")
+LAYER_UNIFORM = _rule("LAYER_UNIFORM", "one threshold, leak and resistance per layer (the chip has no per-neuron ones)",
+                      "use the same neuron parameters for every neuron of a layer")
+NO_BIAS = _rule("NO_BIAS", "zero biases and zero leak voltage (the chip has no bias current)",
+                "fold the bias into an always-on input line or retrain without bias")
 
 
 def violate(rule: str, where: str, limit, value) -> DesignRuleError:

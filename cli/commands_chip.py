@@ -1,1 +1,96 @@
-"""Chip commands: ``anp info``."""
+"""Chip config commands: ``anp map``, ``anp export``, ``anp info``."""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import click
+import numpy as np
+
+from anp_emu.cli.common import load_chip_config, write_json
+from anp_emu.cli.main import main
+from anp_emu.errors import FileFormatError
+
+
+@main.command("map")
+@click.argument("model", type=click.Path())
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False), required=True, help="Chip config to write (.h5).")
+@click.option("--percentile", type=click.FloatRange(0, 100, min_open=True), default=None,
+              help="Scale each layer from this percentile of |w| (weights beyond it clip) instead of max-abs.")
+@click.option("--dt", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
+              help="Time step (s) that discretises NIR time constants.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the quantisation report as JSON here.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def map_cmd(model, out, percentile, dt, report_path, as_json):
+    """Map a float model (.npz or NIR .nir) onto the chip: quantise, check the design rules, report.
+
+    Nothing is written unless every design rule holds."""
+    from anp_emu.config_io import save_config
+    from anp_emu.mapping.float_model import load_npz, load_nir
+    from anp_emu.mapping.quantise import map_model
+
+    p = Path(model)
+    if not p.exists():
+        raise FileFormatError(p, "file not found")
+    fm = load_nir(p, dt=dt) if p.suffix == ".nir" else load_npz(p)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cfg, rep, _ = map_model(fm, percentile=percentile)
+    save_config(cfg, out)
+    d = rep.to_dict()
+    d["warnings"] = [str(w.message) for w in caught]
+    if report_path:
+        write_json(report_path, d)
+    if as_json:
+        click.echo(json.dumps(d, indent=1, default=float))
+        return
+    for w in d["warnings"]:
+        click.echo(f"warning: {w}", err=True)
+    s = cfg.spec
+    click.echo(f"mapped {s.n_in}-{s.n_hid}-{s.n_out}, leak_shift {rep.leak_shift} (tau {rep.tau_used:g})")
+    click.echo(rep.to_frame().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    click.echo(f"wrote {out}")
+
+
+@main.command("export")
+@click.argument("config", type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["h5", "npz", "csv", "c", "nir"]), required=True)
+@click.option("-o", "--output", "out", type=click.Path(), required=True,
+              help="File to write (a folder for csv).")
+def export_cmd(config, fmt, out):
+    """Export a chip config's quantised weights: h5, npz, csv (folder), C header, or NIR."""
+    from anp_emu.mapping.export import export_config
+
+    cfg = load_chip_config(config)
+    click.echo(f"wrote {export_config(cfg, out, fmt)}")
+
+
+@main.command("info")
+@click.argument("config", type=click.Path())
+@click.option("--json", "as_json", is_flag=True)
+def info_cmd(config, as_json):
+    """Spec, synaptic memory, weight statistics, thresholds, aux weights and scales of a config."""
+    cfg = load_chip_config(config)
+    layers = []
+    for i, name in enumerate(("hidden", "output")):
+        w = cfg.weights(i)
+        bits = w.size * cfg.spec.w_bits(i)
+        layers.append({"layer": name, "shape": list(w.shape), "w_bits": cfg.spec.w_bits(i), "memory_bits": bits,
+                       "memory_bytes": bits / 8, "w_min": int(w.min()), "w_max": int(w.max()),
+                       "w_mean": float(w.mean()), "w_std": float(w.std()),
+                       "zeros": int(np.count_nonzero(w == 0)), "theta": cfg.theta(i), "aux_weight": cfg.w_aux(i),
+                       "scale": cfg.scale(i)})
+    d = {"config": str(config), "spec": cfg.spec.to_dict(), "learning": cfg.learning.to_dict(), "layers": layers}
+    if as_json:
+        click.echo(json.dumps(d, indent=1))
+        return
+    s = cfg.spec
+    click.echo(f"{config}: {s.n_in}-{s.n_hid}-{s.n_out}, weights {s.w_bits_hid}/{s.w_bits_out} bit, membrane "
+               f"{s.v_bits} bit, leak_shift {s.leak_shift} (tau {s.tau:g}), aux {'on' if s.aux else 'off'}")
+    for L in layers:
+        click.echo(f"  {L['layer']:6s} {L['shape'][0]}x{L['shape'][1]}: {L['memory_bits']} bits "
+                   f"({L['memory_bytes']:.0f} B), w in [{L['w_min']}, {L['w_max']}] mean {L['w_mean']:.2f} "
+                   f"std {L['w_std']:.2f}, {L['zeros']} zeros; theta {L['theta']}, aux {L['aux_weight']}, "
+                   f"scale {L['scale']:.4g}")
