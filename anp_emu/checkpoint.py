@@ -15,7 +15,7 @@ spec or options): resuming it would not give the run the user asked for.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, fields
+from dataclasses import asdict
 
 import numpy as np
 

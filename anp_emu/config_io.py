@@ -27,7 +27,7 @@ import numpy as np
 
 from .config import ChipConfig
 from .errors import FileFormatError
-from .fileio import attr_str, check_keys, h5_reader, h5_writer, read_array
+from .fileio import check_keys, h5_reader, h5_writer, read_array
 from .learning.settings import LearningSettings
 from .spec import ChipSpec
 

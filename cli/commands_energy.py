@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from anp_emu.cli.common import initial_config, load_chip_config, load_dataset
 from anp_emu.cli.main import main
 from anp_emu.errors import FileFormatError, InputError
 
@@ -41,43 +42,6 @@ def _resolve(costs_file, cost_items, point):
     if cost_items:
         table = table.with_overrides(list(cost_items), name)
     return table, name
-
-
-def _load_dataset(path):
-    """EventDataset.load(path) from anp_emu.emg (imported lazily: the CLI wires emg -> energy)."""
-    p = Path(path)
-    if not p.exists():
-        raise FileFormatError(p, "file not found")
-    try:
-        from anp_emu.emg.dataset import EventDataset
-    except ImportError as e:
-        raise InputError("DATASET", "event datasets need anp_emu.emg.dataset, which is not available",
-                         value=str(e)) from None
-    return EventDataset.load(p)
-
-
-def _load_chip(path):
-    """A chip config file (HDF5) through the project's config reader."""
-    p = Path(path)
-    if not p.exists():
-        raise FileFormatError(p, "file not found")
-    try:
-        from anp_emu.config_io import load_config
-    except ImportError:
-        raise InputError("--chip", "this install cannot read chip config files (anp_emu.config_io missing); "
-                         "omit --chip for a seeded random init", value=str(p)) from None
-    return load_config(p)
-
-
-def _random_config(dataset, indices, seed: int):
-    """Threshold-calibrated random ANP-I config (n_in = the dataset's lines), seeded."""
-    from anp_emu.initialise import init_config
-    from anp_emu.spec import ChipSpec
-
-    spec = ChipSpec(n_in=int(dataset.n_in))
-    calib = [dataset.sample(int(i)) for i in indices[:10]]
-    cfg, rep = init_config(spec, calib, seed=seed)
-    return cfg, rep
 
 
 def _echo_table(title: str, df: pd.DataFrame):
@@ -128,13 +92,13 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
         _pyplot()  # fail before the run if matplotlib is missing
     table, pname = _resolve(costs_file, cost_items, point)
     model = table.model(pname)
-    ds = _load_dataset(dataset)
+    ds = load_dataset(dataset)
     idx = sample_order(len(ds), n_samples, seed)
     if chip_path:
-        cfg = _load_chip(chip_path)
+        cfg = load_chip_config(chip_path)
         chip_desc = str(chip_path)
     else:
-        cfg, init = _random_config(ds, idx, seed)
+        cfg, init = initial_config(ds, None, seed, 0.05, 0.3)
         chip_desc = (f"random init seed {seed} (theta {init.theta_hid}/{init.theta_out}, "
                      f"aux {init.w_aux_hid}/{init.w_aux_out})")
     spec = cfg.spec

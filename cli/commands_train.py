@@ -7,10 +7,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
-import numpy as np
 import pandas as pd
 
-from anp_emu.cli.common import err_stream, load_chip_config, load_dataset, make_outdir, write_csv, write_json
+from anp_emu.cli.common import (err_stream, initial_config, load_chip_config, load_dataset, make_outdir, write_csv,
+                                write_json)
 from anp_emu.cli.main import main
 from anp_emu.errors import InputError
 
@@ -27,23 +27,6 @@ def split_dataset(ds, split: str, train_fraction: float, test_subjects: str | No
     except ValueError:
         raise InputError("--test-subjects", "comma-separated subject numbers", value=repr(test_subjects)) from None
     return ds.split_leave_subjects_out(subs)
-
-
-def initial_config(ds_train, chip_path, seed: int, target_hidden: float, aux_frac: float):
-    """The config training starts from: a file, or a seeded threshold-calibrated random init."""
-    from anp_emu.initialise import init_config
-    from anp_emu.spec import ChipSpec
-
-    if chip_path:
-        cfg = load_chip_config(chip_path)
-        if ds_train.n_in > cfg.spec.n_in:
-            raise InputError("dataset.n_in", "more input lines than the chip config has", limit=cfg.spec.n_in,
-                             value=ds_train.n_in)
-        return cfg, None
-    spec = ChipSpec(n_in=int(ds_train.n_in))
-    rng = np.random.default_rng(seed)
-    calib = [ds_train.sample(int(i)) for i in rng.permutation(len(ds_train))[:20]]
-    return init_config(spec, calib, seed=seed, target_hidden=target_hidden, aux_frac=aux_frac)
 
 
 def energy_model_for(point: str):

@@ -33,6 +33,26 @@ def load_chip_config(path):
     return load_config(p)
 
 
+def initial_config(ds_train, chip_path, seed: int, target_hidden: float, aux_frac: float):
+    """The config training starts from: a file, or a seeded threshold-calibrated random init."""
+    import numpy as np
+
+    from anp_emu.errors import InputError
+    from anp_emu.initialise import init_config
+    from anp_emu.spec import ChipSpec
+
+    if chip_path:
+        cfg = load_chip_config(chip_path)
+        if ds_train.n_in > cfg.spec.n_in:
+            raise InputError("dataset.n_in", "more input lines than the chip config has", limit=cfg.spec.n_in,
+                             value=ds_train.n_in)
+        return cfg, None
+    spec = ChipSpec(n_in=int(ds_train.n_in))
+    rng = np.random.default_rng(seed)
+    calib = [ds_train.sample(int(i)) for i in rng.permutation(len(ds_train))[:20]]
+    return init_config(spec, calib, seed=seed, target_hidden=target_hidden, aux_frac=aux_frac)
+
+
 def make_outdir(path) -> Path:
     out = Path(path)
     if out.exists() and not out.is_dir():

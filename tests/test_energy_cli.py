@@ -69,7 +69,7 @@ def fake(monkeypatch, tmp_path):
     ds = FakeDataset()
     path = tmp_path / "ds.h5"
     path.write_bytes(b"stand-in")
-    monkeypatch.setattr(commands_energy, "_load_dataset", lambda p: ds)
+    monkeypatch.setattr(commands_energy, "load_dataset", lambda p: ds)
     monkeypatch.setattr(runner, "_default_engine", FakeEngine)
     return path
 
