@@ -150,3 +150,31 @@ def test_cli_map_export_info(tmp_path):
     assert r.exit_code == 2
     r = CliRunner().invoke(main, ["info", str(tmp_path / "missing.h5")])
     assert r.exit_code == 1 and "file not found" in r.output
+
+
+def test_a_float_network_trained_in_the_test_maps_within_a_stated_gap(capsys):
+    """Train 64-32-4 on the float twin (float weights, exact updates), map the trained float
+    network onto the 8/10-bit chip, and compare their accuracies on held-out samples."""
+    from anp_emu.initialise import init_config
+    from anp_emu.learning.engine import LearningEngine
+    from anp_emu.learning.settings import LearningSettings
+    from anp_emu.spec import ChipSpec
+
+    data, test = Data(seed=2, n=120), Data(seed=3, n=80)
+    start, _ = init_config(ChipSpec(n_in=64, n_hid=32, n_out=4), [data.sample(i) for i in range(20)], seed=1,
+                           target_hidden=0.1)
+    chip = Chip(start, "float")
+    eng = LearningEngine(chip, LearningSettings(rule="mpd-ed", lr=3000.0))
+    for epoch in range(4):
+        for i in np.random.default_rng(epoch).permutation(120):
+            eng.train_step(data.sample(int(i)), int(data.labels[i]))
+    unit = 1e-3  # float units of the trained network: 1 weight LSB of the start = 1e-3
+    model = FloatModel(chip.weights(0) * unit, chip.weights(1) * unit, start.theta_hid * unit,
+                       start.theta_out * unit, tau=0.5, alpha_hid=start.w_aux_hid * unit, alpha_out=start.w_aux_out * unit)
+    cfg, rep, fp = map_model(model)
+    gap = accuracy_gap(cfg, fp, test)
+    with capsys.disabled():
+        print(f"\ntrained float 64-32-4 -> chip: float {gap['float_accuracy']:.1%}, chip {gap['chip_accuracy']:.1%}, "
+              f"output spike agreement {gap['output_spike_agreement']:.3f}")
+    assert gap["float_accuracy"] > 0.6   # it learned (chance is 0.25)
+    assert abs(gap["gap"]) <= 0.05   # stated gap: at most 5 points on 80 held-out samples
