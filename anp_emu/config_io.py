@@ -4,7 +4,7 @@ Layout (the lava-dl netx convention where it fits, so the Loihi ecosystem can re
 
     /                      attrs: format, version
     /spec                  attrs: n_in, n_hid, n_out, w_bits_hid, w_bits_out, v_bits, leak_shift, aux
-    /learning              attrs: the LearningSettings fields (lr_shift -1 = unset)
+    /learning              attrs: the LearningSettings fields (lr_shift, temporal_window: -1 = unset)
     /layer/0 (hidden), /layer/1 (output)
         type               "dense"
         shape              int64 (1,): number of neurons
@@ -28,7 +28,7 @@ import numpy as np
 from .config import ChipConfig
 from .errors import FileFormatError
 from .fileio import check_keys, h5_reader, h5_writer, read_array
-from .learning.settings import LearningSettings
+from .learning.settings import OPTIONAL_INTS, LearningSettings
 from .spec import ChipSpec
 
 FORMAT = "anp-emu-chip-config"
@@ -46,7 +46,7 @@ def save_config(config: ChipConfig, path) -> None:
             g.attrs[k] = np.int64(v)
         g = f.create_group("learning")
         for k, v in config.learning.to_dict().items():
-            g.attrs[k] = -1 if (k == "lr_shift" and v is None) else v
+            g.attrs[k] = -1 if (k in OPTIONAL_INTS and v is None) else v
         for layer in (0, 1):
             lg = f.create_group(f"layer/{layer}")
             n_post = spec.layer_sizes[layer][0]

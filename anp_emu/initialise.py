@@ -2,8 +2,9 @@
 
 Random Gaussian weights alone leave many hidden neurons that never fire, and a neuron that never
 fires never learns under MPD-ED (its masked surrogate is zero everywhere). ``init_config`` draws
-the weights, then calibrates each layer's threshold on a few training samples so that a target
-fraction of (neuron, step) pairs reach it, and redraws the weights of neurons that still never
+the weights, then calibrates each layer's threshold on a few training samples so that the
+measured activity (spikes per neuron and step, with resets and the aux boost of the chip) is just
+at or below a target, and redraws the weights of neurons that still never
 fire. All integer, all seeded.
 """
 from __future__ import annotations
@@ -36,12 +37,6 @@ class InitReport:
 def _draw(rng, shape, w_bits, std_frac):
     hi = (1 << (w_bits - 1)) - 1
     return np.clip(np.rint(rng.normal(0.0, std_frac * hi, size=shape)), -hi - 1, hi).astype(WEIGHT_DTYPE)
-
-
-def _threshold_for(v: np.ndarray, target: float, vmax: int) -> int:
-    """Smallest integer theta such that about ``target`` of the membrane samples reach it."""
-    q = float(np.quantile(v, 1.0 - target)) if v.size else 1.0
-    return int(np.clip(np.ceil(q), 1, vmax))
 
 
 def dead_neurons(config: ChipConfig, samples, precision: str = "int") -> tuple[np.ndarray, np.ndarray]:
@@ -77,18 +72,35 @@ def init_config(spec: ChipSpec, samples, *, seed: int = 0, target_hidden: float 
     w_out = _draw(rng, (spec.n_out, spec.n_hid), spec.w_bits_out, std_frac)
     learning = learning or LearningSettings()
 
+    def activity(cfg, layer):
+        chip = Chip(cfg)
+        runs = [chip.run(x) for x in samples]
+        key = ("hidden", "output")[layer]
+        return sum(r.counters[key, "spikes"] for r in runs) / (sum(x.T for x in samples) * spec.layer_sizes[layer][0])
+
+    def with_theta(cfg, layer, th):
+        aux = min(int(round(aux_frac * th)), spec.w_range(layer)[1]) if spec.aux else 0
+        if layer == 0:
+            return cfg.replace(theta_hid=th, w_aux_hid=aux)
+        return cfg.replace(theta_out=th, w_aux_out=aux)
+
+    def fit_theta(cfg, layer, target):
+        """Smallest theta whose measured activity (resets and aux boost included) is <= target:
+        bisection, activity falls as theta (and the aux weight tied to it) rises."""
+        lo, hi = 1, vmax
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if activity(with_theta(cfg, layer, mid), layer) <= target:
+                hi = mid
+            else:
+                lo = mid + 1
+        return with_theta(cfg, layer, lo)
+
     def calibrate(w_hid, w_out):
-        # 1) hidden threshold from membranes that never reset (threshold out of reach)
-        probe = ChipConfig(spec, w_hid, w_out, vmax, vmax, learning=learning)
-        v = np.concatenate([Chip(probe).run(x, record=True).v_hid.ravel() for x in samples])
-        th_h = _threshold_for(v, target_hidden, vmax)
-        aux_h = min(int(round(aux_frac * th_h)), spec.w_range(0)[1]) if spec.aux else 0
-        # 2) output threshold from the output membranes driven by the calibrated hidden layer
-        probe = ChipConfig(spec, w_hid, w_out, th_h, vmax, aux_h, 0, learning=learning)
-        v = np.concatenate([Chip(probe).run(x, record=True).v_out.ravel() for x in samples])
-        th_o = _threshold_for(v, target_output, vmax)
-        aux_o = min(int(round(aux_frac * th_o)), spec.w_range(1)[1]) if spec.aux else 0
-        return ChipConfig(spec, w_hid, w_out, th_h, th_o, aux_h, aux_o, learning=learning)
+        # hidden layer first (output threshold out of reach), then the output layer on top of it
+        cfg = ChipConfig(spec, w_hid, w_out, vmax, vmax, learning=learning)
+        cfg = fit_theta(cfg, 0, target_hidden)
+        return fit_theta(cfg, 1, target_output)
 
     cfg = calibrate(w_hid, w_out)
     rounds = 0

@@ -76,6 +76,9 @@ def learning_options(f):
         click.option("--surrogate-width", type=click.FloatRange(min=0, min_open=True), default=1.0, show_default=True,
                      help="Surrogate width as a fraction of the threshold."),
         click.option("--temporal/--no-temporal", default=True, show_default=True, help="Temporal (intra-neuron) BP path."),
+        click.option("--temporal-window", type=click.IntRange(1, 1 << 20), default=None,
+                     help="Carry each entered error back at most K steps (1: Wei et al. Eq. 21 as printed). "
+                          "Default: the whole sample (full BPTT recursion)."),
         click.option("--reset/--no-reset", "reset_path", default=False, show_default=True,
                      help="Reset (spike-induced) BP path."),
         click.option("--loss", type=click.Choice(["ce", "tet"]), default="ce", show_default=True),
@@ -101,12 +104,14 @@ def learning_options(f):
 DEFAULT_LR = {"mpd-ed": 1000.0, "stbp": 1000.0}  # tuned on the synthetic EMG set (LSB units)
 
 
-def build_settings(rule, lr, lr_shift, rounding, surrogate, surrogate_width, temporal, reset_path, loss, logit_gain,
-                   seed):
+def build_settings(rule, seed, *, lr=None, lr_shift=None, rounding="stochastic", surrogate="rect",
+                   surrogate_width=1.0, temporal=True, temporal_window=None, reset_path=False, loss="ce",
+                   logit_gain=10.0):
+    """LearningSettings from the CLI options (defaults: the commands' defaults)."""
     from anp_emu.learning.settings import LearningSettings
 
     return LearningSettings(rule=rule, surrogate=surrogate, surrogate_width=surrogate_width, temporal_path=temporal,
-                            reset_path=reset_path, loss=loss, logit_gain=logit_gain,
+                            temporal_window=temporal_window, reset_path=reset_path, loss=loss, logit_gain=logit_gain,
                             lr=lr if lr is not None else DEFAULT_LR[rule], lr_shift=lr_shift, rounding=rounding,
                             seed=seed)
 
@@ -163,8 +168,8 @@ def run_training(ds, cfg, settings, options, point, progress, outdir: Path | Non
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @learning_options
 def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, as_json, epochs, lr, lr_shift, schedule,
-              rounding, surrogate, surrogate_width, temporal, reset_path, loss, logit_gain, split, test_subjects,
-              train_fraction, seed, target_hidden, aux_frac, point, progress):
+              rounding, surrogate, surrogate_width, temporal, temporal_window, reset_path, loss, logit_gain, split,
+              test_subjects, train_fraction, seed, target_hidden, aux_frac, point, progress):
     """Train a spiking network on the emulated ANP-I, sample by sample (batch size 1).
 
     Writes an atomic checkpoint after each epoch (Ctrl-C keeps the last one; --resume continues
@@ -178,8 +183,9 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, as
     ds = load_dataset(dataset)
     train, test = split_dataset(ds, split, train_fraction, test_subjects, seed)
     cfg, init_rep = initial_config(train, chip_path, seed, target_hidden, aux_frac)
-    settings = build_settings(rule, lr, lr_shift, rounding, surrogate, surrogate_width, temporal, reset_path, loss,
-                              logit_gain, seed)
+    settings = build_settings(rule, seed, lr=lr, lr_shift=lr_shift, rounding=rounding, surrogate=surrogate,
+                              surrogate_width=surrogate_width, temporal=temporal, temporal_window=temporal_window,
+                              reset_path=reset_path, loss=loss, logit_gain=logit_gain)
     options = TrainOptions(epochs=epochs, schedule=schedule, precision=precision, seed=seed, aft=aft)
     out = make_outdir(outdir)
     if init_rep is not None and not as_json:
@@ -291,8 +297,7 @@ def ablation_cmd(dataset, outdir, epochs, seed, point, do_plot, progress):
     train, test = ds.split_random(train_fraction=2 / 3, seed=seed)
     cfg, _ = initial_config(train, None, seed, 0.05, 0.3)
     out = make_outdir(outdir)
-    table = run_ablation(ds, train, test, cfg, lambda rule: build_settings(
-        rule, None, None, "stochastic", "rect", 1.0, True, False, "ce", 10.0, seed), epochs, seed, point, progress, out)
+    table = run_ablation(ds, train, test, cfg, lambda rule: build_settings(rule, seed), epochs, seed, point, progress, out)
     write_csv(out / "ablation.csv", table)
     write_json(out / "ablation.json", table.to_dict(orient="records"))
     click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
@@ -359,7 +364,7 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress):
     cfg, init = initial_config(train, None, seed, 0.05, 0.3)
     click.echo(f"[3/5] training 1024-512-10 on the emulated chip with MPD-ED, {epochs} epochs "
                f"(init: {init.dead_hidden} dead hidden neurons, hidden activity {init.hidden_activity:.1%})")
-    settings = build_settings("mpd-ed", None, None, "stochastic", "rect", 1.0, True, False, "ce", 10.0, seed)
+    settings = build_settings("mpd-ed", seed)
     options = TrainOptions(epochs=epochs, schedule="cosine", precision="int", seed=seed)
     trainer = run_training(ds, cfg, settings, options, "0.56V", progress, make_outdir(out / "train"),
                            split_args=(train, test))

@@ -22,6 +22,10 @@ def test_round_trip_is_identical(tmp_path, cfg):
     back = load_config(p)
     assert back.equals(cfg.replace(scale_hid=0.01, scale_out=0.25))
     assert back.w_hid.dtype == np.int16 and back.learning.lr_shift == 3
+    assert back.learning.temporal_window is None
+    windowed = cfg.replace(learning=LearningSettings(temporal_window=2))
+    save_config(windowed, p)
+    assert load_config(p).learning.temporal_window == 2
     with h5py.File(p) as f:  # netx-like layout
         assert f["layer/0/weight"].shape == (8, 16) and int(f["layer/1/neuron/vThMant"][()]) == 200
         assert int(f["layer/0/neuron/vDecay"][()]) == 2048

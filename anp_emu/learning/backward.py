@@ -6,11 +6,23 @@ weight update is). With v[t] the potential and th[t] the threshold at the fire d
 t, tau = 1 - 2^-leak_shift and a = w_aux (0 with the ideal AFT):
 
     delta_s[t] = W_next^T delta_u_next[t]  [+ loss]  [- (tau*v[t] + a) * delta_u[t+1]   reset path]
-    delta_u[t] = delta_s[t] * f(v[t] - th[t])  [+ tau * (1 - s[t]) * delta_u[t+1]   temporal path]
+    e[t]       = delta_s[t] * f(v[t] - th[t])            the error entering the neuron at step t
+    delta_u[t] = e[t]  [+ tau * (1 - s[t]) * delta_u[t+1]   temporal path, full recursion]
+
+The temporal path has three settings (``window``):
+  -1  full recursion (the reference BPTT above, DESIGN.md);
+   0  off: delta_u[t] = e[t];
+   K  windowed: delta_u[t] = sum_{k=0..K} e[t+k] * prod_{m<k} tau * (1 - s[t+m]) — the entered error
+      is carried back at most K steps. K = 1 is Wei et al. Eq. 21 as printed:
+      dL/du[t] = dL/ds[t] ds[t]/du[t] + dL/ds[t+1] ds[t+1]/du[t+1] du[t+1]/du[t].
+      With the masked surrogate, delta_u is then non-zero only at spikes and the K steps before
+      them, so the weight-gradient work stays proportional to spike counts.
 
 Counters (Wei et al. Table II; M inputs, N neurons of a layer, zeta activities):
-  bwd_intra_ops   intra-neuron BP, one per (neuron, step) visited: N*T (both rules with the
-                  temporal path; without it MPD-ED visits only the spike steps)
+  bwd_intra_ops   intra-neuron BP. Full recursion: one per (neuron, step), N*T, both rules.
+                  Otherwise one per surrogate evaluation that carries error (every (neuron, step)
+                  for STBP, the spike steps for MPD-ED) plus one per windowed temporal term
+                  formed (MPD-ED: only terms with a non-zero entered error)
   bwd_spike_ops   spike-induced (reset-path) BP: N*T for STBP, zeta_o*N*T for MPD-ED
   bwd_inter_ops   inter-neuron BP through the layer's synapses, counted at the layer that owns the
                   synapses: the output layer counts the loss error it takes in plus the error MACs
@@ -27,18 +39,50 @@ from numba import njit
 from ..counters import C_BWD_INTER, C_BWD_INTRA, C_BWD_SPIKE
 from .surrogate import surrogate
 
+FULL_RECURSION = -1
+
+
+@njit(cache=True)
+def _carry(du, e, s, t, tau, window, masked):
+    """Row t of delta_u from the entered errors e and the later rows; returns the intra ops."""
+    T, n = e.shape
+    if window == FULL_RECURSION:
+        if t + 1 < T:
+            for i in range(n):
+                du[t, i] = e[t, i] + (tau * du[t + 1, i] if s[t, i] == 0 else 0.0)
+        else:
+            du[t] = e[t]
+        return n
+    ops = 0
+    for i in range(n):
+        val = e[t, i]
+        p = 1.0
+        for k in range(1, min(window, T - 1 - t) + 1):
+            if s[t + k - 1, i] != 0:
+                break
+            p *= tau
+            x = e[t + k, i]
+            if x != 0.0 or not masked:
+                val += p * x
+                ops += 1
+        du[t, i] = val
+    return ops
+
 
 @njit(cache=True)
 def backward(s_hid, v_hid, th_hid, s_out, v_out, th_out, wT_out, aux_hid, aux_out, tau, g_s_out, g_u_out,
-             masked, shape, width_hid, width_out, temporal, reset, du_hid, du_out, counts):
+             masked, shape, width_hid, width_out, window, reset, du_hid, du_out, counts):
     """Fill du_hid (T, n_hid) and du_out (T, n_out) = dL/du; count the backward operations.
 
     g_s_out (T, n_out): loss gradient w.r.t. output spikes; g_u_out: w.r.t. output potentials (TET).
     wT_out (n_hid, n_out): the output weights as the chip holds them (pre, post).
+    ``window``: -1 full temporal recursion, 0 no temporal path, K >= 1 carried back K steps.
     """
     T, n_hid = s_hid.shape
     n_out = s_out.shape[1]
     nnz_out = np.zeros(T, dtype=np.int64)
+    e_out = np.zeros((T, n_out))
+    e_hid = np.zeros((T, n_hid))
     intra = 0
     inter = 0
     spike = 0
@@ -47,7 +91,7 @@ def backward(s_hid, v_hid, th_hid, s_out, v_out, th_out, wT_out, aux_hid, aux_ou
         for k in range(n_out):
             nxt = du_out[t + 1, k] if t + 1 < T else 0.0
             f = surrogate(float(v_out[t, k] - th_out[t, k]), masked, shape, width_out)
-            du = g_u_out[t, k]
+            e = g_u_out[t, k]
             if g_u_out[t, k] != 0.0:
                 inter += 1
             if f != 0.0 or not masked:
@@ -56,16 +100,13 @@ def backward(s_hid, v_hid, th_hid, s_out, v_out, th_out, wT_out, aux_hid, aux_ou
                 if reset:
                     ds -= (tau * v_out[t, k] + aux_out) * nxt
                     spike += 1
-                du += ds * f
-            if temporal:
-                intra += 1
-                if s_out[t, k] == 0:
-                    du += tau * nxt
-            elif f != 0.0 or not masked:
-                intra += 1
-            du_out[t, k] = du
-            if du != 0.0:
-                nnz_out[t] += 1
+                e += ds * f
+                if window != FULL_RECURSION:
+                    intra += 1
+            e_out[t, k] = e
+        intra += _carry(du_out, e_out, s_out, t, tau, window, masked)
+        for k in range(n_out):
+            nnz_out[t] += du_out[t, k] != 0.0
     counts[1, C_BWD_INTRA] += intra
     counts[1, C_BWD_SPIKE] += spike
     # ---- hidden layer: error arrives through the output synapses
@@ -75,7 +116,6 @@ def backward(s_hid, v_hid, th_hid, s_out, v_out, th_out, wT_out, aux_hid, aux_ou
         for i in range(n_hid):
             nxt = du_hid[t + 1, i] if t + 1 < T else 0.0
             f = surrogate(float(v_hid[t, i] - th_hid[t, i]), masked, shape, width_hid)
-            du = 0.0
             if f != 0.0:
                 ds = 0.0
                 for k in range(n_out):
@@ -84,23 +124,14 @@ def backward(s_hid, v_hid, th_hid, s_out, v_out, th_out, wT_out, aux_hid, aux_ou
                         ds += wT_out[i, k] * e
                 if reset:
                     ds -= (tau * v_hid[t, i] + aux_hid) * nxt
-                du = ds * f
-            if masked:
-                if f != 0.0:
-                    inter += nnz_out[t]
-                    if reset:
-                        spike += 1
-            else:
-                inter += n_out
+                e_hid[t, i] = ds * f
+            if f != 0.0 or not masked:
+                inter += nnz_out[t] if masked else n_out
                 if reset:
                     spike += 1
-            if temporal:
-                intra += 1
-                if s_hid[t, i] == 0:
-                    du += tau * nxt
-            elif f != 0.0 or not masked:
-                intra += 1
-            du_hid[t, i] = du
+                if window != FULL_RECURSION:
+                    intra += 1
+        intra += _carry(du_hid, e_hid, s_hid, t, tau, window, masked)
     counts[0, C_BWD_INTRA] += intra
     counts[0, C_BWD_SPIKE] += spike
     counts[1, C_BWD_INTER] += inter

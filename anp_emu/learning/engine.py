@@ -24,7 +24,7 @@ from .mpd_ed import MPD_ED
 from .settings import LearningSettings
 from .stbp import STBP
 from .surrogate import SHAPE_ID
-from .update import _RNG_STATE, ROUNDING_ID, dense_counts, dense_update, seed_numba, sparse_update
+from .update import ROUNDING_ID, dense_counts, dense_update, sparse_update
 
 RULES = {r.name: r for r in (MPD_ED, STBP)}
 
@@ -88,7 +88,7 @@ class LearningEngine:
         counts = r.counters.counts
         backward(r.s_hid, r.v_hid, r.th_hid, r.s_out, r.v_out, r.th_out, chip.wT[1], aux[0], aux[1],
                  chip.spec.tau, g_s, g_u, self.rule.masked, SHAPE_ID[st.surrogate],
-                 st.surrogate_width * th[0], st.surrogate_width * th[1], st.temporal_path, st.reset_path,
+                 st.surrogate_width * th[0], st.surrogate_width * th[1], st.window, st.reset_path,
                  du_hid, du_out, counts)
         return r, loss, du_hid, du_out
 
@@ -104,7 +104,7 @@ class LearningEngine:
         counts = r.counters.counts
         mode = ROUNDING_ID[st.rounding]
         lr = float(st.effective_lr)
-        seed_numba(int(self.rng.integers(2**31 - 1)))
+        keys = self.rng.integers(0, 2**63 - 1, size=2)     # stochastic-rounding key per layer
         grads = [None, None]
         pres = self._presynaptic(si, r)
         # output layer first: the hidden errors were computed with the old output weights
@@ -116,13 +116,13 @@ class LearningEngine:
                 G = pre.to_dense(wT.shape[0]).T.astype(np.float64) @ du      # (n_pre, n_post)
                 counts[layer, C_WGRAD] += dense_counts(du, wT.shape[0])
                 if apply:
-                    dense_update(G, wT, nnz, lr, mode, lo, hi, is_int, counts, layer, _RNG_STATE)
+                    dense_update(G, wT, nnz, lr, mode, lo, hi, is_int, counts, layer, int(keys[layer]))
                 else:
                     grads[layer] = G.T.copy()
             else:
                 G = self._no_grad if apply else np.zeros(wT.shape)
                 sparse_update(pre.step_ptr, pre.lines, du, wT, nnz, G, lr, mode, lo, hi, is_int, apply, counts, layer,
-                              _RNG_STATE)
+                              int(keys[layer]))
                 if not apply:
                     grads[layer] = G.T.copy()
         return grads

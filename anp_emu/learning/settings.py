@@ -10,6 +10,7 @@ RULE_NAMES = ("mpd-ed", "stbp")
 SURROGATES = ("rect", "triangle", "exp")
 LOSSES = ("ce", "tet")
 ROUNDINGS = ("nearest", "floor", "stochastic")
+OPTIONAL_INTS = ("lr_shift", "temporal_window")   # None is stored as -1 in files
 
 
 @dataclass(frozen=True)
@@ -19,12 +20,16 @@ class LearningSettings:
     Units: ``surrogate_width`` is a fraction of the layer threshold theta (so the int chip and
     the float twin, both in weight LSBs, read it identically); ``lr`` multiplies the float
     gradient in weight LSBs per unit loss; if ``lr_shift`` is set, lr = 2^-lr_shift instead.
+    ``temporal_window`` (time steps): None carries the temporal path back through the whole
+    sample (full BPTT recursion); K >= 1 carries each entered error back at most K steps
+    (K = 1: Wei et al. Eq. 21 as printed; see ``backward``). Ignored when ``temporal_path`` is off.
     """
 
     rule: str = "mpd-ed"
     surrogate: str = "rect"
     surrogate_width: float = 1.0
     temporal_path: bool = True
+    temporal_window: int | None = None
     reset_path: bool = False
     loss: str = "ce"
     logit_gain: float = 10.0
@@ -45,6 +50,16 @@ class LearningSettings:
                 raise InputError(f"learning.{name}", "must be finite and > 0", value=v)
         if self.lr_shift is not None and not (0 <= int(self.lr_shift) <= 30):
             raise InputError("learning.lr_shift", "out of range", limit="0..30", value=self.lr_shift)
+        if self.temporal_window is not None and not (1 <= int(self.temporal_window) <= 1 << 20):
+            raise InputError("learning.temporal_window", "out of range (None: whole sample)", limit="1..1048576",
+                             value=self.temporal_window)
+
+    @property
+    def window(self) -> int:
+        """The backward kernel's temporal setting: -1 full recursion, 0 off, K steps."""
+        if not self.temporal_path:
+            return 0
+        return -1 if self.temporal_window is None else int(self.temporal_window)
 
     @property
     def effective_lr(self) -> float:
@@ -64,7 +79,7 @@ class LearningSettings:
             default = known[k].default
             if isinstance(default, bool):
                 v = bool(v)
-            elif k == "lr_shift":
+            elif k in OPTIONAL_INTS:
                 v = None if v is None or (isinstance(v, (int, float)) and v < 0) else int(v)
             elif isinstance(default, float):
                 v = float(v)

@@ -6,9 +6,10 @@ counts — and updates only the synapses so touched; STBP (dense by design) form
 synapse at every step. The integer update is
 
     dW = round(-lr * dL/dW)      in weight LSBs: nearest (floor(x + 1/2)), floor, or stochastic
-                                 (floor(x + U[0, 1)): unbiased; U from a splitmix64 stream seeded
-                                 per step from the engine's seeded numpy Generator — reproducible,
-                                 and ~10x cheaper per draw in the hot loop than numba's np.random)
+                                 (floor(x + U[0, 1)): unbiased; U = uniform_at(key, synapse), a
+                                 counter-based splitmix64 draw per synapse under a per-step, per-layer
+                                 key from the engine's seeded numpy Generator — reproducible, and
+                                 independent of the order in which synapses are visited)
     W  = clip(W + dW, w_min, w_max)   saturating at the layer's width, never wrapping
 
 A synapse is read (``weight_reads``) when its gradient is non-zero (MPD-ED) or always (STBP);
@@ -27,75 +28,56 @@ from ..counters import C_UPD_SKIPPED, C_W_READS, C_W_WRITES, C_WGRAD
 NEAREST, FLOOR, STOCHASTIC = 0, 1, 2
 ROUNDING_ID = {"nearest": NEAREST, "floor": FLOOR, "stochastic": STOCHASTIC}
 
-
-_RNG_STATE = np.zeros(1, dtype=np.uint64)   # splitmix64 state of the stochastic rounding
-
-
-@njit(cache=True)
-def _seed(state, seed):
-    state[0] = np.uint64(seed)
-
-
-def seed_numba(seed: int) -> None:
-    """Seed the stochastic-rounding stream (called per training step by the engine)."""
-    _seed(_RNG_STATE, seed)
+_GOLDEN = 0x9E3779B97F4A7C15   # splitmix64 increment
 
 
 @njit(cache=True, inline="always")
-def uniform(state):
-    """splitmix64 (Steele et al. 2014): next double in [0, 1) from ``state``."""
-    state[0] += np.uint64(0x9E3779B97F4A7C15)
-    z = state[0]
+def uniform_at(key, index):
+    """U[0, 1) for synapse ``index`` (pre * n_post + post) under the step key ``key``: output
+    index + 1 of the splitmix64 stream started at ``key`` (Steele et al. 2014). Counter-based, so
+    each synapse's draw depends on (key, index) only — not on the order the synapses are visited
+    — and a row can be updated without a sequential generator state."""
+    z = np.uint64(key) + np.uint64(index + 1) * np.uint64(_GOLDEN)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     z = z ^ (z >> np.uint64(31))
-    return float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+    return float(np.int64(z >> np.uint64(11))) * (1.0 / 9007199254740992.0)   # 53 bits, exact
 
 
 @njit(cache=True, inline="always")
-def round_lsb(x, mode, state):
-    """Round a float update (LSBs) to an integer-valued float."""
+def round_lsb(x, mode, u):
+    """Round a float update (LSBs) to an integer-valued float; ``u`` in [0, 1) for stochastic.
+    Zero stays zero in every mode (floor(0 + u) = 0), so untouched synapses never move."""
     if mode == NEAREST:
         return math.floor(x + 0.5)
     if mode == FLOOR:
         return math.floor(x)
-    return math.floor(x + uniform(state))
+    return math.floor(x + u)
 
 
 @njit(cache=True, inline="always")
-def update_synapse(wT, j, i, g, lr, mode, lo, hi, is_int, state):
-    """Apply -lr * g to synapse (pre j, post i). Returns 1 if written, 0 if skipped.
-    The caller recounts the row's non-zero fan-out (``recount_row``) after its updates."""
+def weight_change(g, lr, mode, is_int, key, index):
+    """The change of synapse ``index`` (pre * n_post + post) for gradient g: -lr * g, rounded to
+    whole LSBs on the int chip (stochastic with ``uniform_at(key, index)``), exact on the float twin."""
     x = -lr * g
-    if is_int:
-        d = round_lsb(x, mode, state)
-        if d == 0.0:
-            return 0
-        new = int(wT[j, i]) + int(d)
-        if new > hi:
-            new = int(hi)
-        elif new < lo:
-            new = int(lo)
-        wT[j, i] = new
-        return 1
-    if x == 0.0:
-        return 0
-    wT[j, i] += x
-    return 1
+    if not is_int:
+        return x
+    return round_lsb(x, mode, uniform_at(key, index) if mode == STOCHASTIC else 0.0)
 
 
 @njit(cache=True, inline="always")
-def recount_row(wT, nnz_row, j):
-    """Non-zero weights of row j: the effective fan-out the forward pass counts as SOPs."""
-    n = 0
-    for i in range(wT.shape[1]):
-        n += wT[j, i] != 0
-    nnz_row[j] = n
+def apply_change(wT, j, i, d, lo, hi):
+    """W[j, i] = clip(W[j, i] + d, lo, hi) — saturating, never wrapping; returns the change of the
+    row's non-zero count (the effective fan-out the forward pass counts as SOPs)."""
+    old = wT[j, i]
+    new = min(max(old + d, lo), hi)
+    wT[j, i] = new
+    return int(new != 0) - int(old != 0)
 
 
 @njit(cache=True)
 def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, is_int, apply, counts, layer,
-                  state):
+                  key):
     """MPD-ED: dL/dW on (event, non-zero error) pairs, then the update of the touched synapses.
 
     The neurons with a non-zero error at each step are listed once (CSR); events are grouped by
@@ -109,11 +91,13 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
     # neurons with a non-zero error, per step (CSR)
     nz_ptr = np.zeros(T + 1, dtype=np.int64)
     nz_idx = np.empty(T * n_post, dtype=np.int64)
+    nz_val = np.empty(T * n_post)
     m = 0
     for t in range(T):
         for i in range(n_post):
             if du[t, i] != 0.0:
                 nz_idx[m] = i
+                nz_val[m] = du[t, i]
                 m += 1
         nz_ptr[t + 1] = m
     # events grouped by line: counting sort of (line, step)
@@ -143,41 +127,67 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
             row_pairs += nz_ptr[ev_step[e] + 1] - nz_ptr[ev_step[e]]
         if row_pairs == 0:
             continue
-        n_t = 0
-        if 4 * row_pairs > n_post:
-            # dense row: vector adds of whole error rows, then one scan
+        if row_pairs >= n_post:
+            # dense row: vector adds of whole error rows, then one branch-free pass over the row
+            # (a zero gradient rounds to a zero change in every mode)
             acc[:] = 0.0
             for e in range(line_ptr[j], line_ptr[j + 1]):
                 row = du[ev_step[e]]
                 for i in range(n_post):
                     acc[i] += row[i]
+            if not apply:
+                grad_out[j] = acc
+                continue
+            row_writes = 0
+            row_nnz = 0
+            base = j * n_post
             for i in range(n_post):
-                if acc[i] != 0.0:
-                    touched[n_t] = i
-                    n_t += 1
+                reads += acc[i] != 0.0
+                d = weight_change(acc[i], lr, mode, is_int, key, base + i)
+                row_writes += d != 0.0
+                row_nnz += apply_change(wT, j, i, d, lo, hi)
+        elif line_ptr[j + 1] - line_ptr[j] == 1:
+            # one event on this line: its step's error list is the gradient row
+            t = ev_step[line_ptr[j]]
+            row_writes = 0
+            row_nnz = 0
+            for q in range(nz_ptr[t], nz_ptr[t + 1]):
+                i = nz_idx[q]
+                if not apply:
+                    grad_out[j, i] = nz_val[q]
+                    continue
+                reads += 1
+                d = weight_change(nz_val[q], lr, mode, is_int, key, j * n_post + i)
+                row_writes += d != 0.0
+                row_nnz += apply_change(wT, j, i, d, lo, hi)
         else:
+            # several events: merge their steps' error lists (mark: first touch in this row)
+            n_t = 0
             for e in range(line_ptr[j], line_ptr[j + 1]):
                 t = ev_step[e]
                 for q in range(nz_ptr[t], nz_ptr[t + 1]):
                     i = nz_idx[q]
                     if mark[i] != j + 1:
                         mark[i] = j + 1
-                        acc[i] = 0.0
+                        acc[i] = nz_val[q]
                         touched[n_t] = i
                         n_t += 1
-                    acc[i] += du[t, i]
-        row_writes = 0
-        for k in range(n_t):
-            i = touched[k]
-            g = acc[i]
-            if not apply:
-                grad_out[j, i] = g
-            elif g != 0.0:
-                reads += 1
-                row_writes += update_synapse(wT, j, i, g, lr, mode, lo, hi, is_int, state)
-        if row_writes:
-            recount_row(wT, nnz_row, j)
-            writes += row_writes
+                    else:
+                        acc[i] += nz_val[q]
+            row_writes = 0
+            row_nnz = 0
+            for k in range(n_t):
+                i = touched[k]
+                g = acc[i]
+                if not apply:
+                    grad_out[j, i] = g
+                elif g != 0.0:
+                    reads += 1
+                    d = weight_change(g, lr, mode, is_int, key, j * n_post + i)
+                    row_writes += d != 0.0
+                    row_nnz += apply_change(wT, j, i, d, lo, hi)
+        nnz_row[j] += row_nnz
+        writes += row_writes
     counts[layer, C_WGRAD] += wgrad
     counts[layer, C_W_READS] += reads
     counts[layer, C_W_WRITES] += writes
@@ -185,17 +195,17 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
 
 
 @njit(cache=True)
-def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, state):
+def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key):
     """STBP: update every synapse from the dense gradient G (n_pre, n_post)."""
     n_pre, n_post = G.shape
     writes = 0
     for j in range(n_pre):
-        row_writes = 0
+        row_nnz = 0
         for i in range(n_post):
-            row_writes += update_synapse(wT, j, i, G[j, i], lr, mode, lo, hi, is_int, state)
-        if row_writes:
-            recount_row(wT, nnz_row, j)
-            writes += row_writes
+            d = weight_change(G[j, i], lr, mode, is_int, key, j * n_post + i)
+            writes += d != 0.0
+            row_nnz += apply_change(wT, j, i, d, lo, hi)
+        nnz_row[j] += row_nnz
     counts[layer, C_W_READS] += n_pre * n_post
     counts[layer, C_W_WRITES] += writes
     counts[layer, C_UPD_SKIPPED] += n_pre * n_post - writes
