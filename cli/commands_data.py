@@ -142,7 +142,8 @@ def info(events, as_json):
 
 @data.command("baseline")
 @click.argument("src", type=click.Path())
-@click.option("--method", type=click.Choice(["logreg", "centroid"]), default="logreg", show_default=True)
+@click.option("--method", type=click.Choice(["logreg", "centroid", "quadratic"]), default="logreg", show_default=True,
+              help="quadratic: logreg on the features and their pairwise products, a non-linear reference.")
 @click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True, help="Split seed (2:1, stratified).")
 @click.option("--json", "as_json", is_flag=True)
 def baseline(src, method, seed, as_json):

@@ -1,6 +1,8 @@
 """A simple, non-spiking reference classifier for the EMG gestures (numpy only).
 
-Multinomial logistic regression (or nearest centroid) on standardised per-trial features:
+Multinomial logistic regression (or nearest centroid) on standardised per-trial features; the
+``quadratic`` method adds every pairwise product of the standardised features (a non-linear
+reference that estimates how much headroom the features leave above the linear baseline):
 
 * raw trials (a :class:`~anp_emu.emg.ceolini.TrialSet` or a raw folder): log RMS of each of the 8
   channels over the trial (Myo LSB, the classic EMG amplitude feature);
@@ -30,6 +32,16 @@ def event_count_features(dataset) -> np.ndarray:
     counts = np.zeros((n, dataset.n_in))
     np.add.at(counts, (sid, dataset.line.astype(np.int64)), 1.0)
     return np.log1p(counts)
+
+
+METHODS = ("logreg", "centroid", "quadratic")
+MAX_QUADRATIC_FEATURES = 64
+
+
+def quadratic_features(x: np.ndarray) -> np.ndarray:
+    """(N, F + F(F+1)/2): the features and all products x_i * x_j, i <= j."""
+    i, j = np.triu_indices(x.shape[1])
+    return np.hstack([x, x[:, i] * x[:, j]])
 
 
 def _standardise(xtr, xte):
@@ -101,10 +113,11 @@ def baseline_accuracy(data, test=None, *, train_fraction: float = 2 / 3, seed: i
 
     ``data``: an EventDataset, a TrialSet or a raw folder path. Without ``test`` it is split at
     random, stratified by class (``train_fraction``, ``seed``; the paper's 2:1); with ``test`` (same
-    kind as ``data``) ``data`` is the training set. ``method``: ``"logreg"`` or ``"centroid"``.
+    kind as ``data``) ``data`` is the training set. ``method``: ``"logreg"``, ``"centroid"`` or
+    ``"quadratic"`` (logreg on the features and their pairwise products; at most 64 features).
     """
-    if method not in ("logreg", "centroid"):
-        raise InputError("method", "unknown baseline", limit="logreg, centroid", value=method)
+    if method not in METHODS:
+        raise InputError("method", "unknown baseline", limit=", ".join(METHODS), value=method)
     x, y, k, feat = _features(data)
     if test is None:
         if not 0 < train_fraction < 1:
@@ -119,7 +132,13 @@ def baseline_accuracy(data, test=None, *, train_fraction: float = 2 / 3, seed: i
     if len(ytr) == 0 or len(yte) == 0:
         raise InputError("data", "train and test sets must both be non-empty", value=f"{len(ytr)}/{len(yte)}")
     xtr, xte = _standardise(xtr, xte)
-    if method == "logreg":
+    if method == "quadratic":
+        if xtr.shape[1] > MAX_QUADRATIC_FEATURES:
+            raise InputError("method", "quadratic features only for small feature sets", limit=MAX_QUADRATIC_FEATURES,
+                             value=xtr.shape[1])
+        xtr, xte = _standardise(quadratic_features(xtr), quadratic_features(xte))
+        feat += " + pairwise products"
+    if method in ("logreg", "quadratic"):
         w = fit_logreg(xtr, ytr, k)
         pred = lambda a: np.argmax(np.hstack([a, np.ones((len(a), 1))]) @ w, axis=1)  # noqa: E731
     else:

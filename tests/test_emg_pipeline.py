@@ -86,9 +86,17 @@ def test_baseline_is_realistic_not_trivial(raw):
     assert r.n_train == 200 and r.n_test == 100
     c = baseline_accuracy(ts, seed=0, method="centroid")
     assert 0.4 <= c.accuracy <= 0.9
+    q = baseline_accuracy(ts, seed=0, method="quadratic")     # 8 + 36 features
+    assert 0.5 <= q.accuracy <= 1.0 and "pairwise" in q.features
     ds = preprocess(ts)
     tr, te = ds.split_random(seed=0)
     assert 0.4 <= baseline_accuracy(tr, te).accuracy < 1.0
+
+
+def test_quadratic_baseline_refuses_large_feature_sets(raw):
+    ds = preprocess(load_raw_folder(raw))
+    with pytest.raises(InputError, match="method.*64"):
+        baseline_accuracy(ds, seed=0, method="quadratic")       # 1024 event-count features
 
 
 def test_preprocess_pickle_source(tmp_path):
