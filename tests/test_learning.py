@@ -186,6 +186,13 @@ def test_learning_op_counts_by_hand_mpd_ed():
     st2 = LearningSettings(rule="mpd-ed", reset_path=True)
     c2 = LearningEngine(Chip(tiny_net()), st2).train_step(x, 0).counters
     assert c2["hidden", "bwd_spike_ops"] == 2 and c2["output", "bwd_spike_ops"] == 1
+    # windowed temporal path: one op per surrogate that carries error (o0@t0; h0@t0, h1@t1) and
+    # one per temporal term with a non-zero entered error (none: h1's error at t1 is zero, h0 and
+    # o0 fired at t0, which cuts the path)
+    st3 = LearningSettings(rule="mpd-ed", temporal_window=1, lr=1e6, rounding="nearest")
+    c3 = LearningEngine(Chip(tiny_net()), st3).train_step(x, 0).counters
+    assert c3["output", "bwd_intra_ops"] == 1 and c3["hidden", "bwd_intra_ops"] == 2
+    assert c3["hidden", "wgrad_accumulates"] == 1 and c3["output", "wgrad_accumulates"] == 1
 
 
 def test_learning_op_counts_by_hand_stbp():

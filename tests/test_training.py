@@ -161,6 +161,20 @@ def test_cli_bad_inputs_give_one_line_and_exit_codes(tmp_path, dataset):
     assert r.exit_code == 1 and "no checkpoint" in r.output
     r = CliRunner().invoke(main, ["train", str(ev), "-o", str(tmp_path / "o4"), "--aft", "ideal"])
     assert r.exit_code == 1 and "float twin" in r.output
+    r = CliRunner().invoke(main, ["train", str(ev), "-o", str(tmp_path / "o5"), "--temporal-window", "0"])
+    assert r.exit_code == 2 and "--temporal-window" in r.output
+
+
+def test_train_with_a_temporal_window_records_it(tmp_path, dataset):
+    ev = tmp_path / "ev.h5"
+    dataset.save(ev)
+    out = tmp_path / "run"
+    r = CliRunner().invoke(main, ["train", str(ev), "-o", str(out), "--epochs", "1", "--temporal-window", "1",
+                                  "--no-progress", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["settings"]["temporal_window"] == 1
+    from anp_emu.config_io import load_config
+    assert load_config(out / "config.h5").learning.temporal_window == 1
 
 
 def test_demo_runs_end_to_end_small(tmp_path):
