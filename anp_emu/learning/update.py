@@ -18,7 +18,6 @@ The float twin updates float weights by -lr * dL/dW exactly.
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from numba import njit
@@ -47,12 +46,13 @@ def uniform_at(key, index):
 @njit(cache=True, inline="always")
 def round_lsb(x, mode, u):
     """Round a float update (LSBs) to an integer-valued float; ``u`` in [0, 1) for stochastic.
-    Zero stays zero in every mode (floor(0 + u) = 0), so untouched synapses never move."""
+    Zero stays zero in every mode (floor(0 + u) = 0), so untouched synapses never move. (np.floor:
+    math.floor would return an int in numba and cost a float-int round trip per synapse.)"""
     if mode == NEAREST:
-        return math.floor(x + 0.5)
+        return np.floor(x + 0.5)
     if mode == FLOOR:
-        return math.floor(x)
-    return math.floor(x + u)
+        return np.floor(x)
+    return np.floor(x + u)
 
 
 @njit(cache=True, inline="always")
