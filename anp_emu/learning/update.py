@@ -75,6 +75,16 @@ def apply_change(wT, j, i, d, lo, hi):
     return int(new != 0) - int(old != 0)
 
 
+@njit(cache=True, inline="always")
+def update_synapse(wT, nnz_row, j, i, g, lr, mode, lo, hi, is_int, key, tally):
+    """Apply the rounded -lr * g to synapse (pre j, post i), keep row j's non-zero count, and
+    tally reads (g != 0) in tally[0] and writes (non-zero rounded change) in tally[1]."""
+    d = weight_change(g, lr, mode, is_int, key, j * wT.shape[1] + i)
+    nnz_row[j] += apply_change(wT, j, i, d, lo, hi)
+    tally[0] += g != 0.0
+    tally[1] += d != 0.0
+
+
 @njit(cache=True)
 def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, is_int, apply, counts, layer,
                   key):
@@ -119,8 +129,7 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
     acc = np.zeros(n_post)
     mark = np.zeros(n_post, dtype=np.int64)   # mark[i] == j + 1: i touched in row j
     touched = np.empty(n_post, dtype=np.int64)
-    reads = 0
-    writes = 0
+    tally = np.zeros(2, dtype=np.int64)   # weight reads, weight writes
     for j in range(n_pre):
         row_pairs = 0
         for e in range(line_ptr[j], line_ptr[j + 1]):
@@ -138,28 +147,16 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
             if not apply:
                 grad_out[j] = acc
                 continue
-            row_writes = 0
-            row_nnz = 0
-            base = j * n_post
             for i in range(n_post):
-                reads += acc[i] != 0.0
-                d = weight_change(acc[i], lr, mode, is_int, key, base + i)
-                row_writes += d != 0.0
-                row_nnz += apply_change(wT, j, i, d, lo, hi)
+                update_synapse(wT, nnz_row, j, i, acc[i], lr, mode, lo, hi, is_int, key, tally)
         elif line_ptr[j + 1] - line_ptr[j] == 1:
             # one event on this line: its step's error list is the gradient row
             t = ev_step[line_ptr[j]]
-            row_writes = 0
-            row_nnz = 0
             for q in range(nz_ptr[t], nz_ptr[t + 1]):
-                i = nz_idx[q]
-                if not apply:
-                    grad_out[j, i] = nz_val[q]
-                    continue
-                reads += 1
-                d = weight_change(nz_val[q], lr, mode, is_int, key, j * n_post + i)
-                row_writes += d != 0.0
-                row_nnz += apply_change(wT, j, i, d, lo, hi)
+                if apply:
+                    update_synapse(wT, nnz_row, j, nz_idx[q], nz_val[q], lr, mode, lo, hi, is_int, key, tally)
+                else:
+                    grad_out[j, nz_idx[q]] = nz_val[q]
         else:
             # several events: merge their steps' error lists (mark: first touch in this row)
             n_t = 0
@@ -174,41 +171,29 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
                         n_t += 1
                     else:
                         acc[i] += nz_val[q]
-            row_writes = 0
-            row_nnz = 0
             for k in range(n_t):
                 i = touched[k]
-                g = acc[i]
-                if not apply:
-                    grad_out[j, i] = g
-                elif g != 0.0:
-                    reads += 1
-                    d = weight_change(g, lr, mode, is_int, key, j * n_post + i)
-                    row_writes += d != 0.0
-                    row_nnz += apply_change(wT, j, i, d, lo, hi)
-        nnz_row[j] += row_nnz
-        writes += row_writes
+                if apply:
+                    update_synapse(wT, nnz_row, j, i, acc[i], lr, mode, lo, hi, is_int, key, tally)
+                else:
+                    grad_out[j, i] = acc[i]
     counts[layer, C_WGRAD] += wgrad
-    counts[layer, C_W_READS] += reads
-    counts[layer, C_W_WRITES] += writes
-    counts[layer, C_UPD_SKIPPED] += reads - writes
+    counts[layer, C_W_READS] += tally[0]
+    counts[layer, C_W_WRITES] += tally[1]
+    counts[layer, C_UPD_SKIPPED] += tally[0] - tally[1]
 
 
 @njit(cache=True)
 def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key):
-    """STBP: update every synapse from the dense gradient G (n_pre, n_post)."""
+    """STBP: update every synapse from the dense gradient G (n_pre, n_post); every synapse is read."""
     n_pre, n_post = G.shape
-    writes = 0
+    tally = np.zeros(2, dtype=np.int64)
     for j in range(n_pre):
-        row_nnz = 0
         for i in range(n_post):
-            d = weight_change(G[j, i], lr, mode, is_int, key, j * n_post + i)
-            writes += d != 0.0
-            row_nnz += apply_change(wT, j, i, d, lo, hi)
-        nnz_row[j] += row_nnz
+            update_synapse(wT, nnz_row, j, i, G[j, i], lr, mode, lo, hi, is_int, key, tally)
     counts[layer, C_W_READS] += n_pre * n_post
-    counts[layer, C_W_WRITES] += writes
-    counts[layer, C_UPD_SKIPPED] += n_pre * n_post - writes
+    counts[layer, C_W_WRITES] += tally[1]
+    counts[layer, C_UPD_SKIPPED] += n_pre * n_post - tally[1]
 
 
 def dense_counts(du: np.ndarray, n_pre: int) -> int:
