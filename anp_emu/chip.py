@@ -130,10 +130,10 @@ class Chip:
         s_out = np.zeros((T, n_out), dtype=np.uint8)
         rec_shape_h = (T, n_hid) if record else (1, n_hid)
         rec_shape_o = (T, n_out) if record else (1, n_out)
-        v_hid_rec = np.zeros(rec_shape_h, dtype=self._v_dtype)
-        v_out_rec = np.zeros(rec_shape_o, dtype=self._v_dtype)
-        th_hid_rec = np.zeros(rec_shape_h, dtype=self._v_dtype)
-        th_out_rec = np.zeros(rec_shape_o, dtype=self._v_dtype)
+        v_hid_rec = np.empty(rec_shape_h, dtype=self._v_dtype)    # every row written when recorded
+        v_out_rec = np.empty(rec_shape_o, dtype=self._v_dtype)
+        th_hid_rec = np.empty(rec_shape_h, dtype=self._v_dtype)
+        th_out_rec = np.empty(rec_shape_o, dtype=self._v_dtype)
         counts = new_counts()
         forward(si.step_ptr, si.lines, self.wT[0], self.wT[1], self.nnz_row[0], self.nnz_row[1],
                 self.theta[0], self.theta[1], self.w_aux[0], self.w_aux[1], self.aft == "ideal",

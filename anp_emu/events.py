@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from .errors import InputError
 
@@ -54,6 +55,12 @@ class SpikeInput:
         ptr = np.zeros(x.shape[0] + 1, dtype=np.int64)
         np.cumsum(np.bincount(t, minlength=x.shape[0]), out=ptr[1:])
         return cls(ptr, j.astype(np.int32))
+
+    @classmethod
+    def from_spikes(cls, s: np.ndarray) -> "SpikeInput":
+        """From a (T, n) uint8 spike raster the chip itself produced (no checks: the learning
+        engine's fast path for the hidden layer's spikes, the output layer's presynaptic events)."""
+        return cls(*_raster_csr(s))
 
     @classmethod
     def from_events(cls, t, line, T: int, n_in: int, field: str = "events") -> "SpikeInput":
@@ -102,3 +109,19 @@ def as_spike_input(x, n_in: int, field: str = "input") -> SpikeInput:
     if x.ndim == 2 and x.shape[1] != n_in:
         raise InputError(field, "number of input lines does not match the chip", limit=n_in, value=x.shape[1])
     return SpikeInput.from_dense(x, field)
+
+
+@njit(cache=True)
+def _raster_csr(s):
+    """(T, n) 0/1 raster -> (step_ptr int64 (T+1,), lines int32), sorted by (step, line)."""
+    T, n = s.shape
+    ptr = np.zeros(T + 1, dtype=np.int64)
+    lines = np.empty(T * n, dtype=np.int32)
+    m = 0
+    for t in range(T):
+        for i in range(n):
+            if s[t, i] != 0:
+                lines[m] = i
+                m += 1
+        ptr[t + 1] = m
+    return ptr, lines[:m].copy()

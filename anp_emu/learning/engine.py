@@ -94,7 +94,7 @@ class LearningEngine:
 
     def _presynaptic(self, si: SpikeInput, r: RunResult):
         """CSR events of each layer's presynaptic side: input lines, then hidden spikes."""
-        hid = SpikeInput.from_dense(r.s_hid)
+        hid = SpikeInput.from_spikes(r.s_hid)
         return (si, hid)
 
     def _weight_pass(self, si, r, du_hid, du_out, apply: bool):
