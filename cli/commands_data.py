@@ -46,13 +46,28 @@ def data():
 @click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True, help="Random seed.")
 @click.option("--fs-jitter", is_flag=True, help="Record about a third of the sessions at 167-197 Hz "
                                                 "(listed in OUTDIR/sampling_rates.csv).")
-def synth(outdir, n_subjects, n_sessions, seed, fs_jitter):
-    """Write a synthetic EMG dataset in the raw Ceolini format into OUTDIR (a new folder)."""
-    from anp_emu.emg.synthetic import check_outdir, write_synthetic_dataset
+@click.option("--pattern-noise", type=click.FloatRange(0, 5), default=None,
+              help="Per-repetition log-normal pattern noise per channel (default 0.45: the documented set).")
+@click.option("--effort-noise", type=click.FloatRange(0, 5), default=None,
+              help="Per-repetition log-effort std (default 0.35).")
+def synth(outdir, n_subjects, n_sessions, seed, fs_jitter, pattern_noise, effort_noise):
+    """Write a synthetic EMG dataset in the raw Ceolini format into OUTDIR (a new folder).
+
+    The default noise levels leave about a fifth of the trials ambiguous for any classifier of
+    their amplitudes; lower --pattern-noise/--effort-noise give a set with room above a linear
+    read-out (docs/experiments.md)."""
+    from dataclasses import replace
+
+    from anp_emu.emg.synthetic import SynthParams, check_outdir, write_synthetic_dataset
     check_outdir(outdir)
+    params = SynthParams()
+    if pattern_noise is not None:
+        params = replace(params, rep_pattern_sd=pattern_noise)
+    if effort_noise is not None:
+        params = replace(params, effort_sd=effort_noise)
     with _progress(n_subjects * n_sessions, "synthesising sessions") as bar:
         info = write_synthetic_dataset(outdir, n_subjects=n_subjects, seed=seed, n_sessions=n_sessions,
-                                       fs_jitter=fs_jitter, progress=bar.update)
+                                       fs_jitter=fs_jitter, params=params, progress=bar.update)
     odd = {k: f for k, f in info.fs.items() if f != 200.0}
     click.echo(f"wrote {info.outdir}: {n_subjects} subjects x {n_sessions} sessions, {info.n_trials} trials, "
                f"{len(info.files)} files")

@@ -116,6 +116,18 @@ def test_preprocess_pickle_source(tmp_path):
 
 # ------------------------------------------------------------------------------------ CLI
 
+def test_cli_synth_noise_knobs_change_the_recordings(tmp_path):
+    r = CliRunner()
+    assert r.invoke(main, ["data", "synth", str(tmp_path / "a"), "--subjects", "1"]).exit_code == 0
+    res = r.invoke(main, ["data", "synth", str(tmp_path / "b"), "--subjects", "1", "--pattern-noise", "0.2",
+                          "--effort-noise", "0.2"])
+    assert res.exit_code == 0, res.output
+    a = np.load(tmp_path / "a" / "subject01_session01_emg.npy")
+    b = np.load(tmp_path / "b" / "subject01_session01_emg.npy")
+    assert a.shape == b.shape and not np.array_equal(a, b)
+    assert r.invoke(main, ["data", "synth", str(tmp_path / "c"), "--pattern-noise", "-1"]).exit_code == 2
+
+
 def test_cli_synth_preprocess_info(tmp_path):
     r = CliRunner()
     res = r.invoke(main, ["data", "synth", str(tmp_path / "raw"), "--subjects", "2", "--seed", "3"])
