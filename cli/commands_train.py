@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from anp_emu.cli.common import (err_stream, initial_config, load_chip_config, load_dataset, make_outdir, write_csv,
-                                write_json)
+from anp_emu.cli.common import (CLI_LOSS, err_stream, initial_config, load_chip_config, load_dataset, make_outdir,
+                                write_csv, write_json)
 from anp_emu.cli.main import main
 from anp_emu.errors import InputError
 
@@ -81,7 +81,11 @@ def learning_options(f):
                           "Default: the whole sample (full BPTT recursion)."),
         click.option("--reset/--no-reset", "reset_path", default=False, show_default=True,
                      help="Reset (spike-induced) BP path."),
-        click.option("--loss", type=click.Choice(["ce", "tet"]), default="ce", show_default=True),
+        click.option("--loss", type=click.Choice(["ce", "tet"]), default=CLI_LOSS, show_default=True,
+                     help="tet: per-step cross-entropy on the output potentials (the MPD-ED loss of Wei et al. "
+                          "Sec. V-A; its error reaches output neurons that did not fire); ce: cross-entropy on "
+                          "output spike counts (the library default; with MPD-ED it can let a silent target "
+                          "class stay silent and hidden activity run away, see docs/experiments.md)."),
         click.option("--logit-gain", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True),
         click.option("--split", type=click.Choice(["random", "subjects"]), default="random", show_default=True,
                      help="random: seeded stratified 2:1 train/test (the paper); subjects: leave subjects out."),
@@ -105,7 +109,7 @@ DEFAULT_LR = {"mpd-ed": 1000.0, "stbp": 1000.0}  # tuned on the synthetic EMG se
 
 
 def build_settings(rule, seed, *, lr=None, lr_shift=None, rounding="stochastic", surrogate="rect",
-                   surrogate_width=1.0, temporal=True, temporal_window=None, reset_path=False, loss="ce",
+                   surrogate_width=1.0, temporal=True, temporal_window=None, reset_path=False, loss=CLI_LOSS,
                    logit_gain=10.0):
     """LearningSettings from the CLI options (defaults: the commands' defaults)."""
     from anp_emu.learning.settings import LearningSettings
@@ -379,9 +383,10 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress):
     model = energy_model_for("0.56V")
     if progress:
         with click.progressbar(length=2 * energy_samples, label="energy steps", file=err_stream()) as bar:
-            en = measure_training(cfg, train, model, n_samples=energy_samples, seed=seed, progress=bar.update)
+            en = measure_training(cfg.replace(learning=settings), train, model, n_samples=energy_samples, seed=seed,
+                                  progress=bar.update)
     else:
-        en = measure_training(cfg, train, model, n_samples=energy_samples, seed=seed)
+        en = measure_training(cfg.replace(learning=settings), train, model, n_samples=energy_samples, seed=seed)
     comp = en.comparison
     click.echo(comp.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
     r = ratio(en.reports)

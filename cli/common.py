@@ -33,12 +33,17 @@ def load_chip_config(path):
     return load_config(p)
 
 
+CLI_LOSS = "tet"   # the commands' default loss (see cli/commands_train.py --loss)
+
+
 def initial_config(ds_train, chip_path, seed: int, target_hidden: float, aux_frac: float):
-    """The config training starts from: a file, or a seeded threshold-calibrated random init."""
+    """The config training starts from: a file, or a seeded threshold-calibrated random init
+    (its learning settings: the library defaults with the commands' loss)."""
     import numpy as np
 
     from anp_emu.errors import InputError
     from anp_emu.initialise import init_config
+    from anp_emu.learning.settings import LearningSettings
     from anp_emu.spec import ChipSpec
 
     if chip_path:
@@ -50,7 +55,8 @@ def initial_config(ds_train, chip_path, seed: int, target_hidden: float, aux_fra
     spec = ChipSpec(n_in=int(ds_train.n_in))
     rng = np.random.default_rng(seed)
     calib = [ds_train.sample(int(i)) for i in rng.permutation(len(ds_train))[:20]]
-    return init_config(spec, calib, seed=seed, target_hidden=target_hidden, aux_frac=aux_frac)
+    return init_config(spec, calib, seed=seed, target_hidden=target_hidden, aux_frac=aux_frac,
+                       learning=LearningSettings(loss=CLI_LOSS))
 
 
 def make_outdir(path) -> Path:
