@@ -292,16 +292,18 @@ def run_ablation(ds, train, test, cfg, settings_for, epochs, seed, point, progre
 @click.option("--epochs", type=click.IntRange(1, 100000), default=5, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--operating-point", "point", default="0.56V", show_default=True)
+@click.option("--loss", type=click.Choice(["ce", "tet"]), default=CLI_LOSS, show_default=True,
+              help="Loss of every arm (see anp train --help).")
 @click.option("--plot", "do_plot", is_flag=True, help="Also write ablation.png (needs matplotlib).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def ablation_cmd(dataset, outdir, epochs, seed, point, do_plot, progress):
+def ablation_cmd(dataset, outdir, epochs, seed, point, loss, do_plot, progress):
     """The paper's ablation (Fig. 5 style) on the emulated chip: MPD-ED with aux-neuron AFT, with
     the ideal AFT-LIF (float twin), without AFT, and STBP — accuracy and energy per sample."""
     ds = load_dataset(dataset)
     train, test = ds.split_random(train_fraction=2 / 3, seed=seed)
     cfg, _ = initial_config(train, None, seed, 0.05, 0.3)
     out = make_outdir(outdir)
-    table = run_ablation(ds, train, test, cfg, lambda rule: build_settings(rule, seed), epochs, seed, point, progress, out)
+    table = run_ablation(ds, train, test, cfg, lambda rule: build_settings(rule, seed, loss=loss), epochs, seed, point, progress, out)
     write_csv(out / "ablation.csv", table)
     write_json(out / "ablation.json", table.to_dict(orient="records"))
     click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
