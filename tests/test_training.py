@@ -124,13 +124,19 @@ def test_bad_training_options():
     assert TrainOptions(epochs=5, schedule="cosine").lr_at(1.0, 4) == pytest.approx(0.1)
 
 
-def test_train_and_eval_commands(tmp_path, dataset):
+def train_json(tmp_path, dataset, *args):
+    """``anp train`` on ``dataset`` saved to tmp_path/ev.h5, into tmp_path/run, with --json;
+    returns (result, events path, output folder)."""
     ev = tmp_path / "ev.h5"
     dataset.save(ev)
     out = tmp_path / "run"
-    r = CliRunner().invoke(main, ["train", str(ev), "-o", str(out), "--epochs", "2", "--lr", "3000",
-                                  "--no-progress", "--json"])
+    r = CliRunner().invoke(main, ["train", str(ev), "-o", str(out), *args, "--no-progress", "--json"])
     assert r.exit_code == 0, r.output
+    return r, ev, out
+
+
+def test_train_and_eval_commands(tmp_path, dataset):
+    r, ev, out = train_json(tmp_path, dataset, "--epochs", "2", "--lr", "3000")
     summary = json.loads(r.stdout)
     assert summary["epochs"] == 2 and (out / "config.h5").exists() and (out / "log.csv").exists()
     r2 = CliRunner().invoke(main, ["eval", str(out / "config.h5"), str(ev), "--split", "test", "--json"])
@@ -166,12 +172,7 @@ def test_cli_bad_inputs_give_one_line_and_exit_codes(tmp_path, dataset):
 
 
 def test_train_with_a_temporal_window_records_it(tmp_path, dataset):
-    ev = tmp_path / "ev.h5"
-    dataset.save(ev)
-    out = tmp_path / "run"
-    r = CliRunner().invoke(main, ["train", str(ev), "-o", str(out), "--epochs", "1", "--temporal-window", "1",
-                                  "--no-progress", "--json"])
-    assert r.exit_code == 0, r.output
+    r, _, out = train_json(tmp_path, dataset, "--epochs", "1", "--temporal-window", "1")
     assert json.loads(r.stdout)["settings"]["temporal_window"] == 1
     from anp_emu.config_io import load_config
     assert load_config(out / "config.h5").learning.temporal_window == 1
