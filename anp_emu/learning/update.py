@@ -92,7 +92,10 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
 
     The neurons with a non-zero error at each step are listed once (CSR); events are grouped by
     presynaptic line j, and row j of the gradient is accumulated over the listed neurons of the
-    steps at which j spiked. Work is O(pairs + touched synapses), never n_pre x n_post.
+    steps at which j spiked: work O(pairs + touched synapses). A row whose pairs reach n_post is
+    cheaper as whole-row vector adds (the line's events x n_post) and one pass over the row; no
+    row is visited without an event, so the work is bounded by input events x n_post (the
+    paper's zeta_i*M*N*T), never n_pre x n_post x T.
     ``grad_out`` (n_pre, n_post) receives the gradient rows when not ``apply``.
     Counted: the pairs (events at t x non-zero errors at t), reads, writes, skips.
     """
