@@ -51,15 +51,12 @@ class SpikeInput:
             bad = np.argwhere((x != 0) & (x != 1))[0]
             raise InputError(f"{field}[{bad[0]}, {bad[1]}]", "spikes are binary", limit="0 or 1",
                              value=x[tuple(bad)])
-        t, j = np.nonzero(x)
-        ptr = np.zeros(x.shape[0] + 1, dtype=np.int64)
-        np.cumsum(np.bincount(t, minlength=x.shape[0]), out=ptr[1:])
-        return cls(ptr, j.astype(np.int32))
+        return cls.from_spikes(np.ascontiguousarray(x))
 
     @classmethod
     def from_spikes(cls, s: np.ndarray) -> "SpikeInput":
-        """From a (T, n) uint8 spike raster the chip itself produced (no checks: the learning
-        engine's fast path for the hidden layer's spikes, the output layer's presynaptic events)."""
+        """From a (T, n) 0/1 raster without checks: ``from_dense`` after its validation, and the
+        learning engine's path for the hidden spikes the chip itself produced."""
         return cls(*_raster_csr(s))
 
     @classmethod

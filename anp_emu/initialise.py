@@ -39,6 +39,15 @@ def _draw(rng, shape, w_bits, std_frac):
     return np.clip(np.rint(rng.normal(0.0, std_frac * hi, size=shape)), -hi - 1, hi).astype(WEIGHT_DTYPE)
 
 
+def spike_activity(config: ChipConfig, samples) -> tuple[float, float]:
+    """Hidden and output activity on ``samples``: spikes / (neurons x steps), int chip."""
+    chip = Chip(config)
+    runs = [chip.run(x) for x in samples]
+    steps = sum(x.T for x in samples)
+    return (sum(r.counters["hidden", "spikes"] for r in runs) / (steps * config.spec.n_hid),
+            sum(r.counters["output", "spikes"] for r in runs) / (steps * config.spec.n_out))
+
+
 def dead_neurons(config: ChipConfig, samples, precision: str = "int") -> tuple[np.ndarray, np.ndarray]:
     """Boolean masks of hidden and output neurons that fire on none of ``samples``."""
     chip = Chip(config, precision)
@@ -72,12 +81,6 @@ def init_config(spec: ChipSpec, samples, *, seed: int = 0, target_hidden: float 
     w_out = _draw(rng, (spec.n_out, spec.n_hid), spec.w_bits_out, std_frac)
     learning = learning or LearningSettings()
 
-    def activity(cfg, layer):
-        chip = Chip(cfg)
-        runs = [chip.run(x) for x in samples]
-        key = ("hidden", "output")[layer]
-        return sum(r.counters[key, "spikes"] for r in runs) / (sum(x.T for x in samples) * spec.layer_sizes[layer][0])
-
     def with_theta(cfg, layer, th):
         aux = min(int(round(aux_frac * th)), spec.w_range(layer)[1]) if spec.aux else 0
         if layer == 0:
@@ -90,7 +93,7 @@ def init_config(spec: ChipSpec, samples, *, seed: int = 0, target_hidden: float 
         lo, hi = 1, vmax
         while lo < hi:
             mid = (lo + hi) // 2
-            if activity(with_theta(cfg, layer, mid), layer) <= target:
+            if spike_activity(with_theta(cfg, layer, mid), samples)[layer] <= target:
                 hi = mid
             else:
                 lo = mid + 1
@@ -118,11 +121,6 @@ def init_config(spec: ChipSpec, samples, *, seed: int = 0, target_hidden: float 
                 w[dead] = np.clip(np.rint(fresh), -hi - 1, hi)
         cfg = cfg.replace(w_hid=w_hid, w_out=w_out)
         dead_h, dead_o = dead_neurons(cfg, samples)
-    chip = Chip(cfg)
-    runs = [chip.run(x) for x in samples]
-    T = sum(x.T for x in samples)
     report = InitReport(cfg.theta_hid, cfg.theta_out, cfg.w_aux_hid, cfg.w_aux_out,
-                        sum(r.counters["hidden", "spikes"] for r in runs) / (T * spec.n_hid),
-                        sum(r.counters["output", "spikes"] for r in runs) / (T * spec.n_out),
-                        int(dead_h.sum()), int(dead_o.sum()), rounds)
+                        *spike_activity(cfg, samples), int(dead_h.sum()), int(dead_o.sum()), rounds)
     return cfg, report
