@@ -14,6 +14,7 @@ import argparse
 import os
 import time
 
+import numba
 import numpy as np
 
 from anp_emu.chip import Chip
@@ -51,12 +52,17 @@ def dense_numpy_bptt(W1, W2, th1, th2, a1, a2, X, label, lr=1000.0, gain=10.0, t
     W2 -= lr * du2.T @ S1
 
 
-def per_sample(fn, n):
+def per_sample(fn, n, rounds=5):
+    """Seconds per call: the median of ``rounds`` timed rounds of n calls (this VM's timings
+    scatter by +-20 % from round to round)."""
     fn(0)  # warm up / compile
-    t0 = time.perf_counter()
-    for i in range(n):
-        fn(i)
-    return (time.perf_counter() - t0) / n
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for i in range(n):
+            fn(i)
+        times.append((time.perf_counter() - t0) / n)
+    return float(np.median(times))
 
 
 def main():
@@ -65,7 +71,7 @@ def main():
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     spec = ChipSpec()
-    print(f"nproc={os.cpu_count()}  1024-512-10, T=39, {args.samples} samples per cell, int chip, batch size 1")
+    print(f"nproc={os.cpu_count()}  numba threads={numba.get_num_threads()}  1024-512-10, T=39, {args.samples} samples per cell, int chip, batch size 1")
     print("| input density | hidden activity | MPD-ED ms | MPD-ED window 1 ms | STBP ms | dense numpy BPTT ms "
           "| MPD-ED samples/s (full / window 1) | numpy / MPD-ED (full / window 1) | STBP / MPD-ED |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -78,6 +84,7 @@ def main():
             res[name] = per_sample(lambda i: eng.train_step(xs[i % len(xs)], i % 10), args.samples)
         W1, W2 = cfg.w_hid.astype(float), cfg.w_out.astype(float)
         dense = [x.to_dense(1024).astype(float) for x in xs]
+        time.sleep(0.5)   # let numba's OpenMP workers stop spinning, so they do not slow numpy's BLAS threads
         res["numpy"] = per_sample(lambda i: dense_numpy_bptt(W1, W2, cfg.theta_hid, cfg.theta_out, cfg.w_aux_hid,
                                                              cfg.w_aux_out, dense[i % len(xs)], i % 10),
                                   max(5, args.samples // 4))

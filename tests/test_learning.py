@@ -12,7 +12,10 @@ from anp_emu.errors import InputError
 from anp_emu.events import SpikeInput
 from anp_emu.learning.engine import LearningEngine
 from anp_emu.learning.settings import LearningSettings
-from anp_emu.learning.update import NEAREST, STOCHASTIC, apply_change, round_lsb, uniform_at, weight_change
+from anp_emu.counters import C_UPD_SKIPPED, C_W_READS, C_W_WRITES, new_counts
+from anp_emu.learning.update import (_FINE_SALT, NEAREST, STOCHASTIC, _coarse_code, apply_change, coarse_part,
+                                     dense_update, sparse_update, stochastic_round, uniform_at,
+                                     weight_change)
 from anp_emu.spec import ChipSpec
 from conftest import make_config
 
@@ -226,14 +229,86 @@ def test_integer_update_nearest_equals_rounded_float_gradient():
 
 
 def test_stochastic_rounding_is_unbiased_and_reproducible():
-    for x in (0.3, -1.7, 2.05):
-        vals = np.array([round_lsb(x, STOCHASTIC, uniform_at(123, i)) for i in range(40000)])
-        assert abs(vals.mean() - x) < 0.01
+    for x in (0.3, -1.7, 2.05, 1e-3, -2.5e-3):
+        vals = np.array([stochastic_round(x, 123, i) for i in range(400000)])
         assert set(np.unique(vals)) <= {np.floor(x), np.floor(x) + 1}
+        assert abs(vals.mean() - x) < 5 * np.sqrt(abs(x - np.floor(x)) / len(vals)) + 1e-12
     u = np.array([uniform_at(7, i) for i in range(40000)])
     assert 0.0 <= u.min() and u.max() < 1.0 and abs(u.mean() - 0.5) < 0.005
     assert np.array_equal(u, [uniform_at(7, i) for i in range(40000)])      # counter-based: reproducible
     assert not np.array_equal(u[:100], [uniform_at(8, i) for i in range(100)])
+    c = np.array([coarse_part(7, i) for i in range(40000)])
+    assert c.min() >= 0 and c.max() <= 65535 and abs(c.mean() / 65536 - 0.5) < 0.005
+
+
+@pytest.mark.parametrize("x", [2.0 ** -30, -(2.0 ** -30), 1e-4, 0.37, -0.37, 5.999, -7.25, 3.0])
+def test_stochastic_rounding_is_exactly_unbiased_over_the_coarse_part(x):
+    """E over the 2^16 coarse parts c, and the fine draw r for the open ones (P(r >= 1 - f) = f):
+    the expected change is x to float precision — even below 2^-16, where 16 bits alone would
+    never round up."""
+    t = x * 65536.0
+    frac = t - np.floor(t)
+    codes = np.array([_coarse_code(x, c) for c in range(65536)])
+    expected = ((codes >> 1) + (codes & 1) * frac).mean()
+    assert expected == pytest.approx(x, rel=1e-12, abs=1e-300)
+    assert (codes & 1).sum() == 1       # one open coarse value: the fine draw matters 1 time in 2^16
+
+
+def test_open_coarse_part_is_decided_by_the_fine_draw():
+    key = 99
+    index = next(i for i in range(10**6) if coarse_part(key, i) == 65535)   # the open value for x in [0, 2^-16)
+    for x in (1e-9, 1e-6, 1.2e-5):
+        r = uniform_at(key ^ _FINE_SALT, index)
+        assert stochastic_round(x, key, index) == (1.0 if r >= 1.0 - x * 65536.0 else 0.0)
+
+
+def _update_case(seed, n_pre=40, n_post=70, T=9):
+    """Events and errors with sparse rows (one or a few events, few errors) and dense ones."""
+    rng = np.random.default_rng(seed)
+    du = np.where(rng.random((T, n_post)) < 0.15, rng.normal(0, 2e-3, (T, n_post)), 0.0)
+    du[3] = rng.normal(0, 2e-3, n_post)                 # one step with an error at every neuron
+    raster = rng.random((T, n_pre)) < 0.2
+    raster[:, 0] = True                                 # a line with many events: a dense row
+    si = SpikeInput.from_dense(raster.astype(np.uint8))
+    w = rng.integers(-128, 128, (n_pre, n_post)).astype(np.int16)
+    return si, du, w
+
+
+@pytest.mark.parametrize("mode", [STOCHASTIC, NEAREST])
+def test_event_driven_update_equals_the_per_synapse_definition(mode):
+    """sparse_update (dense, merged and single-event rows; 1 or 2 threads) = the scalar definition
+    weight_change per synapse of the dense gradient, then clip; and its counts."""
+    lr, key, lo, hi = 300.0, 2024, -128.0, 127.0
+    for seed in range(3):
+        si, du, w = _update_case(seed)
+        G = np.zeros(w.shape)
+        sparse_update(si.step_ptr, si.lines, du, w.copy(), np.zeros(w.shape[0], np.int64), G, lr, mode, lo, hi,
+                      True, False, new_counts(), 0, key, 1)
+        np.testing.assert_allclose(G, si.to_dense(w.shape[0]).T.astype(float) @ du, rtol=1e-12, atol=1e-18)
+        want = w.astype(float)
+        writes = 0
+        for j, i in zip(*np.nonzero(G)):
+            d = weight_change(G[j, i], lr, mode, True, key, j * w.shape[1] + i)
+            writes += d != 0.0
+            want[j, i] = min(max(want[j, i] + d, lo), hi)
+        for n_threads in (1, 2):
+            wT = w.copy()
+            nnz = np.count_nonzero(wT, axis=1).astype(np.int64)
+            counts = new_counts()
+            sparse_update(si.step_ptr, si.lines, du, wT, nnz, np.zeros((0, 0)), lr, mode, lo, hi, True, True,
+                          counts, 0, key, n_threads)
+            assert np.array_equal(wT, want.astype(np.int16))
+            assert np.array_equal(nnz, np.count_nonzero(wT, axis=1))
+            assert counts[0, C_W_READS] == np.count_nonzero(G)
+            assert counts[0, C_W_WRITES] == writes > 0
+            assert counts[0, C_UPD_SKIPPED] == np.count_nonzero(G) - writes
+        wT = w.copy()      # the dense (STBP) update of the same gradient: the same numbers
+        dense_update(G, wT, np.count_nonzero(wT, axis=1).astype(np.int64), lr, mode, lo, hi, True, new_counts(), 0,
+                     key, 2)
+        assert np.array_equal(wT, want.astype(np.int16))
+
+
+def test_rounding_is_reproducible_through_the_engine():
     cfg, X, label = small_problem(1)
     st = LearningSettings(rule="stbp", rounding="stochastic", lr=2000.0, seed=42)
     a, b = Chip(cfg), Chip(cfg)

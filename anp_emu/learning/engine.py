@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from ..chip import Chip, RunResult
@@ -24,7 +25,7 @@ from .mpd_ed import MPD_ED
 from .settings import LearningSettings
 from .stbp import STBP
 from .surrogate import SHAPE_ID
-from .update import ROUNDING_ID, dense_counts, dense_update, sparse_update
+from .update import ROUNDING_ID, dense_counts, dense_update, gradient_rows, sparse_update
 
 RULES = {r.name: r for r in (MPD_ED, STBP)}
 
@@ -106,6 +107,7 @@ class LearningEngine:
         lr = float(st.effective_lr)
         keys = self.rng.integers(0, 2**63 - 1, size=2)     # stochastic-rounding key per layer
         grads = [None, None]
+        n_threads = numba.get_num_threads()
         pres = self._presynaptic(si, r)
         # output layer first: the hidden errors were computed with the old output weights
         for layer, du in ((1, du_out), (0, du_hid)):
@@ -113,16 +115,17 @@ class LearningEngine:
             lo, hi, is_int = self._limits(layer)
             wT, nnz = chip.wT[layer], chip.nnz_row[layer]
             if self.rule.dense:
-                G = pre.to_dense(wT.shape[0]).T.astype(np.float64) @ du      # (n_pre, n_post)
+                G = gradient_rows(pre, du, wT.shape[0], n_threads)      # (n_pre, n_post)
                 counts[layer, C_WGRAD] += dense_counts(du, wT.shape[0])
                 if apply:
-                    dense_update(G, wT, nnz, lr, mode, lo, hi, is_int, counts, layer, int(keys[layer]))
+                    dense_update(G, wT, nnz, lr, mode, lo, hi, is_int, counts, layer, int(keys[layer]),
+                                 n_threads)
                 else:
                     grads[layer] = G.T.copy()
             else:
                 G = self._no_grad if apply else np.zeros(wT.shape)
                 sparse_update(pre.step_ptr, pre.lines, du, wT, nnz, G, lr, mode, lo, hi, is_int, apply, counts, layer,
-                              int(keys[layer]))
+                              int(keys[layer]), n_threads)
                 if not apply:
                     grads[layer] = G.T.copy()
         return grads

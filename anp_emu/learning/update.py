@@ -6,10 +6,11 @@ counts — and updates only the synapses so touched; STBP (dense by design) form
 synapse at every step. The integer update is
 
     dW = round(-lr * dL/dW)      in weight LSBs: nearest (floor(x + 1/2)), floor, or stochastic
-                                 (floor(x + U[0, 1)): unbiased; U = uniform_at(key, synapse), a
-                                 counter-based splitmix64 draw per synapse under a per-step, per-layer
-                                 key from the engine's seeded numpy Generator — reproducible, and
-                                 independent of the order in which synapses are visited)
+                                 (floor(x + u), u uniform on [0, 1): unbiased; ``stochastic_round``,
+                                 counter-based splitmix64 draws per synapse under a per-step,
+                                 per-layer key from the engine's seeded numpy Generator —
+                                 reproducible, and independent of the order in which synapses are
+                                 visited and of the thread count)
     W  = clip(W + dW, w_min, w_max)   saturating at the layer's width, never wrapping
 
 A synapse is read (``weight_reads``) when its gradient is non-zero (MPD-ED) or always (STBP);
@@ -20,27 +21,74 @@ from __future__ import annotations
 
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from ..counters import C_UPD_SKIPPED, C_W_READS, C_W_WRITES, C_WGRAD
+from ..counters import C_UPD_SKIPPED, C_W_READS, C_W_WRITES, C_WGRAD, new_counts
 
 NEAREST, FLOOR, STOCHASTIC = 0, 1, 2
 ROUNDING_ID = {"nearest": NEAREST, "floor": FLOOR, "stochastic": STOCHASTIC}
 
 _GOLDEN = 0x9E3779B97F4A7C15   # splitmix64 increment
+_FINE_SALT = 0x5851F42D4C957F2D  # the fine draws use key ^ salt
+_COARSE = 65536.0                # u = (c + r) / 2^16: c a coarse 16-bit part, r a fine U[0, 1)
+_X_LIMIT = 2.0 ** 20             # |change| clamp before rounding (any weight saturates long before)
+_CHUNK = 64                      # synapses per branch-free block of update_row
+
+
+@njit(cache=True, inline="always")
+def splitmix_at(key, counter):
+    """Output counter + 1 of the splitmix64 stream started at ``key`` (Steele et al. 2014), uint64.
+    Counter-based: depends on (key, counter) only, so draws need no sequential state and do not
+    depend on the order in which synapses are visited (or on the thread that visits them)."""
+    z = np.uint64(key) + np.uint64(counter + 1) * np.uint64(_GOLDEN)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
 @njit(cache=True, inline="always")
 def uniform_at(key, index):
-    """U[0, 1) for synapse ``index`` (pre * n_post + post) under the step key ``key``: output
-    index + 1 of the splitmix64 stream started at ``key`` (Steele et al. 2014). Counter-based, so
-    each synapse's draw depends on (key, index) only — not on the order the synapses are visited
-    — and a row can be updated without a sequential generator state."""
-    z = np.uint64(key) + np.uint64(index + 1) * np.uint64(_GOLDEN)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return float(np.int64(z >> np.uint64(11))) * (1.0 / 9007199254740992.0)   # 53 bits, exact
+    """U[0, 1) with 53 random bits (exact in float64) for counter ``index`` under ``key``."""
+    return float(np.int64(splitmix_at(key, index) >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, inline="always")
+def coarse_part(key, index):
+    """The coarse part c in 0..65535 of synapse ``index``'s uniform: 16-bit word index % 4 of
+    splitmix_at(key, index // 4) (one 64-bit draw serves 4 neighbouring synapses)."""
+    h = splitmix_at(key, index >> 2)
+    return np.int64((h >> np.uint64(16 * (index & 3))) & np.uint64(0xFFFF))
+
+
+@njit(cache=True, inline="always")
+def _coarse_code(x, c):
+    """2 * floor((2^16 x + c) / 2^16) + open, with open = 1 when the fine draw decides (the
+    floor of the sum sits at 2^16 - 1 mod 2^16); exact: 2^16 x and its floor are exact."""
+    x = min(max(x, -_X_LIMIT), _X_LIMIT)
+    q = np.int64(np.floor(x * _COARSE)) + c
+    return ((q >> 16) << 1) + (1 if (q & 0xFFFF) == 0xFFFF else 0)
+
+
+@njit(cache=True, inline="always")
+def _resolve(code, x, key, index):
+    """The rounded change from a coarse code: the floor, plus 1 for an open code whose fine draw
+    r satisfies r >= 1 - frac(2^16 x)."""
+    m = float(code >> 1)
+    if code & 1:
+        t = min(max(x, -_X_LIMIT), _X_LIMIT) * _COARSE
+        if (t - np.floor(t)) + uniform_at(key ^ _FINE_SALT, index) >= 1.0:
+            m += 1.0
+    return m
+
+
+@njit(cache=True)
+def stochastic_round(x, key, index):
+    """Stochastic rounding of x (LSBs, clamped to +-2^20) for synapse ``index`` under the step key:
+    floor(x + u), u = (c + r) / 2^16 uniform on [0, 1) — c = coarse_part(key, index), r a 53-bit
+    fine draw read only when c leaves the result open (1 synapse in 65536). E[result] = x, and a
+    row needs one 64-bit draw per 4 synapses. The scalar definition; ``update_row`` computes the
+    same numbers a row at a time."""
+    return _resolve(_coarse_code(x, coarse_part(key, index)), x, key, index)
 
 
 @njit(cache=True, inline="always")
@@ -58,11 +106,13 @@ def round_lsb(x, mode, u):
 @njit(cache=True, inline="always")
 def weight_change(g, lr, mode, is_int, key, index):
     """The change of synapse ``index`` (pre * n_post + post) for gradient g: -lr * g, rounded to
-    whole LSBs on the int chip (stochastic with ``uniform_at(key, index)``), exact on the float twin."""
+    whole LSBs on the int chip (``stochastic_round`` under ``key``), exact on the float twin."""
     x = -lr * g
     if not is_int:
         return x
-    return round_lsb(x, mode, uniform_at(key, index) if mode == STOCHASTIC else 0.0)
+    if mode == STOCHASTIC:
+        return stochastic_round(x, key, index)
+    return round_lsb(x, mode, 0.0)
 
 
 @njit(cache=True, inline="always")
@@ -76,43 +126,181 @@ def apply_change(wT, j, i, d, lo, hi):
 
 
 @njit(cache=True, inline="always")
-def update_synapse(wT, nnz_row, j, i, g, lr, mode, lo, hi, is_int, key, tally):
-    """Apply the rounded -lr * g to synapse (pre j, post i), keep row j's non-zero count, and
-    tally reads (g != 0) in tally[0] and writes (non-zero rounded change) in tally[1]."""
-    d = weight_change(g, lr, mode, is_int, key, j * wT.shape[1] + i)
-    nnz_row[j] += apply_change(wT, j, i, d, lo, hi)
-    tally[0] += g != 0.0
-    tally[1] += d != 0.0
+def row_scratch(n_post):
+    """Scratch of one thread for update_row: (words, coarse, code, d)."""
+    return (np.empty(n_post // 4 + 2, dtype=np.uint64), np.empty(n_post, dtype=np.int64),
+            np.empty(n_post, dtype=np.int64), np.empty(n_post))
+
+
+@njit(cache=True, inline="always")
+def _code_block(g, coarse, code, k0, k1, lr):
+    """Coarse codes of synapses k0..k1-1 (branch-free, vectorises); returns (reads, non-zero codes).
+    (Slices: indices from 0 are provably non-negative, so numba's negative-index wraparound
+    vanishes and the loads stay contiguous instead of becoming gathers.)"""
+    gs, cs, vs = g[k0:k1], coarse[k0:k1], code[k0:k1]
+    r = np.int32(0)
+    f = np.int32(0)
+    for k in range(gs.shape[0]):
+        gk = gs[k]
+        v = _coarse_code(-lr * gk, cs[k])
+        vs[k] = v
+        r += np.int32(1) if gk != 0.0 else np.int32(0)
+        f += np.int32(1) if v != 0 else np.int32(0)
+    return r, f
+
+
+@njit(cache=True, inline="always")
+def _change_block(g, d, k0, k1, lr, mode, is_int):
+    """Changes of synapses k0..k1-1 without stochastic rounding; returns (reads, non-zero changes)."""
+    gs, ds = g[k0:k1], d[k0:k1]
+    r = np.int32(0)
+    f = np.int32(0)
+    for k in range(gs.shape[0]):
+        gk = gs[k]
+        x = -lr * gk
+        dk = round_lsb(x, mode, 0.0) if is_int else x
+        ds[k] = dk
+        r += np.int32(1) if gk != 0.0 else np.int32(0)
+        f += np.int32(1) if dk != 0.0 else np.int32(0)
+    return r, f
 
 
 @njit(cache=True)
+def update_row(wT, nnz_row, j, g, idx, n, dense, lr, mode, lo, hi, is_int, key, words, coarse, code, d, tally):
+    """Update synapses (pre j, post idx[k]) with gradients g[k], k < n, and keep row j's non-zero
+    count; tally reads (g != 0) in tally[0] and writes (non-zero change) in tally[1]. ``dense``:
+    the row is whole, idx = arange(n_post) (a zero gradient rounds to a zero change in every mode).
+
+    Same numbers as ``weight_change`` per synapse, computed for speed: blocks of _CHUNK synapses
+    go through a branch-free pass that vectorises, and only blocks with a non-zero (or, for
+    stochastic rounding, open) change are revisited to write the weights — most rounded updates
+    are zero. Stochastic rounding fills ``words`` with the row's splitmix64 draws (one per 4
+    synapses) and reads each synapse's coarse 16-bit part from them."""
+    n_post = wT.shape[1]
+    base = j * n_post
+    n_read = 0
+    n_write = 0
+    dn = 0
+    if is_int and mode == STOCHASTIC:
+        if dense:     # the row's draws in one vectorised pass, read back as 16-bit words
+            b0 = base >> 2
+            for b in range(((base + n_post - 1) >> 2) - b0 + 1):
+                words[b] = splitmix_at(key, b0 + b)
+            off = base & 3
+            parts = words.view(np.uint16)[off:off + n]
+            for k in range(n):
+                coarse[k] = parts[k]
+        else:         # a few scattered synapses: each its own draw
+            for k in range(n):
+                coarse[k] = coarse_part(key, base + idx[k])
+        for c0 in range(0, n, _CHUNK):
+            c1 = min(c0 + _CHUNK, n)
+            r, f = _code_block(g, coarse, code, c0, c1, lr)
+            n_read += r
+            if f == 0:
+                continue
+            for k in range(c0, c1):
+                if code[k] != 0:
+                    dk = _resolve(code[k], -lr * g[k], key, base + idx[k])
+                    if dk != 0.0:
+                        n_write += 1
+                        dn += apply_change(wT, j, idx[k], dk, lo, hi)
+    else:
+        for c0 in range(0, n, _CHUNK):
+            c1 = min(c0 + _CHUNK, n)
+            r, f = _change_block(g, d, c0, c1, lr, mode, is_int)
+            n_read += r
+            if f == 0:
+                continue
+            for k in range(c0, c1):
+                if d[k] != 0.0:
+                    n_write += 1
+                    dn += apply_change(wT, j, idx[k], d[k], lo, hi)
+    nnz_row[j] += dn
+    tally[0] += n_read
+    tally[1] += n_write
+
+
+@njit(cache=True)
+def _row_gradient(j, line_ptr, ev_step, du, nz_ptr, nz_idx, nz_val, dense_step, iota, acc, seen, touched, gbuf,
+                  dacc):
+    """Gradient row j (presynaptic line j) over its events: sum over the line's event steps t of
+    the non-zero errors delta_u[t, :]. Returns (g, idx, n, dense): the gradient g[k] of post
+    neuron idx[k], k < n; dense: the whole row (idx = iota). Sparse rows merge the steps' error lists branch-free (work = pairs; ``acc`` and
+    ``seen`` are all zero between rows); a row whose pairs reach half the row is accumulated whole
+    in ``dacc`` — a step with many errors as one vector add of du[t] — and returned over all
+    n_post neurons (zeros included)."""
+    n_post = du.shape[1]
+    a, b = line_ptr[j], line_ptr[j + 1]
+    pairs = 0
+    for e in range(a, b):
+        pairs += nz_ptr[ev_step[e] + 1] - nz_ptr[ev_step[e]]
+    if pairs == 0:
+        return gbuf, iota, 0, False
+    if 2 * pairs >= n_post:
+        dacc[:] = 0.0
+        for e in range(a, b):
+            t = ev_step[e]
+            if dense_step[t]:
+                row = du[t]
+                for i in range(n_post):
+                    dacc[i] += row[i]
+            else:
+                for q in range(nz_ptr[t], nz_ptr[t + 1]):
+                    dacc[nz_idx[q]] += nz_val[q]
+        return dacc, iota, n_post, True
+    if b - a == 1:
+        t = ev_step[a]
+        lo_q, hi_q = nz_ptr[t], nz_ptr[t + 1]
+        return nz_val[lo_q:hi_q], nz_idx[lo_q:hi_q], hi_q - lo_q, False
+    n_t = 0
+    for e in range(a, b):
+        t = ev_step[e]
+        for q in range(nz_ptr[t], nz_ptr[t + 1]):
+            i = nz_idx[q]
+            acc[i] += nz_val[q]
+            touched[n_t] = i
+            n_t += 1 - seen[i]
+            seen[i] = 1
+    for k in range(n_t):
+        i = touched[k]
+        gbuf[k] = acc[i]
+        acc[i] = 0.0
+        seen[i] = 0
+    return gbuf, touched, n_t, False
+
+
+@njit(cache=True, parallel=True)
 def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, is_int, apply, counts, layer,
-                  key):
+                  key, n_threads):
     """MPD-ED: dL/dW on (event, non-zero error) pairs, then the update of the touched synapses.
 
     The neurons with a non-zero error at each step are listed once (CSR); events are grouped by
-    presynaptic line j, and row j of the gradient is accumulated over the listed neurons of the
-    steps at which j spiked: work O(pairs + touched synapses). A row whose pairs reach n_post is
-    cheaper as whole-row vector adds (the line's events x n_post) and one pass over the row; no
-    row is visited without an event, so the work is bounded by input events x n_post (the
-    paper's zeta_i*M*N*T), never n_pre x n_post x T.
+    presynaptic line j, and row j of the gradient is formed from the lists of the steps at which
+    j spiked (``_row_gradient``): work O(pairs + touched synapses), and no row is visited
+    without an event, so it is bounded by input events x n_post (the paper's zeta_i*M*N*T),
+    never n_pre x n_post x T. Rows are independent (the stochastic rounding is counter-based),
+    so they are split over ``n_threads`` chunks (numba.get_num_threads(), passed in: calling it
+    inside would keep the kernel out of numba's cache); the result does not depend on it.
     ``grad_out`` (n_pre, n_post) receives the gradient rows when not ``apply``.
     Counted: the pairs (events at t x non-zero errors at t), reads, writes, skips.
     """
     T, n_post = du.shape
     n_pre = wT.shape[0]
-    # neurons with a non-zero error, per step (CSR)
+    # neurons with a non-zero error, per step (CSR; branch-free compaction)
     nz_ptr = np.zeros(T + 1, dtype=np.int64)
-    nz_idx = np.empty(T * n_post, dtype=np.int64)
-    nz_val = np.empty(T * n_post)
+    nz_idx = np.empty(T * n_post + 1, dtype=np.uint32)   # unsigned: no negative-index wraparound
+    nz_val = np.empty(T * n_post + 1)
+    dense_step = np.zeros(T, dtype=np.bool_)
     m = 0
     for t in range(T):
+        row = du[t]
         for i in range(n_post):
-            if du[t, i] != 0.0:
-                nz_idx[m] = i
-                nz_val[m] = du[t, i]
-                m += 1
+            nz_idx[m] = np.uint32(i)
+            nz_val[m] = row[i]
+            m += row[i] != 0.0
         nz_ptr[t + 1] = m
+        dense_step[t] = 8 * (m - nz_ptr[t]) >= n_post     # cheaper as one vector add of du[t]
     # events grouped by line: counting sort of (line, step)
     n_ev = lines.shape[0]
     line_ptr = np.zeros(n_pre + 1, dtype=np.int64)
@@ -129,74 +317,69 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
             ev_step[fill[j]] = t
             fill[j] += 1
             wgrad += nz_ptr[t + 1] - nz_ptr[t]
-    acc = np.zeros(n_post)
-    mark = np.zeros(n_post, dtype=np.int64)   # mark[i] == j + 1: i touched in row j
-    touched = np.empty(n_post, dtype=np.int64)
-    tally = np.zeros(2, dtype=np.int64)   # weight reads, weight writes
-    for j in range(n_pre):
-        row_pairs = 0
-        for e in range(line_ptr[j], line_ptr[j + 1]):
-            row_pairs += nz_ptr[ev_step[e] + 1] - nz_ptr[ev_step[e]]
-        if row_pairs == 0:
-            continue
-        if row_pairs >= n_post:
-            # dense row: vector adds of whole error rows, then one branch-free pass over the row
-            # (a zero gradient rounds to a zero change in every mode)
-            acc[:] = 0.0
-            for e in range(line_ptr[j], line_ptr[j + 1]):
-                row = du[ev_step[e]]
-                for i in range(n_post):
-                    acc[i] += row[i]
-            if not apply:
-                grad_out[j] = acc
+    active = np.flatnonzero(line_ptr[1:] > line_ptr[:-1])
+    n_active = active.shape[0]
+    n_chunks = max(1, min(n_threads, n_active // 64))
+    iota = np.arange(n_post, dtype=np.uint32)
+    tally = np.zeros((n_chunks, 2), dtype=np.int64)   # weight reads, weight writes
+    for c in prange(n_chunks):
+        acc = np.zeros(n_post)
+        seen = np.zeros(n_post, dtype=np.uint8)
+        touched = np.empty(n_post + 1, dtype=np.uint32)
+        gbuf = np.empty(n_post)
+        dacc = np.empty(n_post)
+        words, coarse, code, d = row_scratch(n_post)
+        tc = np.zeros(2, dtype=np.int64)
+        for a in range(c, n_active, n_chunks):
+            j = active[a]
+            g, idx, n, dense = _row_gradient(j, line_ptr, ev_step, du, nz_ptr, nz_idx, nz_val, dense_step, iota, acc,
+                                             seen, touched, gbuf, dacc)
+            if n == 0:
                 continue
-            for i in range(n_post):
-                update_synapse(wT, nnz_row, j, i, acc[i], lr, mode, lo, hi, is_int, key, tally)
-        elif line_ptr[j + 1] - line_ptr[j] == 1:
-            # one event on this line: its step's error list is the gradient row
-            t = ev_step[line_ptr[j]]
-            for q in range(nz_ptr[t], nz_ptr[t + 1]):
-                if apply:
-                    update_synapse(wT, nnz_row, j, nz_idx[q], nz_val[q], lr, mode, lo, hi, is_int, key, tally)
-                else:
-                    grad_out[j, nz_idx[q]] = nz_val[q]
-        else:
-            # several events: merge their steps' error lists (mark: first touch in this row)
-            n_t = 0
-            for e in range(line_ptr[j], line_ptr[j + 1]):
-                t = ev_step[e]
-                for q in range(nz_ptr[t], nz_ptr[t + 1]):
-                    i = nz_idx[q]
-                    if mark[i] != j + 1:
-                        mark[i] = j + 1
-                        acc[i] = nz_val[q]
-                        touched[n_t] = i
-                        n_t += 1
-                    else:
-                        acc[i] += nz_val[q]
-            for k in range(n_t):
-                i = touched[k]
-                if apply:
-                    update_synapse(wT, nnz_row, j, i, acc[i], lr, mode, lo, hi, is_int, key, tally)
-                else:
-                    grad_out[j, i] = acc[i]
+            if apply:
+                update_row(wT, nnz_row, j, g, idx, n, dense, lr, mode, lo, hi, is_int, key, words, coarse, code, d,
+                           tc)
+            else:
+                for k in range(n):
+                    grad_out[j, idx[k]] = g[k]
+        tally[c, 0] = tc[0]
+        tally[c, 1] = tc[1]
+    reads = tally[:, 0].sum()
+    writes = tally[:, 1].sum()
     counts[layer, C_WGRAD] += wgrad
-    counts[layer, C_W_READS] += tally[0]
-    counts[layer, C_W_WRITES] += tally[1]
-    counts[layer, C_UPD_SKIPPED] += tally[0] - tally[1]
+    counts[layer, C_W_READS] += reads
+    counts[layer, C_W_WRITES] += writes
+    counts[layer, C_UPD_SKIPPED] += reads - writes
 
 
-@njit(cache=True)
-def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key):
-    """STBP: update every synapse from the dense gradient G (n_pre, n_post); every synapse is read."""
+@njit(cache=True, parallel=True)
+def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key, n_threads):
+    """STBP: update every synapse from the dense gradient G (n_pre, n_post); every synapse is read.
+    Rows are split over the numba threads as in ``sparse_update``."""
     n_pre, n_post = G.shape
-    tally = np.zeros(2, dtype=np.int64)
-    for j in range(n_pre):
-        for i in range(n_post):
-            update_synapse(wT, nnz_row, j, i, G[j, i], lr, mode, lo, hi, is_int, key, tally)
+    n_chunks = max(1, min(n_threads, n_pre // 64))
+    iota = np.arange(n_post, dtype=np.uint32)
+    writes = np.zeros(n_chunks, dtype=np.int64)
+    for c in prange(n_chunks):
+        words, coarse, code, d = row_scratch(n_post)
+        tc = np.zeros(2, dtype=np.int64)
+        for j in range(c, n_pre, n_chunks):
+            update_row(wT, nnz_row, j, G[j], iota, n_post, True, lr, mode, lo, hi, is_int, key, words, coarse, code,
+                       d, tc)
+        writes[c] = tc[1]
     counts[layer, C_W_READS] += n_pre * n_post
-    counts[layer, C_W_WRITES] += tally[1]
-    counts[layer, C_UPD_SKIPPED] += n_pre * n_post - tally[1]
+    counts[layer, C_W_WRITES] += writes.sum()
+    counts[layer, C_UPD_SKIPPED] += n_pre * n_post - writes.sum()
+
+
+def gradient_rows(si, du: np.ndarray, n_pre: int, n_threads: int) -> np.ndarray:
+    """dL/dW (n_pre, n_post) = sum over the events (t, j) of du[t] into row j, exactly the sums
+    ``sparse_update`` forms — the dense rule's gradient without a BLAS call, whose own threads
+    would compete with the numba workers still spinning after a parallel update."""
+    G = np.zeros((n_pre, du.shape[1]))
+    sparse_update(si.step_ptr, si.lines, du, np.zeros((n_pre, du.shape[1]), dtype=np.int16), np.zeros(n_pre, np.int64),
+                  G, 0.0, NEAREST, 0.0, 0.0, True, False, new_counts(), 0, 0, n_threads)
+    return G
 
 
 def dense_counts(du: np.ndarray, n_pre: int) -> int:
