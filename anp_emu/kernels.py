@@ -49,36 +49,30 @@ def layer_step(pre_idx, n_pre, wT, nnz_row, acc, v, th, s_prev, s_now, post_idx,
     n_spk = 0
     n_aux = 0
     n_sat = 0
-    if aft_ideal:
-        for i in range(n_post):
-            fired_before = s_prev[i] != 0
-            if fired_before:
-                vi = v[i] * 0                      # 1. reset
-                th[i] = theta                      # 3'. ideal AFT: theta back after a spike,
-            else:
-                vi = leak(v[i], leak_shift)        # 1. leak
-                th[i] = max(th[i] - w_aux, th[i] * 0)  # 3'. else lowered by alpha
-            vi = vi + acc[i]                       # 2. integrate (wide)
-            vi, clipped = saturate(vi, v_lo, v_hi)  # 4. saturate once
-            n_sat += clipped
-            v[i] = vi
-            s_now[i] = 1 if vi >= th[i] else 0     # 5. fire
-    else:
-        # the chip: the same five steps branch-free, so the loop vectorises
-        boost = w_aux != 0
-        for i in range(n_post):
-            silent = s_prev[i] == 0
-            vi = (leak(v[i], leak_shift) if silent else v[i] * 0) + acc[i]   # 1. leak/reset, 2. integrate
-            vi = vi + (w_aux if silent else w_aux * 0)                       # 3. aux boost
-            n_aux += 1 if silent and boost else 0
-            n_sat += 1 if (vi > v_hi or vi < v_lo) else 0                    # 4. saturate once
-            vi = min(max(vi, v_lo), v_hi)
-            v[i] = vi
-            s_now[i] = 1 if vi >= th[i] else 0                               # 5. fire
     for i in range(n_post):
-        if s_now[i]:
+        fired_before = s_prev[i] != 0
+        if fired_before:
+            vi = v[i] * 0                      # 1. reset
+        else:
+            vi = leak(v[i], leak_shift)        # 1. leak
+        vi = vi + acc[i]                       # 2. integrate (wide)
+        if aft_ideal:                          # 3'. ideal AFT: threshold decays by alpha
+            if fired_before:
+                th[i] = theta
+            else:
+                th[i] = max(th[i] - w_aux, th[i] * 0)
+        elif not fired_before and w_aux != 0:  # 3. aux boost
+            vi = vi + w_aux
+            n_aux += 1
+        vi, clipped = saturate(vi, v_lo, v_hi)  # 4. saturate once
+        n_sat += clipped
+        v[i] = vi
+        if vi >= th[i]:                        # 5. fire
+            s_now[i] = 1
             post_idx[n_spk] = i
             n_spk += 1
+        else:
+            s_now[i] = 0
     counts[layer, C_SOP_AUX] += n_aux
     counts[layer, C_NEURON_UPDATES] += n_post
     counts[layer, C_SPIKES] += n_spk
