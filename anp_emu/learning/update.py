@@ -61,11 +61,16 @@ def coarse_part(key, index):
 
 
 @njit(cache=True, inline="always")
+def _scaled(x):
+    """2^16 x, x clamped to +-2^20 LSB first (exact: a power-of-two scaling)."""
+    return min(max(x, -_X_LIMIT), _X_LIMIT) * _COARSE
+
+
+@njit(cache=True, inline="always")
 def _coarse_code(x, c):
     """2 * floor((2^16 x + c) / 2^16) + open, with open = 1 when the fine draw decides (the
     floor of the sum sits at 2^16 - 1 mod 2^16); exact: 2^16 x and its floor are exact."""
-    x = min(max(x, -_X_LIMIT), _X_LIMIT)
-    q = np.int64(np.floor(x * _COARSE)) + c
+    q = np.int64(np.floor(_scaled(x))) + c
     return ((q >> 16) << 1) + (1 if (q & 0xFFFF) == 0xFFFF else 0)
 
 
@@ -75,7 +80,7 @@ def _resolve(code, x, key, index):
     r satisfies r >= 1 - frac(2^16 x)."""
     m = float(code >> 1)
     if code & 1:
-        t = min(max(x, -_X_LIMIT), _X_LIMIT) * _COARSE
+        t = _scaled(x)
         if (t - np.floor(t)) + uniform_at(key ^ _FINE_SALT, index) >= 1.0:
             m += 1.0
     return m
@@ -92,15 +97,13 @@ def stochastic_round(x, key, index):
 
 
 @njit(cache=True, inline="always")
-def round_lsb(x, mode, u):
-    """Round a float update (LSBs) to an integer-valued float; ``u`` in [0, 1) for stochastic.
-    Zero stays zero in every mode (floor(0 + u) = 0), so untouched synapses never move. (np.floor:
-    math.floor would return an int in numba and cost a float-int round trip per synapse.)"""
+def round_lsb(x, mode):
+    """Round a float update (LSBs) to an integer-valued float, ``nearest`` or ``floor``
+    (stochastic: ``stochastic_round``). Zero stays zero, so untouched synapses never move.
+    (np.floor: math.floor would return an int in numba, a float-int round trip per synapse.)"""
     if mode == NEAREST:
         return np.floor(x + 0.5)
-    if mode == FLOOR:
-        return np.floor(x)
-    return np.floor(x + u)
+    return np.floor(x)
 
 
 @njit(cache=True, inline="always")
@@ -112,7 +115,7 @@ def weight_change(g, lr, mode, is_int, key, index):
         return x
     if mode == STOCHASTIC:
         return stochastic_round(x, key, index)
-    return round_lsb(x, mode, 0.0)
+    return round_lsb(x, mode)
 
 
 @njit(cache=True, inline="always")
@@ -158,11 +161,28 @@ def _change_block(g, d, k0, k1, lr, mode, is_int):
     for k in range(gs.shape[0]):
         gk = gs[k]
         x = -lr * gk
-        dk = round_lsb(x, mode, 0.0) if is_int else x
+        dk = round_lsb(x, mode) if is_int else x
         ds[k] = dk
         r += np.int32(1) if gk != 0.0 else np.int32(0)
         f += np.int32(1) if dk != 0.0 else np.int32(0)
     return r, f
+
+
+@njit(cache=True, inline="always")
+def _write_block(wT, j, g, idx, code, d, k0, k1, lr, key, base, lo, hi, stochastic):
+    """Write the non-zero changes of block k0..k1-1 (stochastic: resolve the codes, reading the
+    fine draw of open ones; else the changes in d); returns (writes, change of the non-zero count)."""
+    writes = 0
+    dn = 0
+    for k in range(k0, k1):
+        if stochastic:
+            dk = _resolve(code[k], -lr * g[k], key, base + idx[k]) if code[k] != 0 else 0.0
+        else:
+            dk = d[k]
+        if dk != 0.0:
+            writes += 1
+            dn += apply_change(wT, j, idx[k], dk, lo, hi)
+    return writes, dn
 
 
 @njit(cache=True)
@@ -181,7 +201,8 @@ def update_row(wT, nnz_row, j, g, idx, n, dense, lr, mode, lo, hi, is_int, key, 
     n_read = 0
     n_write = 0
     dn = 0
-    if is_int and mode == STOCHASTIC:
+    stochastic = is_int and mode == STOCHASTIC
+    if stochastic:
         if dense:     # the row's draws in one vectorised pass, read back as 16-bit words
             b0 = base >> 2
             for b in range(((base + n_post - 1) >> 2) - b0 + 1):
@@ -193,29 +214,24 @@ def update_row(wT, nnz_row, j, g, idx, n, dense, lr, mode, lo, hi, is_int, key, 
         else:         # a few scattered synapses: each its own draw
             for k in range(n):
                 coarse[k] = coarse_part(key, base + idx[k])
+    if stochastic:
         for c0 in range(0, n, _CHUNK):
             c1 = min(c0 + _CHUNK, n)
             r, f = _code_block(g, coarse, code, c0, c1, lr)
             n_read += r
-            if f == 0:
-                continue
-            for k in range(c0, c1):
-                if code[k] != 0:
-                    dk = _resolve(code[k], -lr * g[k], key, base + idx[k])
-                    if dk != 0.0:
-                        n_write += 1
-                        dn += apply_change(wT, j, idx[k], dk, lo, hi)
+            if f:
+                w, dnz = _write_block(wT, j, g, idx, code, d, c0, c1, lr, key, base, lo, hi, True)
+                n_write += w
+                dn += dnz
     else:
         for c0 in range(0, n, _CHUNK):
             c1 = min(c0 + _CHUNK, n)
             r, f = _change_block(g, d, c0, c1, lr, mode, is_int)
             n_read += r
-            if f == 0:
-                continue
-            for k in range(c0, c1):
-                if d[k] != 0.0:
-                    n_write += 1
-                    dn += apply_change(wT, j, idx[k], d[k], lo, hi)
+            if f:
+                w, dnz = _write_block(wT, j, g, idx, code, d, c0, c1, lr, key, base, lo, hi, False)
+                n_write += w
+                dn += dnz
     nnz_row[j] += dn
     tally[0] += n_read
     tally[1] += n_write
@@ -226,8 +242,8 @@ def _row_gradient(j, line_ptr, ev_step, du, nz_ptr, nz_idx, nz_val, dense_step, 
                   dacc):
     """Gradient row j (presynaptic line j) over its events: sum over the line's event steps t of
     the non-zero errors delta_u[t, :]. Returns (g, idx, n, dense): the gradient g[k] of post
-    neuron idx[k], k < n; dense: the whole row (idx = iota). Sparse rows merge the steps' error lists branch-free (work = pairs; ``acc`` and
-    ``seen`` are all zero between rows); a row whose pairs reach half the row is accumulated whole
+    neuron idx[k], k < n; dense: the whole row (idx = iota). Sparse rows merge the steps' error
+    lists branch-free (work = pairs; ``acc`` and ``seen`` are all zero between rows); a row whose pairs reach half the row is accumulated whole
     in ``dacc`` — a step with many errors as one vector add of du[t] — and returned over all
     n_post neurons (zeros included)."""
     n_post = du.shape[1]
@@ -342,8 +358,7 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
             else:
                 for k in range(n):
                     grad_out[j, idx[k]] = g[k]
-        tally[c, 0] = tc[0]
-        tally[c, 1] = tc[1]
+        tally[c] = tc
     reads = tally[:, 0].sum()
     writes = tally[:, 1].sum()
     counts[layer, C_WGRAD] += wgrad
@@ -377,8 +392,9 @@ def gradient_rows(si, du: np.ndarray, n_pre: int, n_threads: int) -> np.ndarray:
     ``sparse_update`` forms — the dense rule's gradient without a BLAS call, whose own threads
     would compete with the numba workers still spinning after a parallel update."""
     G = np.zeros((n_pre, du.shape[1]))
-    sparse_update(si.step_ptr, si.lines, du, np.zeros((n_pre, du.shape[1]), dtype=np.int16), np.zeros(n_pre, np.int64),
-                  G, 0.0, NEAREST, 0.0, 0.0, True, False, new_counts(), 0, 0, n_threads)
+    no_weights = np.zeros((n_pre, 0), dtype=np.int16)     # not applying: only n_pre is read
+    sparse_update(si.step_ptr, si.lines, du, no_weights, np.zeros(n_pre, np.int64), G, 0.0, NEAREST, 0.0, 0.0,
+                  True, False, new_counts(), 0, 0, n_threads)
     return G
 
 
