@@ -120,10 +120,10 @@ class Chip:
 
     def run(self, x, record: bool = False) -> RunResult:
         """Run one sample: ``x`` is a SpikeInput or a (T, n_in) 0/1 raster."""
-        si = x if isinstance(x, SpikeInput) and x.lines.dtype == np.int32 and x.step_ptr.dtype == np.int64 \
-            else as_spike_input(x, self.spec.n_in)
-        if si.lines.size and (si.lines.max() >= self.spec.n_in or si.lines.min() < 0):
-            si.validate(self.spec.n_in)
+        if isinstance(x, SpikeInput) and x.lines.dtype == np.int32 and x.step_ptr.dtype == np.int64:
+            si = x.validate(self.spec.n_in)
+        else:
+            si = as_spike_input(x, self.spec.n_in)
         T = si.T
         n_hid, n_out = self.spec.n_hid, self.spec.n_out
         s_hid = np.zeros((T, n_hid), dtype=np.uint8)

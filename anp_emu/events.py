@@ -87,19 +87,28 @@ class SpikeInput:
         return cls(ptr, (key % n_in).astype(np.int32))
 
     def validate(self, n_in: int, field: str = "input") -> "SpikeInput":
-        """Check the CSR invariants against a chip with ``n_in`` input lines."""
+        """Check the CSR invariants against a chip with ``n_in`` input lines (one numba pass: cheap
+        enough to run on every sample the chip is given)."""
         p, ln = self.step_ptr, self.lines
-        if p.ndim != 1 or p.size < 2 or p[0] != 0 or np.any(np.diff(p) < 0) or p[-1] != ln.size:
+        if p.ndim != 1 or p.size < 2 or ln.ndim != 1 or p.dtype.kind not in "iu" or ln.dtype.kind not in "iu":
+            raise InputError(f"{field}.step_ptr", "must be 1-D integer offsets of at least 2 entries",
+                             value=f"shape {p.shape}, {p.dtype}")
+        problem, value = _csr_problem(np.asarray(p, np.int64), np.asarray(ln, np.int64), n_in)
+        if problem == 1:
             raise InputError(f"{field}.step_ptr", "must start at 0, be non-decreasing and end at len(lines)")
-        if ln.size and (ln.min() < 0 or ln.max() >= n_in):
-            raise InputError(f"{field}.lines", "input line out of range", limit=f"0..{n_in - 1}",
-                             value=int(ln.min() if ln.min() < 0 else ln.max()))
+        if problem == 2:
+            raise InputError(f"{field}.lines", "input line out of range", limit=f"0..{n_in - 1}", value=value)
         return self
 
 
 def as_spike_input(x, n_in: int, field: str = "input") -> SpikeInput:
     """Accept a SpikeInput or a dense (T, n_in) raster and return a validated SpikeInput."""
     if isinstance(x, SpikeInput):
+        for name, a in (("step_ptr", x.step_ptr), ("lines", x.lines)):
+            if np.asarray(a).dtype.kind not in "iu":
+                raise InputError(f"{field}.{name}", "must be 1-D integer offsets of at least 2 entries"
+                                 if name == "step_ptr" else "must be integer line indices",
+                                 value=f"dtype {np.asarray(a).dtype}")
         si = SpikeInput(np.ascontiguousarray(x.step_ptr, dtype=np.int64), np.ascontiguousarray(x.lines, dtype=np.int32))
         return si.validate(n_in, field)
     x = np.asarray(x)
@@ -122,3 +131,24 @@ def _raster_csr(s):
                 m += 1
         ptr[t + 1] = m
     return ptr, lines[:m].copy()
+
+
+@njit(cache=True)
+def _csr_problem(p, ln, n_in):
+    """(0, 0) if (p, ln) is a valid CSR of events on n_in lines; (1, 0) for bad offsets; (2, v)
+    for lines outside 0..n_in-1, v the smallest if negative, else the largest (as before)."""
+    if p[0] != 0 or p[p.shape[0] - 1] != ln.shape[0]:
+        return 1, 0
+    for t in range(p.shape[0] - 1):
+        if p[t + 1] < p[t]:
+            return 1, 0
+    lo = 0
+    hi = n_in - 1
+    for e in range(ln.shape[0]):
+        lo = min(lo, ln[e])
+        hi = max(hi, ln[e])
+    if lo < 0:
+        return 2, lo
+    if hi >= n_in:
+        return 2, hi
+    return 0, 0

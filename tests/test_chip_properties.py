@@ -86,6 +86,13 @@ def test_bad_inputs_give_one_clear_error():
         chip.run(np.zeros(8))
     with pytest.raises(InputError, match="lines.*out of range.*limit 0..7.*got 8"):
         chip.run(SpikeInput(np.array([0, 1]), np.array([8], dtype=np.int32)))
+    with pytest.raises(InputError, match="lines.*out of range.*limit 0..7.*got -1"):
+        chip.run(SpikeInput(np.array([0, 2], dtype=np.int64), np.array([3, -1], dtype=np.int32)))
+    for bad_ptr in ([0, 3], [1, 1], [0, 2, 1, 2]):   # past the events, not from 0, decreasing
+        with pytest.raises(InputError, match="input.step_ptr: must start at 0"):
+            chip.run(SpikeInput(np.array(bad_ptr, dtype=np.int64), np.array([3, 4], dtype=np.int32)))
+    with pytest.raises(InputError, match="input.step_ptr: must be 1-D integer"):
+        chip.run(SpikeInput(np.array([0.0, 1.0]), np.array([3], dtype=np.int32)))
     with pytest.raises(InputError, match="duplicate event"):
         SpikeInput.from_events(np.array([0, 0]), np.array([3, 3]), T=2, n_in=8)
     with pytest.raises(InputError, match="step out of range"):
