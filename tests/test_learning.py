@@ -13,9 +13,9 @@ from anp_emu.events import SpikeInput
 from anp_emu.learning.engine import LearningEngine
 from anp_emu.learning.settings import LearningSettings
 from anp_emu.counters import C_UPD_SKIPPED, C_W_READS, C_W_WRITES, new_counts
-from anp_emu.learning.update import (_FINE_SALT, NEAREST, STOCHASTIC, _coarse_code, apply_change, coarse_part,
-                                     dense_update, sparse_update, stochastic_round, uniform_at,
-                                     weight_change)
+from anp_emu.learning.rounding import (_FINE_SALT, NEAREST, STOCHASTIC, apply_change, level, pow2, stochastic_round,
+                                       synapse_index, uniform_at, weight_change)
+from anp_emu.learning.update import dense_update, sparse_update
 from anp_emu.spec import ChipSpec
 from conftest import make_config
 
@@ -233,37 +233,75 @@ def test_stochastic_rounding_is_unbiased_and_reproducible():
         vals = np.array([stochastic_round(x, 123, i) for i in range(400000)])
         assert set(np.unique(vals)) <= {np.floor(x), np.floor(x) + 1}
         assert abs(vals.mean() - x) < 5 * np.sqrt(abs(x - np.floor(x)) / len(vals)) + 1e-12
+    assert np.array_equal([stochastic_round(0.01, 5, i) for i in range(5000)],
+                          [stochastic_round(0.01, 5, i) for i in range(5000)])       # counter-based
+    assert not np.array_equal([stochastic_round(0.5, 5, i) for i in range(100)],
+                              [stochastic_round(0.5, 6, i) for i in range(100)])
+    assert stochastic_round(0.0, 5, 0) == 0.0 and str(stochastic_round(-1e-30, 5, 0)) == "0.0"
     u = np.array([uniform_at(7, i) for i in range(40000)])
     assert 0.0 <= u.min() and u.max() < 1.0 and abs(u.mean() - 0.5) < 0.005
-    assert np.array_equal(u, [uniform_at(7, i) for i in range(40000)])      # counter-based: reproducible
-    assert not np.array_equal(u[:100], [uniform_at(8, i) for i in range(100)])
-    c = np.array([coarse_part(7, i) for i in range(40000)])
-    assert c.min() >= 0 and c.max() <= 65535 and abs(c.mean() / 65536 - 0.5) < 0.005
 
 
-@pytest.mark.parametrize("x", [2.0 ** -30, -(2.0 ** -30), 1e-4, 0.37, -0.37, 5.999, -7.25, 3.0])
-def test_stochastic_rounding_is_exactly_unbiased_over_the_coarse_part(x):
-    """E over the 2^16 coarse parts c, and the fine draw r for the open ones (P(r >= 1 - f) = f):
-    the expected change is x to float precision — even below 2^-16, where 16 bits alone would
-    never round up."""
-    t = x * 65536.0
-    frac = t - np.floor(t)
-    codes = np.array([_coarse_code(x, c) for c in range(65536)])
-    expected = ((codes >> 1) + (codes & 1) * frac).mean()
-    assert expected == pytest.approx(x, rel=1e-12, abs=1e-300)
-    assert (codes & 1).sum() == 1       # one open coarse value: the fine draw matters 1 time in 2^16
+_M64 = (1 << 64) - 1
 
 
-def test_open_coarse_part_is_decided_by_the_fine_draw():
-    key = 99
-    index = next(i for i in range(10**6) if coarse_part(key, i) == 65535)   # the open value for x in [0, 2^-16)
-    for x in (1e-9, 1e-6, 1.2e-5):
-        r = uniform_at(key ^ _FINE_SALT, index)
-        assert stochastic_round(x, key, index) == (1.0 if r >= 1.0 - x * 65536.0 else 0.0)
+def _splitmix_ref(key, counter):
+    """splitmix64 output counter + 1 from key, in Python integers (Steele et al. 2014)."""
+    z = (key + (counter + 1) * 0x9E3779B97F4A7C15) & _M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
 
 
-def _update_case(seed, n_pre=40, n_post=70, T=9):
-    """Events and errors with sparse rows (one or a few events, few errors) and dense ones."""
+def _stochastic_round_ref(x, key, index):
+    """The documented definition, written plainly with Python integers and fractions."""
+    from fractions import Fraction
+    a = min(abs(x), 2.0 ** 20)
+    if a == 0:
+        return 0.0
+    m, e = np.frexp(a)
+    k = min(max(-int(e), 0), 63)
+    block, bit = index - index % 64, index % 64
+    candidate = all((_splitmix_ref(key, block + r) >> bit) & 1 for r in range(k))
+    u = Fraction(_splitmix_ref(key ^ _FINE_SALT, index) >> 11, 2 ** 53)
+    up = candidate and u < (Fraction(a) - int(a)) * 2 ** k
+    mag = float(int(a) + up)
+    return mag if x > 0 else -mag
+
+
+def test_stochastic_rounding_follows_its_documented_definition():
+    rng = np.random.default_rng(3)
+    xs = np.concatenate([rng.normal(0, 1, 300) * 10.0 ** rng.integers(-12, 3, 300), [0.5, -0.25, 2.0 ** -40, 3.0]])
+    for n, x in enumerate(xs):
+        for index in (n, 64 * n + 63, 10**9 + n):
+            assert stochastic_round(x, 2024, index) == _stochastic_round_ref(x, 2024, index)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(x=st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=True))
+def test_stochastic_rounding_is_exactly_unbiased(x):
+    """P(candidate) = 2^-k, then P(u < frac(a) 2^k) is exact with a 53-bit u: the expected
+    magnitude is floor(a) + frac(a) exactly for every |x| >= 2^-64 LSB (far below 2^-16 and
+    2^-53 too); below, to 2^-116 LSB."""
+    a = min(abs(x), 2.0 ** 20)
+    k = level(a)
+    p = (a - np.floor(a)) * pow2(k)                 # the acceptance probability of a candidate
+    assert 0.0 <= p < 1.0
+    assert p / pow2(k) == a - np.floor(a)             # 2^-k * p = frac(a), no rounding
+    if a >= 2.0 ** -64:
+        assert p * 2.0 ** 53 == np.floor(p * 2.0 ** 53)   # a multiple of 2^-53: exact with 53-bit u
+    else:           # below, P(u < p) = ceil(p 2^53) / 2^53: E exceeds a by at most 2^-116 LSB
+        assert k == 63 and 0.0 <= np.ceil(p * 2.0 ** 53) / 2.0 ** 53 / pow2(63) - a <= 2.0 ** -116
+    if 0.0 < a < 0.5 and k < 63:
+        assert 0.5 <= pow2(k) * a < 1.0              # the tightest level: P(candidate) < 2 a
+    else:
+        assert k == (0 if a >= 0.5 else 63) or a == 0.0
+
+
+def _update_case(seed, n_pre=160, n_post=70, T=9):
+    """Events and errors with sparse rows (one or a few events, few errors) and dense ones; enough
+    active lines (>= 128) for two chunks of rows on two threads; rows of 70 post neurons: one
+    whole block of 64 and one partly used."""
     rng = np.random.default_rng(seed)
     du = np.where(rng.random((T, n_post)) < 0.15, rng.normal(0, 2e-3, (T, n_post)), 0.0)
     du[3] = rng.normal(0, 2e-3, n_post)                 # one step with an error at every neuron
@@ -274,11 +312,13 @@ def _update_case(seed, n_pre=40, n_post=70, T=9):
     return si, du, w
 
 
-@pytest.mark.parametrize("mode", [STOCHASTIC, NEAREST])
-def test_event_driven_update_equals_the_per_synapse_definition(mode):
+@pytest.mark.parametrize("mode,lr", [(STOCHASTIC, 3.0), (STOCHASTIC, 300.0), (STOCHASTIC, 3e4), (NEAREST, 300.0)])
+def test_event_driven_update_equals_the_per_synapse_definition(mode, lr):
     """sparse_update (dense, merged and single-event rows; 1 or 2 threads) = the scalar definition
-    weight_change per synapse of the dense gradient, then clip; and its counts."""
-    lr, key, lo, hi = 300.0, 2024, -128.0, 127.0
+    weight_change per synapse of the dense gradient, then clip; and its counts. Stochastic: with
+    changes far below one LSB (lr 3: most candidates need level words above their block's
+    bound), around one LSB, and far above it (saturating)."""
+    key, lo, hi = 2024, -128.0, 127.0
     for seed in range(3):
         si, du, w = _update_case(seed)
         G = np.zeros(w.shape)
@@ -288,7 +328,7 @@ def test_event_driven_update_equals_the_per_synapse_definition(mode):
         want = w.astype(float)
         writes = 0
         for j, i in zip(*np.nonzero(G)):
-            d = weight_change(G[j, i], lr, mode, True, key, j * w.shape[1] + i)
+            d = weight_change(G[j, i], lr, mode, True, key, synapse_index(j, i, w.shape[1]))
             writes += d != 0.0
             want[j, i] = min(max(want[j, i] + d, lo), hi)
         for n_threads in (1, 2):

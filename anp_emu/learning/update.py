@@ -3,238 +3,92 @@
 The gradient of a layer is dL/dW[i, j] = sum_t delta_u[t, i] * x[t, j]. MPD-ED forms it only on
 (input event at step t, post neuron with non-zero delta_u[t]) pairs — work proportional to spike
 counts — and updates only the synapses so touched; STBP (dense by design) forms it on every
-synapse at every step. The integer update is
+synapse at every step. The change -lr * dL/dW is rounded and saturated as ``rounding`` defines.
 
-    dW = round(-lr * dL/dW)      in weight LSBs: nearest (floor(x + 1/2)), floor, or stochastic
-                                 (floor(x + u), u uniform on [0, 1): unbiased; ``stochastic_round``,
-                                 counter-based splitmix64 draws per synapse under a per-step,
-                                 per-layer key from the engine's seeded numpy Generator —
-                                 reproducible, and independent of the order in which synapses are
-                                 visited and of the thread count)
-    W  = clip(W + dW, w_min, w_max)   saturating at the layer's width, never wrapping
+A synapse is read (``weight_reads``) when it has at least one (event, non-zero error) pair
+(MPD-ED) or always (STBP); written (``weight_writes``) when its rounded change is non-zero, else
+``updates_skipped``. The float twin updates float weights by -lr * dL/dW exactly.
 
-A synapse is read (``weight_reads``) when its gradient is non-zero (MPD-ED) or always (STBP);
-written (``weight_writes``) when its rounded update is non-zero, else ``updates_skipped``.
-The float twin updates float weights by -lr * dL/dW exactly.
+Two evaluation paths give the same numbers as ``rounding.weight_change`` per synapse:
+- stochastic rounding on the int chip: ``rounding.round_block`` per block of 64 synapses, with a
+  bound on the block's changes from the errors (lr * sum over the row's events of the block's
+  largest |delta_u|), so that only the candidates its level words leave are visited — most
+  synapses with a gradient are never touched, and their gradient is never formed;
+- nearest, floor, the float twin and plain gradients: each touched row's gradient is formed
+  (``_row_gradient``) and updated in branch-free blocks (``update_row``).
 """
 from __future__ import annotations
-
 
 import numpy as np
 from numba import njit, prange
 
 from ..counters import C_UPD_SKIPPED, C_W_READS, C_W_WRITES, C_WGRAD, new_counts
+from .rounding import (BLOCK, NEAREST, ROUNDING_ID, STOCHASTIC, apply_change, block_scratch, popcount, round_block,
+                       round_lsb, row_blocks)
 
-NEAREST, FLOOR, STOCHASTIC = 0, 1, 2
-ROUNDING_ID = {"nearest": NEAREST, "floor": FLOOR, "stochastic": STOCHASTIC}
+__all__ = ["ROUNDING_ID", "sparse_update", "dense_update", "gradient_rows", "dense_counts", "update_row"]
 
-_GOLDEN = 0x9E3779B97F4A7C15   # splitmix64 increment
-_FINE_SALT = 0x5851F42D4C957F2D  # the fine draws use key ^ salt
-_COARSE = 65536.0                # u = (c + r) / 2^16: c a coarse 16-bit part, r a fine U[0, 1)
-_X_LIMIT = 2.0 ** 20             # |change| clamp before rounding (any weight saturates long before)
 _CHUNK = 64                      # synapses per branch-free block of update_row
 
 
 @njit(cache=True, inline="always")
-def splitmix_at(key, counter):
-    """Output counter + 1 of the splitmix64 stream started at ``key`` (Steele et al. 2014), uint64.
-    Counter-based: depends on (key, counter) only, so draws need no sequential state and do not
-    depend on the order in which synapses are visited (or on the thread that visits them)."""
-    z = np.uint64(key) + np.uint64(counter + 1) * np.uint64(_GOLDEN)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-@njit(cache=True, inline="always")
-def uniform_at(key, index):
-    """U[0, 1) with 53 random bits (exact in float64) for counter ``index`` under ``key``."""
-    return float(np.int64(splitmix_at(key, index) >> np.uint64(11))) * (1.0 / 9007199254740992.0)
-
-
-@njit(cache=True, inline="always")
-def coarse_part(key, index):
-    """The coarse part c in 0..65535 of synapse ``index``'s uniform: 16-bit word index % 4 of
-    splitmix_at(key, index // 4) (one 64-bit draw serves 4 neighbouring synapses)."""
-    h = splitmix_at(key, index >> 2)
-    return np.int64((h >> np.uint64(16 * (index & 3))) & np.uint64(0xFFFF))
-
-
-@njit(cache=True, inline="always")
-def _scaled(x):
-    """2^16 x, x clamped to +-2^20 LSB first (exact: a power-of-two scaling)."""
-    return min(max(x, -_X_LIMIT), _X_LIMIT) * _COARSE
-
-
-@njit(cache=True, inline="always")
-def _coarse_code(x, c):
-    """2 * floor((2^16 x + c) / 2^16) + open, with open = 1 when the fine draw decides (the
-    floor of the sum sits at 2^16 - 1 mod 2^16); exact: 2^16 x and its floor are exact."""
-    q = np.int64(np.floor(_scaled(x))) + c
-    return ((q >> 16) << 1) + (1 if (q & 0xFFFF) == 0xFFFF else 0)
-
-
-@njit(cache=True, inline="always")
-def _resolve(code, x, key, index):
-    """The rounded change from a coarse code: the floor, plus 1 for an open code whose fine draw
-    r satisfies r >= 1 - frac(2^16 x)."""
-    m = float(code >> 1)
-    if code & 1:
-        t = _scaled(x)
-        if (t - np.floor(t)) + uniform_at(key ^ _FINE_SALT, index) >= 1.0:
-            m += 1.0
-    return m
-
-
-@njit(cache=True)
-def stochastic_round(x, key, index):
-    """Stochastic rounding of x (LSBs, clamped to +-2^20) for synapse ``index`` under the step key:
-    floor(x + u), u = (c + r) / 2^16 uniform on [0, 1) — c = coarse_part(key, index), r a 53-bit
-    fine draw read only when c leaves the result open (1 synapse in 65536). E[result] = x, and a
-    row needs one 64-bit draw per 4 synapses. The scalar definition; ``update_row`` computes the
-    same numbers a row at a time."""
-    return _resolve(_coarse_code(x, coarse_part(key, index)), x, key, index)
-
-
-@njit(cache=True, inline="always")
-def round_lsb(x, mode):
-    """Round a float update (LSBs) to an integer-valued float, ``nearest`` or ``floor``
-    (stochastic: ``stochastic_round``). Zero stays zero, so untouched synapses never move.
-    (np.floor: math.floor would return an int in numba, a float-int round trip per synapse.)"""
-    if mode == NEAREST:
-        return np.floor(x + 0.5)
-    return np.floor(x)
-
-
-@njit(cache=True, inline="always")
-def weight_change(g, lr, mode, is_int, key, index):
-    """The change of synapse ``index`` (pre * n_post + post) for gradient g: -lr * g, rounded to
-    whole LSBs on the int chip (``stochastic_round`` under ``key``), exact on the float twin."""
-    x = -lr * g
-    if not is_int:
-        return x
-    if mode == STOCHASTIC:
-        return stochastic_round(x, key, index)
-    return round_lsb(x, mode)
-
-
-@njit(cache=True, inline="always")
-def apply_change(wT, j, i, d, lo, hi):
-    """W[j, i] = clip(W[j, i] + d, lo, hi) — saturating, never wrapping; returns the change of the
-    row's non-zero count (the effective fan-out the forward pass counts as SOPs)."""
-    old = wT[j, i]
-    new = min(max(old + d, lo), hi)
-    wT[j, i] = new
-    return int(new != 0) - int(old != 0)
-
-
-@njit(cache=True, inline="always")
-def row_scratch(n_post):
-    """Scratch of one thread for update_row: (words, coarse, code, d)."""
-    return (np.empty(n_post // 4 + 2, dtype=np.uint64), np.empty(n_post, dtype=np.int64),
-            np.empty(n_post, dtype=np.int64), np.empty(n_post))
-
-
-@njit(cache=True, inline="always")
-def _code_block(g, coarse, code, k0, k1, lr):
-    """Coarse codes of synapses k0..k1-1 (branch-free, vectorises); returns (reads, non-zero codes).
+def _change_block(g, d, k0, k1, lr, mode, is_int):
+    """Changes of synapses k0..k1-1 (nearest, floor or float); returns the non-zero count.
     (Slices: indices from 0 are provably non-negative, so numba's negative-index wraparound
     vanishes and the loads stay contiguous instead of becoming gathers.)"""
-    gs, cs, vs = g[k0:k1], coarse[k0:k1], code[k0:k1]
-    r = np.int32(0)
-    f = np.int32(0)
-    for k in range(gs.shape[0]):
-        gk = gs[k]
-        v = _coarse_code(-lr * gk, cs[k])
-        vs[k] = v
-        r += np.int32(1) if gk != 0.0 else np.int32(0)
-        f += np.int32(1) if v != 0 else np.int32(0)
-    return r, f
-
-
-@njit(cache=True, inline="always")
-def _change_block(g, d, k0, k1, lr, mode, is_int):
-    """Changes of synapses k0..k1-1 without stochastic rounding; returns (reads, non-zero changes)."""
     gs, ds = g[k0:k1], d[k0:k1]
-    r = np.int32(0)
     f = np.int32(0)
     for k in range(gs.shape[0]):
-        gk = gs[k]
-        x = -lr * gk
+        x = -lr * gs[k]
         dk = round_lsb(x, mode) if is_int else x
         ds[k] = dk
-        r += np.int32(1) if gk != 0.0 else np.int32(0)
         f += np.int32(1) if dk != 0.0 else np.int32(0)
-    return r, f
-
-
-@njit(cache=True, inline="always")
-def _write_block(wT, j, g, idx, code, d, k0, k1, lr, key, base, lo, hi, stochastic):
-    """Write the non-zero changes of block k0..k1-1 (stochastic: resolve the codes, reading the
-    fine draw of open ones; else the changes in d); returns (writes, change of the non-zero count)."""
-    writes = 0
-    dn = 0
-    for k in range(k0, k1):
-        if stochastic:
-            dk = _resolve(code[k], -lr * g[k], key, base + idx[k]) if code[k] != 0 else 0.0
-        else:
-            dk = d[k]
-        if dk != 0.0:
-            writes += 1
-            dn += apply_change(wT, j, idx[k], dk, lo, hi)
-    return writes, dn
+    return f
 
 
 @njit(cache=True)
-def update_row(wT, nnz_row, j, g, idx, n, dense, lr, mode, lo, hi, is_int, key, words, coarse, code, d, tally):
-    """Update synapses (pre j, post idx[k]) with gradients g[k], k < n, and keep row j's non-zero
-    count; tally reads (g != 0) in tally[0] and writes (non-zero change) in tally[1]. ``dense``:
-    the row is whole, idx = arange(n_post) (a zero gradient rounds to a zero change in every mode).
+def update_row(wT, nnz_row, j, g, idx, n, lr, mode, is_int, lo, hi, d):
+    """Update synapses (pre j, post idx[k]) with gradients g[k], k < n, rounded ``nearest`` or
+    ``floor`` on the int chip, exact on the float twin, and keep row j's non-zero count; returns
+    the writes (non-zero changes). ``d``: scratch of n_post floats.
 
     Same numbers as ``weight_change`` per synapse, computed for speed: blocks of _CHUNK synapses
-    go through a branch-free pass that vectorises, and only blocks with a non-zero (or, for
-    stochastic rounding, open) change are revisited to write the weights — most rounded updates
-    are zero. Stochastic rounding fills ``words`` with the row's splitmix64 draws (one per 4
-    synapses) and reads each synapse's coarse 16-bit part from them."""
-    n_post = wT.shape[1]
-    base = j * n_post
-    n_read = 0
-    n_write = 0
+    go through a branch-free pass that vectorises, and only blocks with a non-zero change are
+    revisited to write the weights — most rounded updates are zero."""
+    writes = 0
     dn = 0
-    stochastic = is_int and mode == STOCHASTIC
-    if stochastic:
-        if dense:     # the row's draws in one vectorised pass, read back as 16-bit words
-            b0 = base >> 2
-            for b in range(((base + n_post - 1) >> 2) - b0 + 1):
-                words[b] = splitmix_at(key, b0 + b)
-            off = base & 3
-            parts = words.view(np.uint16)[off:off + n]
-            for k in range(n):
-                coarse[k] = parts[k]
-        else:         # a few scattered synapses: each its own draw
-            for k in range(n):
-                coarse[k] = coarse_part(key, base + idx[k])
-    if stochastic:
-        for c0 in range(0, n, _CHUNK):
-            c1 = min(c0 + _CHUNK, n)
-            r, f = _code_block(g, coarse, code, c0, c1, lr)
-            n_read += r
-            if f:
-                w, dnz = _write_block(wT, j, g, idx, code, d, c0, c1, lr, key, base, lo, hi, True)
-                n_write += w
-                dn += dnz
-    else:
-        for c0 in range(0, n, _CHUNK):
-            c1 = min(c0 + _CHUNK, n)
-            r, f = _change_block(g, d, c0, c1, lr, mode, is_int)
-            n_read += r
-            if f:
-                w, dnz = _write_block(wT, j, g, idx, code, d, c0, c1, lr, key, base, lo, hi, False)
-                n_write += w
-                dn += dnz
+    for c0 in range(0, n, _CHUNK):
+        c1 = min(c0 + _CHUNK, n)
+        if _change_block(g, d, c0, c1, lr, mode, is_int):
+            for k in range(c0, c1):
+                if d[k] != 0.0:
+                    writes += 1
+                    dn += apply_change(wT, j, idx[k], d[k], lo, hi)
     nnz_row[j] += dn
-    tally[0] += n_read
-    tally[1] += n_write
+    return writes
+
+
+@njit(cache=True)
+def _error_blocks(du):
+    """Per step t and block w of 64 post neurons: the bitmask of non-zero errors (uint64) and the
+    largest |delta_u[t, i]| of the block."""
+    T, n_post = du.shape
+    nb = row_blocks(n_post)
+    live = np.zeros((T, nb), dtype=np.uint64)
+    peak = np.zeros((T, nb))
+    for t in range(T):
+        for w in range(nb):
+            i0 = w * BLOCK
+            seg = du[t, i0:min(i0 + BLOCK, n_post)]
+            m = np.uint64(0)
+            p = 0.0
+            for b in range(seg.shape[0]):
+                v = seg[b]
+                m |= np.uint64(v != 0.0) << np.uint64(b)
+                p = max(p, abs(v))
+            live[t, w] = m
+            peak[t, w] = p
+    return live, peak
 
 
 @njit(cache=True)
@@ -286,38 +140,40 @@ def _row_gradient(j, line_ptr, ev_step, du, nz_ptr, nz_idx, nz_val, dense_step, 
     return gbuf, touched, n_t, False
 
 
-@njit(cache=True, parallel=True)
-def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, is_int, apply, counts, layer,
-                  key, n_threads):
-    """MPD-ED: dL/dW on (event, non-zero error) pairs, then the update of the touched synapses.
-
-    The neurons with a non-zero error at each step are listed once (CSR); events are grouped by
-    presynaptic line j, and row j of the gradient is formed from the lists of the steps at which
-    j spiked (``_row_gradient``): work O(pairs + touched synapses), and no row is visited
-    without an event, so it is bounded by input events x n_post (the paper's zeta_i*M*N*T),
-    never n_pre x n_post x T. Rows are independent (the stochastic rounding is counter-based),
-    so they are split over ``n_threads`` chunks (numba.get_num_threads(), passed in: calling it
-    inside would keep the kernel out of numba's cache); the result does not depend on it.
-    ``grad_out`` (n_pre, n_post) receives the gradient rows when not ``apply``.
-    Counted: the pairs (events at t x non-zero errors at t), reads, writes, skips.
-    """
+@njit(cache=True)
+def _error_lists(du, lists):
+    """The errors of a layer as the kernels read them: per step and block, the non-zero mask and
+    the largest |delta_u| (``_error_blocks``); nz_ptr (T + 1), the CSR offsets of the non-zero
+    errors per step; and, if ``lists``, their neurons and values (branch-free compaction) and
+    whether a step is dense enough to be added as one vector (``dense_step``)."""
     T, n_post = du.shape
-    n_pre = wT.shape[0]
-    # neurons with a non-zero error, per step (CSR; branch-free compaction)
+    live, peak = _error_blocks(du)
     nz_ptr = np.zeros(T + 1, dtype=np.int64)
-    nz_idx = np.empty(T * n_post + 1, dtype=np.uint32)   # unsigned: no negative-index wraparound
-    nz_val = np.empty(T * n_post + 1)
+    n_list = T * n_post + 1 if lists else 1
+    nz_idx = np.empty(n_list, dtype=np.uint32)   # unsigned: no negative-index wraparound
+    nz_val = np.empty(n_list)
     dense_step = np.zeros(T, dtype=np.bool_)
     m = 0
     for t in range(T):
-        row = du[t]
-        for i in range(n_post):
-            nz_idx[m] = np.uint32(i)
-            nz_val[m] = row[i]
-            m += row[i] != 0.0
+        if lists:
+            row = du[t]
+            for i in range(n_post):
+                nz_idx[m] = np.uint32(i)
+                nz_val[m] = row[i]
+                m += row[i] != 0.0
+            dense_step[t] = 8 * (m - nz_ptr[t]) >= n_post     # cheaper as one vector add of du[t]
+        else:
+            for w in range(live.shape[1]):
+                m += popcount(live[t, w])
         nz_ptr[t + 1] = m
-        dense_step[t] = 8 * (m - nz_ptr[t]) >= n_post     # cheaper as one vector add of du[t]
-    # events grouped by line: counting sort of (line, step)
+    return live, peak, nz_ptr, nz_idx, nz_val, dense_step
+
+
+@njit(cache=True)
+def _events_by_line(step_ptr, lines, n_pre, nz_ptr):
+    """Events grouped by line (counting sort of (line, step)): line_ptr (n_pre + 1), the event
+    steps in line order, the lines with an event, and the (event, non-zero error) pairs."""
+    T = step_ptr.shape[0] - 1
     n_ev = lines.shape[0]
     line_ptr = np.zeros(n_pre + 1, dtype=np.int64)
     for e in range(n_ev):
@@ -326,41 +182,100 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
         line_ptr[j + 1] += line_ptr[j]
     fill = line_ptr[:-1].copy()
     ev_step = np.empty(n_ev, dtype=np.int64)
-    wgrad = 0
+    pairs = 0
     for t in range(T):
         for e in range(step_ptr[t], step_ptr[t + 1]):
             j = lines[e]
             ev_step[fill[j]] = t
             fill[j] += 1
-            wgrad += nz_ptr[t + 1] - nz_ptr[t]
+            pairs += nz_ptr[t + 1] - nz_ptr[t]
     active = np.flatnonzero(line_ptr[1:] > line_ptr[:-1])
+    return line_ptr, ev_step, active, pairs
+
+
+@njit(cache=True)
+def _kernel_arrays(n_post, n_chunks):
+    """iota (n_post) and the per-chunk (reads, writes) tallies, allocated outside the parallel
+    kernels (there, every array expression would be a parallel region of its own)."""
+    return np.arange(n_post, dtype=np.uint32), np.zeros((n_chunks, 2), dtype=np.int64)
+
+
+@njit(cache=True, parallel=True)
+def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, is_int, apply, counts, layer,
+                  key, n_threads):
+    """MPD-ED: dL/dW on (event, non-zero error) pairs, then the update of the touched synapses.
+
+    Events are grouped by presynaptic line j; row j's synapses with a pair are the union of the
+    non-zero error masks of the steps at which j spiked (a popcount gives the reads). Stochastic
+    rounding on the int chip then runs ``round_block`` on each block of the row with a pair;
+    otherwise the row's gradient is formed from the per-step lists of non-zero errors
+    (``_row_gradient``) and updated (``update_row``). No row is visited without an event, so the
+    work is bounded by input events x n_post (the paper's zeta_i*M*N*T), never
+    n_pre x n_post x T. Rows are independent (the stochastic rounding is counter-based), so they
+    are split over ``n_threads`` chunks (numba.get_num_threads(), passed in: calling it inside
+    would keep the kernel out of numba's cache); the result does not depend on it.
+    ``grad_out`` (n_pre, n_post) receives the gradient rows when not ``apply``.
+    Counted: the pairs (events at t x non-zero errors at t), reads, writes, skips.
+    """
+    T, n_post = du.shape
+    nb = row_blocks(n_post)
+    event_driven = apply and is_int and mode == STOCHASTIC
+    live, peak, nz_ptr, nz_idx, nz_val, dense_step = _error_lists(du, not event_driven)
+    line_ptr, ev_step, active, wgrad = _events_by_line(step_ptr, lines, wT.shape[0], nz_ptr)
     n_active = active.shape[0]
     n_chunks = max(1, min(n_threads, n_active // 64))
-    iota = np.arange(n_post, dtype=np.uint32)
-    tally = np.zeros((n_chunks, 2), dtype=np.int64)   # weight reads, weight writes
+    iota, tally = _kernel_arrays(n_post, n_chunks)
     for c in prange(n_chunks):
         acc = np.zeros(n_post)
         seen = np.zeros(n_post, dtype=np.uint8)
         touched = np.empty(n_post + 1, dtype=np.uint32)
         gbuf = np.empty(n_post)
         dacc = np.empty(n_post)
-        words, coarse, code, d = row_scratch(n_post)
-        tc = np.zeros(2, dtype=np.int64)
+        d = np.empty(n_post)
+        by_level, mag, sign = block_scratch()
+        reads = 0
+        writes = 0
         for a in range(c, n_active, n_chunks):
             j = active[a]
+            e0, e1 = line_ptr[j], line_ptr[j + 1]
+            steps = ev_step[e0:e1]
+            if event_driven:
+                dn = 0
+                for w in range(nb):
+                    mask = np.uint64(0)
+                    bound = 0.0
+                    for t in steps:
+                        mask |= live[t, w]
+                        bound += peak[t, w]
+                    if mask:
+                        reads += popcount(mask)
+                        wr, dnz = round_block(wT, j, w, mask, lr * bound, du, steps, e1 - e0, lr, lo, hi, key,
+                                              by_level, mag, sign)
+                        writes += wr
+                        dn += dnz
+                nnz_row[j] += dn
+                continue
             g, idx, n, dense = _row_gradient(j, line_ptr, ev_step, du, nz_ptr, nz_idx, nz_val, dense_step, iota, acc,
                                              seen, touched, gbuf, dacc)
             if n == 0:
                 continue
+            for w in range(nb):
+                mask = np.uint64(0)
+                for t in steps:
+                    mask |= live[t, w]
+                reads += popcount(mask)
             if apply:
-                update_row(wT, nnz_row, j, g, idx, n, dense, lr, mode, lo, hi, is_int, key, words, coarse, code, d,
-                           tc)
+                writes += update_row(wT, nnz_row, j, g, idx, n, lr, mode, is_int, lo, hi, d)
             else:
                 for k in range(n):
                     grad_out[j, idx[k]] = g[k]
-        tally[c] = tc
-    reads = tally[:, 0].sum()
-    writes = tally[:, 1].sum()
+        tally[c, 0] = reads
+        tally[c, 1] = writes
+    reads = 0
+    writes = 0
+    for c in range(n_chunks):
+        reads += tally[c, 0]
+        writes += tally[c, 1]
     counts[layer, C_WGRAD] += wgrad
     counts[layer, C_W_READS] += reads
     counts[layer, C_W_WRITES] += writes
@@ -370,21 +285,43 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
 @njit(cache=True, parallel=True)
 def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key, n_threads):
     """STBP: update every synapse from the dense gradient G (n_pre, n_post); every synapse is read.
-    Rows are split over the numba threads as in ``sparse_update``."""
+    Rows are split over the numba threads as in ``sparse_update``; stochastic rounding on the int
+    chip runs ``round_block`` with each block's exact largest change as the bound."""
     n_pre, n_post = G.shape
+    nb = row_blocks(n_post)
     n_chunks = max(1, min(n_threads, n_pre // 64))
-    iota = np.arange(n_post, dtype=np.uint32)
-    writes = np.zeros(n_chunks, dtype=np.int64)
+    iota, tally = _kernel_arrays(n_post, n_chunks)
+    event_driven = is_int and mode == STOCHASTIC
     for c in prange(n_chunks):
-        words, coarse, code, d = row_scratch(n_post)
-        tc = np.zeros(2, dtype=np.int64)
+        d = np.empty(n_post)
+        by_level, mag, sign = block_scratch()
+        row = np.empty(1, dtype=np.int64)
+        wr = 0
         for j in range(c, n_pre, n_chunks):
-            update_row(wT, nnz_row, j, G[j], iota, n_post, True, lr, mode, lo, hi, is_int, key, words, coarse, code,
-                       d, tc)
-        writes[c] = tc[1]
+            if not event_driven:
+                wr += update_row(wT, nnz_row, j, G[j], iota, n_post, lr, mode, is_int, lo, hi, d)
+                continue
+            row[0] = j
+            dn = 0
+            for w in range(nb):
+                seg = G[j, w * BLOCK:min((w + 1) * BLOCK, n_post)]
+                mask = np.uint64(0)
+                p = 0.0
+                for b in range(seg.shape[0]):
+                    mask |= np.uint64(seg[b] != 0.0) << np.uint64(b)
+                    p = max(p, abs(seg[b]))
+                if mask:
+                    wb, dnz = round_block(wT, j, w, mask, lr * p, G, row, 1, lr, lo, hi, key, by_level, mag, sign)
+                    wr += wb
+                    dn += dnz
+            nnz_row[j] += dn
+        tally[c, 1] = wr
+    writes = 0
+    for c in range(n_chunks):
+        writes += tally[c, 1]
     counts[layer, C_W_READS] += n_pre * n_post
-    counts[layer, C_W_WRITES] += writes.sum()
-    counts[layer, C_UPD_SKIPPED] += n_pre * n_post - writes.sum()
+    counts[layer, C_W_WRITES] += writes
+    counts[layer, C_UPD_SKIPPED] += n_pre * n_post - writes
 
 
 def gradient_rows(si, du: np.ndarray, n_pre: int, n_threads: int) -> np.ndarray:
