@@ -10,10 +10,9 @@ from click.testing import CliRunner
 
 from anp_emu.chip import Chip
 from anp_emu.cli.main import main
-from anp_emu.config_io import load_config, save_config
 from anp_emu.errors import ConfigKeyError, FileFormatError
 from anp_emu.events import SpikeInput
-from anp_emu.mapping.export import FORMATS, c_header, export_config, import_config
+from anp_emu.mapping.export import FORMATS, export_config, import_config
 from anp_emu.mapping.float_model import FloatModel, load_npz, load_nir
 from anp_emu.mapping.quantise import accuracy_gap, map_model
 
