@@ -123,8 +123,8 @@ def synapse_index(j, i, n_post):
 
 @njit(cache=True, inline="always")
 def level(a):
-    """max(0, -e) for a = m * 2^e, m in [1/2, 1), at most MAX_LEVEL (a >= 0): the smallest k with
-    2^-k >= min(a, 1/2) (... and 2^-k > a for a < 1/2), read from the exponent bits."""
+    """max(0, -e) for a = m * 2^e, m in [1/2, 1), at most MAX_LEVEL (a >= 0), read from the
+    exponent bits: 0 for a >= 1/2, else 2^-k > a >= 2^-(k+1) (down to a = 2^-64)."""
     k = 1022 - ((_float_bits(a) >> 52) & 0x7FF)
     return min(max(k, 0), MAX_LEVEL)
 
