@@ -89,10 +89,12 @@ class SpikeInput:
     def validate(self, n_in: int, field: str = "input") -> "SpikeInput":
         """Check the CSR invariants against a chip with ``n_in`` input lines (one numba pass: cheap
         enough to run on every sample the chip is given)."""
-        p, ln = self.step_ptr, self.lines
-        if p.ndim != 1 or p.size < 2 or ln.ndim != 1 or p.dtype.kind not in "iu" or ln.dtype.kind not in "iu":
+        p, ln = np.asarray(self.step_ptr), np.asarray(self.lines)
+        if p.ndim != 1 or p.size < 2 or p.dtype.kind not in "iu":
             raise InputError(f"{field}.step_ptr", "must be 1-D integer offsets of at least 2 entries",
                              value=f"shape {p.shape}, {p.dtype}")
+        if ln.ndim != 1 or ln.dtype.kind not in "iu":
+            raise InputError(f"{field}.lines", "must be 1-D integer line indices", value=f"shape {ln.shape}, {ln.dtype}")
         problem, value = _csr_problem(np.asarray(p, np.int64), np.asarray(ln, np.int64), n_in)
         if problem == 1:
             raise InputError(f"{field}.step_ptr", "must start at 0, be non-decreasing and end at len(lines)")
@@ -104,13 +106,8 @@ class SpikeInput:
 def as_spike_input(x, n_in: int, field: str = "input") -> SpikeInput:
     """Accept a SpikeInput or a dense (T, n_in) raster and return a validated SpikeInput."""
     if isinstance(x, SpikeInput):
-        for name, a in (("step_ptr", x.step_ptr), ("lines", x.lines)):
-            if np.asarray(a).dtype.kind not in "iu":
-                raise InputError(f"{field}.{name}", "must be 1-D integer offsets of at least 2 entries"
-                                 if name == "step_ptr" else "must be integer line indices",
-                                 value=f"dtype {np.asarray(a).dtype}")
-        si = SpikeInput(np.ascontiguousarray(x.step_ptr, dtype=np.int64), np.ascontiguousarray(x.lines, dtype=np.int32))
-        return si.validate(n_in, field)
+        x.validate(n_in, field)       # before the conversion: float offsets are refused, not truncated
+        return SpikeInput(np.ascontiguousarray(x.step_ptr, dtype=np.int64), np.ascontiguousarray(x.lines, dtype=np.int32))
     x = np.asarray(x)
     if x.ndim == 2 and x.shape[1] != n_in:
         raise InputError(field, "number of input lines does not match the chip", limit=n_in, value=x.shape[1])

@@ -25,7 +25,8 @@ from .mpd_ed import MPD_ED
 from .settings import LearningSettings
 from .stbp import STBP
 from .surrogate import SHAPE_ID
-from .update import ROUNDING_ID, dense_counts, dense_update, gradient_rows, sparse_update
+from .rounding import ROUNDING_ID
+from .update import dense_counts, dense_update, gradient_rows, sparse_update
 
 RULES = {r.name: r for r in (MPD_ED, STBP)}
 

@@ -211,7 +211,8 @@ def round_block(wT, j, w, live, bound, R, steps, n_steps, lr, lo, hi, key, by_le
     neuron of the block. The level words up to the bound's level leave a few survivors; their
     changes are formed, and the words above are drawn for all survivors at once, a level at a
     time, until each survivor has its own level or has dropped out. Scratch: ``by_level``
-    (MAX_LEVEL + 1 uint64, all zero on entry and exit), ``mag`` and ``sign`` (BLOCK floats). Returns (weight writes, change of the row's non-zero count)."""
+    (MAX_LEVEL + 1 uint64, all zero on entry and exit), ``mag`` and ``sign`` (BLOCK floats).
+    Returns (weight writes, change of the row's non-zero count)."""
     base = synapse_index(j, w * BLOCK, wT.shape[1])
     top = level(bound)
     mask = live

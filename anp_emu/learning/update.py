@@ -23,10 +23,8 @@ import numpy as np
 from numba import njit, prange
 
 from ..counters import C_UPD_SKIPPED, C_W_READS, C_W_WRITES, C_WGRAD, new_counts
-from .rounding import (BLOCK, NEAREST, ROUNDING_ID, STOCHASTIC, apply_change, block_scratch, popcount, round_block,
-                       round_lsb, row_blocks)
-
-__all__ = ["ROUNDING_ID", "sparse_update", "dense_update", "gradient_rows", "dense_counts", "update_row"]
+from .rounding import (BLOCK, NEAREST, STOCHASTIC, apply_change, block_scratch, popcount, round_block, round_lsb,
+                       row_blocks)
 
 _CHUNK = 64                      # synapses per branch-free block of update_row
 
@@ -68,6 +66,30 @@ def update_row(wT, nnz_row, j, g, idx, n, lr, mode, is_int, lo, hi, d):
     return writes
 
 
+@njit(cache=True, inline="always")
+def _mask_and_peak(seg):
+    """(bitmask of the non-zero entries, largest |entry|) of up to 64 values."""
+    m = np.uint64(0)
+    p = 0.0
+    for b in range(seg.shape[0]):
+        m |= np.uint64(seg[b] != 0.0) << np.uint64(b)
+        p = max(p, abs(seg[b]))
+    return m, p
+
+
+@njit(cache=True, inline="always")
+def _row_block(live, peak, steps, w):
+    """Block w of a row whose line spiked at ``steps``: the union of the steps' non-zero error masks
+    (the synapses with an (event, error) pair) and the sum of their largest |delta_u| (>= the
+    |gradient| of every synapse of the block)."""
+    mask = np.uint64(0)
+    bound = 0.0
+    for t in steps:
+        mask |= live[t, w]
+        bound += peak[t, w]
+    return mask, bound
+
+
 @njit(cache=True)
 def _error_blocks(du):
     """Per step t and block w of 64 post neurons: the bitmask of non-zero errors (uint64) and the
@@ -78,16 +100,7 @@ def _error_blocks(du):
     peak = np.zeros((T, nb))
     for t in range(T):
         for w in range(nb):
-            i0 = w * BLOCK
-            seg = du[t, i0:min(i0 + BLOCK, n_post)]
-            m = np.uint64(0)
-            p = 0.0
-            for b in range(seg.shape[0]):
-                v = seg[b]
-                m |= np.uint64(v != 0.0) << np.uint64(b)
-                p = max(p, abs(v))
-            live[t, w] = m
-            peak[t, w] = p
+            live[t, w], peak[t, w] = _mask_and_peak(du[t, w * BLOCK:min((w + 1) * BLOCK, n_post)])
     return live, peak
 
 
@@ -95,18 +108,18 @@ def _error_blocks(du):
 def _row_gradient(j, line_ptr, ev_step, du, nz_ptr, nz_idx, nz_val, dense_step, iota, acc, seen, touched, gbuf,
                   dacc):
     """Gradient row j (presynaptic line j) over its events: sum over the line's event steps t of
-    the non-zero errors delta_u[t, :]. Returns (g, idx, n, dense): the gradient g[k] of post
-    neuron idx[k], k < n; dense: the whole row (idx = iota). Sparse rows merge the steps' error
-    lists branch-free (work = pairs; ``acc`` and ``seen`` are all zero between rows); a row whose pairs reach half the row is accumulated whole
-    in ``dacc`` — a step with many errors as one vector add of du[t] — and returned over all
-    n_post neurons (zeros included)."""
+    the non-zero errors delta_u[t, :]. Returns (g, idx, n): the gradient g[k] of post neuron
+    idx[k], k < n. Sparse rows merge the steps' error lists branch-free (work = pairs; ``acc``
+    and ``seen`` are all zero between rows); a row whose pairs reach half the row is accumulated
+    whole in ``dacc`` — a step with many errors as one vector add of du[t] — and returned over
+    all n_post neurons (idx = iota, zeros included)."""
     n_post = du.shape[1]
     a, b = line_ptr[j], line_ptr[j + 1]
     pairs = 0
     for e in range(a, b):
         pairs += nz_ptr[ev_step[e] + 1] - nz_ptr[ev_step[e]]
     if pairs == 0:
-        return gbuf, iota, 0, False
+        return gbuf, iota, 0
     if 2 * pairs >= n_post:
         dacc[:] = 0.0
         for e in range(a, b):
@@ -118,11 +131,11 @@ def _row_gradient(j, line_ptr, ev_step, du, nz_ptr, nz_idx, nz_val, dense_step, 
             else:
                 for q in range(nz_ptr[t], nz_ptr[t + 1]):
                     dacc[nz_idx[q]] += nz_val[q]
-        return dacc, iota, n_post, True
+        return dacc, iota, n_post
     if b - a == 1:
         t = ev_step[a]
         lo_q, hi_q = nz_ptr[t], nz_ptr[t + 1]
-        return nz_val[lo_q:hi_q], nz_idx[lo_q:hi_q], hi_q - lo_q, False
+        return nz_val[lo_q:hi_q], nz_idx[lo_q:hi_q], hi_q - lo_q
     n_t = 0
     for e in range(a, b):
         t = ev_step[e]
@@ -137,7 +150,7 @@ def _row_gradient(j, line_ptr, ev_step, du, nz_ptr, nz_idx, nz_val, dense_step, 
         gbuf[k] = acc[i]
         acc[i] = 0.0
         seen[i] = 0
-    return gbuf, touched, n_t, False
+    return gbuf, touched, n_t
 
 
 @njit(cache=True)
@@ -242,11 +255,7 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
             if event_driven:
                 dn = 0
                 for w in range(nb):
-                    mask = np.uint64(0)
-                    bound = 0.0
-                    for t in steps:
-                        mask |= live[t, w]
-                        bound += peak[t, w]
+                    mask, bound = _row_block(live, peak, steps, w)
                     if mask:
                         reads += popcount(mask)
                         wr, dnz = round_block(wT, j, w, mask, lr * bound, du, steps, e1 - e0, lr, lo, hi, key,
@@ -255,15 +264,12 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
                         dn += dnz
                 nnz_row[j] += dn
                 continue
-            g, idx, n, dense = _row_gradient(j, line_ptr, ev_step, du, nz_ptr, nz_idx, nz_val, dense_step, iota, acc,
-                                             seen, touched, gbuf, dacc)
+            g, idx, n = _row_gradient(j, line_ptr, ev_step, du, nz_ptr, nz_idx, nz_val, dense_step, iota, acc, seen,
+                                      touched, gbuf, dacc)
             if n == 0:
                 continue
             for w in range(nb):
-                mask = np.uint64(0)
-                for t in steps:
-                    mask |= live[t, w]
-                reads += popcount(mask)
+                reads += popcount(_row_block(live, peak, steps, w)[0])
             if apply:
                 writes += update_row(wT, nnz_row, j, g, idx, n, lr, mode, is_int, lo, hi, d)
             else:
@@ -304,12 +310,7 @@ def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key, n
             row[0] = j
             dn = 0
             for w in range(nb):
-                seg = G[j, w * BLOCK:min((w + 1) * BLOCK, n_post)]
-                mask = np.uint64(0)
-                p = 0.0
-                for b in range(seg.shape[0]):
-                    mask |= np.uint64(seg[b] != 0.0) << np.uint64(b)
-                    p = max(p, abs(seg[b]))
+                mask, p = _mask_and_peak(G[j, w * BLOCK:min((w + 1) * BLOCK, n_post)])
                 if mask:
                     wb, dnz = round_block(wT, j, w, mask, lr * p, G, row, 1, lr, lo, hi, key, by_level, mag, sign)
                     wr += wb
