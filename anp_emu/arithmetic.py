@@ -45,12 +45,9 @@ def saturate(v, lo, hi):
 
 @overload(saturate, jit_options={"cache": True})
 def _saturate_ol(v, lo, hi):
-    def impl(v, lo, hi):
-        if v > hi:
-            return hi, 1
-        if v < lo:
-            return lo, 1
-        return v, 0
+    def impl(v, lo, hi):               # branch-free: the neuron loop stays vectorisable
+        clipped = min(max(v, lo), hi)
+        return clipped, clipped != v
     return impl
 
 

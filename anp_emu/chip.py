@@ -10,7 +10,7 @@ from .counters import Counters, new_counts
 from .cycles import DEFAULT_CYCLES, CycleTable
 from .errors import InputError
 from .events import SpikeInput, as_spike_input
-from .kernels import forward
+from .kernels import forward, predict_class, spike_counts
 
 PRECISIONS = ("int", "float")
 AFT_MODES = ("aux", "ideal")
@@ -31,18 +31,14 @@ class RunResult:
 
     @property
     def out_counts(self) -> np.ndarray:
-        return self.s_out.sum(axis=0, dtype=np.int64)
+        return spike_counts(self.s_out)
 
     @property
     def prediction(self) -> int:
         """Class with the most output spikes; ties go to the larger summed output membrane
         (when recorded), then to the lower index."""
-        counts = self.out_counts
-        best = np.flatnonzero(counts == counts.max())
-        if best.size > 1 and self.v_out is not None:
-            vs = self.v_out.sum(axis=0)[best]
-            best = best[vs == vs.max()]
-        return int(best[0])
+        v = self.v_out if self.v_out is not None else np.zeros((0, self.s_out.shape[1]), dtype=np.int64)
+        return int(predict_class(self.s_out, v))
 
 
 class Chip:

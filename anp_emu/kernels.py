@@ -37,42 +37,49 @@ def layer_step(pre_idx, n_pre, wT, nnz_row, acc, v, th, s_prev, s_now, post_idx,
     n_post = v.shape[0]
     acc[:] = 0
     sop_eff = 0
-    for e in range(n_pre):
+    e = 0
+    while e + 4 <= n_pre:                      # four rows per pass over acc; same addition order
+        j0, j1, j2, j3 = pre_idx[e], pre_idx[e + 1], pre_idx[e + 2], pre_idx[e + 3]
+        r0, r1, r2, r3 = wT[j0], wT[j1], wT[j2], wT[j3]
+        for i in range(n_post):
+            acc[i] = acc[i] + r0[i] + r1[i] + r2[i] + r3[i]
+        sop_eff += nnz_row[j0] + nnz_row[j1] + nnz_row[j2] + nnz_row[j3]
+        e += 4
+    while e < n_pre:
         j = pre_idx[e]
         row = wT[j]
         for i in range(n_post):
             acc[i] += row[i]
         sop_eff += nnz_row[j]
+        e += 1
     counts[layer, C_SOP_EFFECTIVE] += sop_eff
     counts[layer, C_INPUT_EVENTS] += n_pre
     counts[layer, C_SOP_DENSE] += n_pre * n_post
-    n_spk = 0
-    n_aux = 0
+    if aft_ideal:                              # 3'. ideal AFT: threshold decays by alpha
+        for i in range(n_post):
+            th[i] = theta if s_prev[i] != 0 else max(th[i] - w_aux, th[i] * 0)
+    boost = w_aux * 0 if aft_ideal else w_aux  # 3. aux boost (the chip)
+    n_silent = 0
     n_sat = 0
-    for i in range(n_post):
+    n_spk = 0
+    for i in range(n_post):                    # branch-free, so the compiler vectorises it
         fired_before = s_prev[i] != 0
-        if fired_before:
-            vi = v[i] * 0                      # 1. reset
-        else:
-            vi = leak(v[i], leak_shift)        # 1. leak
-        vi = vi + acc[i]                       # 2. integrate (wide)
-        if aft_ideal:                          # 3'. ideal AFT: threshold decays by alpha
-            if fired_before:
-                th[i] = theta
-            else:
-                th[i] = max(th[i] - w_aux, th[i] * 0)
-        elif not fired_before and w_aux != 0:  # 3. aux boost
-            vi = vi + w_aux
-            n_aux += 1
-        vi, clipped = saturate(vi, v_lo, v_hi)  # 4. saturate once
+        vi = (v[i] * 0 if fired_before else leak(v[i], leak_shift)) + acc[i]   # 1. reset/leak, 2. integrate
+        vi = vi + (boost * 0 if fired_before else boost)                        # 3. aux boost
+        n_silent += not fired_before
+        vi, clipped = saturate(vi, v_lo, v_hi)                                  # 4. saturate once
         n_sat += clipped
         v[i] = vi
-        if vi >= th[i]:                        # 5. fire
-            s_now[i] = 1
-            post_idx[n_spk] = i
-            n_spk += 1
-        else:
-            s_now[i] = 0
+        fire = vi >= th[i]                                                      # 5. fire
+        s_now[i] = fire
+        n_spk += fire
+    if n_spk:
+        k = 0
+        for i in range(n_post):
+            if s_now[i]:
+                post_idx[k] = i
+                k += 1
+    n_aux = n_silent if boost != 0 else 0
     counts[layer, C_SOP_AUX] += n_aux
     counts[layer, C_NEURON_UPDATES] += n_post
     counts[layer, C_SPIKES] += n_spk
@@ -110,3 +117,29 @@ def forward(step_ptr, lines, wT_hid, wT_out, nnz_hid, nnz_out, theta_hid, theta_
             v_out_rec[t] = v_out
             th_hid_rec[t] = th_hid
             th_out_rec[t] = th_out
+
+
+@njit(cache=True)
+def spike_counts(s):
+    """Spikes per neuron of a (T, n) 0/1 raster, int64 (n,)."""
+    counts = np.zeros(s.shape[1], dtype=np.int64)
+    for t in range(s.shape[0]):
+        for k in range(s.shape[1]):
+            counts[k] += s[t, k]
+    return counts
+
+
+@njit(cache=True)
+def predict_class(s_out, v_out):
+    """The class with the most output spikes; ties go to the larger membrane summed over the steps
+    of ``v_out`` (T, n) — pass (0, n) when not recorded — then to the lower index."""
+    counts = spike_counts(s_out)
+    v_sum = np.zeros(counts.shape[0], dtype=v_out.dtype)
+    for t in range(v_out.shape[0]):
+        for k in range(v_out.shape[1]):
+            v_sum[k] += v_out[t, k]
+    best = 0
+    for k in range(1, counts.shape[0]):
+        if counts[k] > counts[best] or (counts[k] == counts[best] and v_sum[k] > v_sum[best]):
+            best = k
+    return best
