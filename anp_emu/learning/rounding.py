@@ -23,9 +23,9 @@ index % 64:
 so P(|change| = floor(a) + 1) = 2^-k * frac(a) * 2^k = frac(a), exactly for a >= 2^-64
 (frac(a) * 2^k is then a multiple of 2^-53, so the 53-bit comparison is exact; below, the
 expected change exceeds a by at most 2^-116 LSB). ``stochastic_round`` is this definition
-for one synapse; ``round_block`` evaluates a whole block event-driven: when every change of the
+for one synapse; ``round_row`` evaluates a whole row event-driven: when every change of a
 block is known to be below 2^-K (a bound formed from the errors, without forming the gradient),
-K level words leave about 64 * 2^-K candidates, and only those synapses are visited — typical
+K level words leave about 64 * 2^-K survivors, and only those synapses are visited — typical
 MPD-ED steps change well under 1 % of the synapses that have a gradient.
 """
 from __future__ import annotations
@@ -147,7 +147,7 @@ def _magnitude(a, k, candidate, key, index):
 @njit(cache=True)
 def stochastic_round(x, key, index):
     """Stochastic rounding of x (LSBs, clamped to +-2^20) for synapse ``index`` under the step key:
-    the scalar definition of the module docstring (``round_block`` computes the same numbers a
+    the scalar definition of the module docstring (``round_row`` computes the same numbers a
     block at a time)."""
     a = min(abs(x), X_LIMIT)
     if a == 0.0:
@@ -196,72 +196,80 @@ def apply_change(wT, j, i, d, lo, hi):
     return int(new != 0) - int(old != 0)
 
 
-@njit(cache=True, inline="always")
-def block_scratch():
-    """Scratch of one thread for round_block: (by_level, mag, sign)."""
-    return np.zeros(MAX_LEVEL + 1, dtype=np.uint64), np.empty(BLOCK), np.empty(BLOCK)
+SURVIVOR_WORDS = 8               # level words drawn at once for a block's survivors
 
 
 @njit(cache=True, inline="always")
-def round_block(wT, j, w, live, bound, R, steps, n_steps, lr, lo, hi, key, by_level, mag, sign):
-    """Stochastic update of block w of row j (post neurons 64 w .. 64 w + 63), event-driven.
+def row_scratch(n_blocks):
+    """Scratch of one thread for round_row: (masks, tops) per block of a row, and the survivors'
+    prefix words (SURVIVOR_WORDS + 1)."""
+    return (np.zeros(n_blocks, dtype=np.uint64), np.zeros(n_blocks, dtype=np.int64),
+            np.empty(SURVIVOR_WORDS + 1, dtype=np.uint64))
 
-    The gradient of post neuron i is sum over s < n_steps of R[steps[s], i]; ``live`` has bit b
-    set when neuron 64 w + b may have a non-zero gradient; ``bound`` >= lr * |gradient| of every
-    neuron of the block. The level words up to the bound's level leave a few survivors; their
-    changes are formed, and the words above are drawn for all survivors at once, a level at a
-    time, until each survivor has its own level or has dropped out. Scratch: ``by_level``
-    (MAX_LEVEL + 1 uint64, all zero on entry and exit), ``mag`` and ``sign`` (BLOCK floats).
+
+@njit(cache=True, inline="always")
+def _round_survivors(wT, j, w, mask, top, R, steps, n_steps, lr, lo, hi, key, words):
+    """Block w of row j after its first ``top`` level words: form the survivors' changes and test
+    each against the words up to its own level (SURVIVOR_WORDS drawn at once as prefix ANDs, the
+    rare survivor needing more draws them one by one); write the candidates' rounded changes.
     Returns (weight writes, change of the row's non-zero count)."""
-    base = synapse_index(j, w * BLOCK, wT.shape[1])
-    top = level(bound)
-    mask = live
-    drawn = 0
-    while drawn < top and mask:
-        mask &= splitmix_at(key, base + drawn)
-        drawn += 1
-    if not mask:
-        return 0, 0
-    # the survivors' changes, and their levels as bit masks
-    todo = mask
-    k_max = top
-    while todo:
-        b = lowest_bit(todo)
-        todo &= todo - np.uint64(1)
-        i = w * BLOCK + np.int64(b)
-        g = 0.0
-        for s in range(n_steps):
-            g += R[steps[s], i]
-        a = min(abs(lr * g), X_LIMIT)
-        mag[b] = a
-        sign[b] = -1.0 if g > 0.0 else 1.0          # the change is -lr * g
-        if a == 0.0:
-            mask &= ~(np.uint64(1) << b)
-        else:
-            k = level(a)
-            by_level[k] |= np.uint64(1) << b
-            k_max = max(k_max, k)
-    # levels above the bound's, for the survivors that need them
-    r = top
-    need = mask & ~by_level[r]
-    while need:
-        wr = splitmix_at(key, base + r)
-        mask &= wr | ~need
-        need &= wr
-        r += 1
-        need &= ~by_level[r]
-    # the survivors that made their level are the candidates; all survivors are cleared
-    for k in range(top, k_max + 1):
-        by_level[k] = np.uint64(0)
+    i0 = w * BLOCK
+    base = synapse_index(j, i0, wT.shape[1])
+    for r in range(SURVIVOR_WORDS):
+        words[r + 1] = splitmix_at(key, base + top + r)   # beyond MAX_LEVEL: drawn, never read
+    words[0] = ~np.uint64(0)
+    for r in range(SURVIVOR_WORDS):
+        words[r + 1] &= words[r]                  # words[r]: bits set in level words top .. top + r - 1
     writes = 0
     dn = 0
     while mask:
         b = lowest_bit(mask)
         mask &= mask - np.uint64(1)
-        a = mag[b]
-        k = level(a)
+        i = i0 + np.int64(b)
+        g = 0.0
+        for s in range(n_steps):
+            g += R[steps[s], i]
+        a = min(abs(lr * g), X_LIMIT)
+        k = level(a)                              # >= top: the bound is >= a
+        if not ((words[min(k - top, SURVIVOR_WORDS)] >> b) & np.uint64(1)) or a == 0.0:
+            continue
+        r = top + SURVIVOR_WORDS
+        while r < k and (splitmix_at(key, base + r) >> b) & np.uint64(1):
+            r += 1
+        if r < k:
+            continue
         m = _magnitude(a, k, True, key, base + np.int64(b))
         if m != 0.0:
             writes += 1
-            dn += apply_change(wT, j, w * BLOCK + np.int64(b), sign[b] * m, lo, hi)
+            dn += apply_change(wT, j, i, -m if g > 0.0 else m, lo, hi)
+    return writes, dn
+
+
+@njit(cache=True, inline="always")
+def round_row(wT, j, masks, tops, R, steps, n_steps, lr, lo, hi, key, words):
+    """Stochastic update of row j, event-driven, block by block (post neurons 64 w .. 64 w + 63).
+
+    The gradient of post neuron i is sum over s < n_steps of R[steps[s], i]; ``masks[w]`` has bit b
+    set when neuron 64 w + b may have a non-zero gradient, and every change of block w is known to
+    be below 2^-tops[w] (a bound from the errors: tops[w] = level(bound)). First all blocks draw
+    their first tops[w] level words together (the loop over blocks vectorises); the few survivors
+    then have their changes formed and are tested against the words up to their own level. The
+    candidates' changes are written. ``masks`` is consumed. Returns (weight writes, change of the
+    row's non-zero count)."""
+    n_blocks = masks.shape[0]
+    base = synapse_index(j, 0, wT.shape[1])
+    depth = 0
+    for w in range(n_blocks):
+        depth = max(depth, tops[w])
+    for r in range(depth):
+        for w in range(n_blocks):
+            word = splitmix_at(key, base + w * BLOCK + r)
+            masks[w] &= word if r < tops[w] else ~np.uint64(0)
+    writes = 0
+    dn = 0
+    for w in range(n_blocks):
+        if masks[w]:
+            wb, dnz = _round_survivors(wT, j, w, masks[w], tops[w], R, steps, n_steps, lr, lo, hi, key, words)
+            writes += wb
+            dn += dnz
     return writes, dn

@@ -10,8 +10,8 @@ A synapse is read (``weight_reads``) when it has at least one (event, non-zero e
 ``updates_skipped``. The float twin updates float weights by -lr * dL/dW exactly.
 
 Two evaluation paths give the same numbers as ``rounding.weight_change`` per synapse:
-- stochastic rounding on the int chip: ``rounding.round_block`` per block of 64 synapses, with a
-  bound on the block's changes from the errors (lr * sum over the row's events of the block's
+- stochastic rounding on the int chip: ``rounding.round_row`` per row, blocks of 64 synapses, with
+  a bound on each block's changes from the errors (lr * sum over the row's events of the block's
   largest |delta_u|), so that only the candidates its level words leave are visited — most
   synapses with a gradient are never touched, and their gradient is never formed;
 - nearest, floor, the float twin and plain gradients: each touched row's gradient is formed
@@ -23,8 +23,8 @@ import numpy as np
 from numba import njit, prange
 
 from ..counters import C_UPD_SKIPPED, C_W_READS, C_W_WRITES, C_WGRAD, new_counts
-from .rounding import (BLOCK, NEAREST, STOCHASTIC, apply_change, block_scratch, popcount, round_block, round_lsb,
-                       row_blocks)
+from .rounding import (BLOCK, NEAREST, STOCHASTIC, apply_change, level, popcount, round_lsb, round_row, row_blocks,
+                       row_scratch)
 
 _CHUNK = 64                      # synapses per branch-free block of update_row
 
@@ -220,7 +220,7 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
 
     Events are grouped by presynaptic line j; row j's synapses with a pair are the union of the
     non-zero error masks of the steps at which j spiked (a popcount gives the reads). Stochastic
-    rounding on the int chip then runs ``round_block`` on each block of the row with a pair;
+    rounding on the int chip then runs ``round_row`` over the row's blocks with a pair;
     otherwise the row's gradient is formed from the per-step lists of non-zero errors
     (``_row_gradient``) and updated (``update_row``). No row is visited without an event, so the
     work is bounded by input events x n_post (the paper's zeta_i*M*N*T), never
@@ -245,7 +245,7 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
         gbuf = np.empty(n_post)
         dacc = np.empty(n_post)
         d = np.empty(n_post)
-        by_level, mag, sign = block_scratch()
+        masks, tops, words = row_scratch(nb)
         reads = 0
         writes = 0
         for a in range(c, n_active, n_chunks):
@@ -253,15 +253,12 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
             e0, e1 = line_ptr[j], line_ptr[j + 1]
             steps = ev_step[e0:e1]
             if event_driven:
-                dn = 0
                 for w in range(nb):
-                    mask, bound = _row_block(live, peak, steps, w)
-                    if mask:
-                        reads += popcount(mask)
-                        wr, dnz = round_block(wT, j, w, mask, lr * bound, du, steps, e1 - e0, lr, lo, hi, key,
-                                              by_level, mag, sign)
-                        writes += wr
-                        dn += dnz
+                    masks[w], bound = _row_block(live, peak, steps, w)
+                    reads += popcount(masks[w])
+                    tops[w] = level(lr * bound) if masks[w] else 0
+                wr, dn = round_row(wT, j, masks, tops, du, steps, e1 - e0, lr, lo, hi, key, words)
+                writes += wr
                 nnz_row[j] += dn
                 continue
             g, idx, n = _row_gradient(j, line_ptr, ev_step, du, nz_ptr, nz_idx, nz_val, dense_step, iota, acc, seen,
@@ -292,7 +289,7 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
 def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key, n_threads):
     """STBP: update every synapse from the dense gradient G (n_pre, n_post); every synapse is read.
     Rows are split over the numba threads as in ``sparse_update``; stochastic rounding on the int
-    chip runs ``round_block`` with each block's exact largest change as the bound."""
+    chip runs ``round_row`` with each block's exact largest change as the bound."""
     n_pre, n_post = G.shape
     nb = row_blocks(n_post)
     n_chunks = max(1, min(n_threads, n_pre // 64))
@@ -300,7 +297,7 @@ def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key, n
     event_driven = is_int and mode == STOCHASTIC
     for c in prange(n_chunks):
         d = np.empty(n_post)
-        by_level, mag, sign = block_scratch()
+        masks, tops, words = row_scratch(nb)
         row = np.empty(1, dtype=np.int64)
         wr = 0
         for j in range(c, n_pre, n_chunks):
@@ -308,13 +305,11 @@ def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key, n
                 wr += update_row(wT, nnz_row, j, G[j], iota, n_post, lr, mode, is_int, lo, hi, d)
                 continue
             row[0] = j
-            dn = 0
             for w in range(nb):
-                mask, p = _mask_and_peak(G[j, w * BLOCK:min((w + 1) * BLOCK, n_post)])
-                if mask:
-                    wb, dnz = round_block(wT, j, w, mask, lr * p, G, row, 1, lr, lo, hi, key, by_level, mag, sign)
-                    wr += wb
-                    dn += dnz
+                masks[w], p = _mask_and_peak(G[j, w * BLOCK:min((w + 1) * BLOCK, n_post)])
+                tops[w] = level(lr * p) if masks[w] else 0
+            wb, dn = round_row(wT, j, masks, tops, G, row, 1, lr, lo, hi, key, words)
+            wr += wb
             nnz_row[j] += dn
         tally[c, 1] = wr
     writes = 0
