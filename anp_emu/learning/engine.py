@@ -79,10 +79,10 @@ class LearningEngine:
         T = si.T
         th = (float(chip.theta[0]), float(chip.theta[1]))
         if st.loss == "ce":
-            loss, g_s = ce_count_loss(r.s_out, int(label), st.logit_gain)
+            loss, g_s = ce_count_loss(r.s_out, int(label), float(st.logit_gain))
             g_u = np.zeros_like(g_s)
         else:
-            loss, g_u = tet_loss(r.v_out, int(label), st.logit_gain, th[1])
+            loss, g_u = tet_loss(r.v_out, int(label), float(st.logit_gain), th[1])
             g_s = np.zeros_like(g_u)
         du_hid = np.zeros((T, chip.spec.n_hid))
         du_out = np.zeros((T, n_out))

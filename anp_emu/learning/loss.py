@@ -1,4 +1,5 @@
-"""Losses and their gradients with respect to the output layer (float64).
+"""Losses and their gradients with respect to the output layer (float64), in numba (one sample
+is ten classes: numpy's per-call overhead would cost more than the arithmetic).
 
 - ``ce`` (default): cross-entropy of softmax over output spike counts, logits
   z_k = gain * count_k / T. dL/ds_out[t, k] = (p_k - y_k) * gain / T at every step.
@@ -9,30 +10,55 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
+
+_P_FLOOR = 1e-300                # log(p) of a vanishing class probability stays finite
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+@njit(cache=True, inline="always")
+def _softmax_into(z, p):
+    """p = softmax(z) (1-D)."""
+    top = z.max()
+    for k in range(z.shape[0]):
+        p[k] = np.exp(z[k] - top)
+    p /= p.sum()
 
 
-def ce_count_loss(s_out: np.ndarray, label: int, gain: float) -> tuple[float, np.ndarray]:
+@njit(cache=True)
+def ce_count_loss(s_out, label, gain):
     """(loss, dL/ds_out (T, n_out))."""
     T, n = s_out.shape
-    z = gain * s_out.sum(axis=0, dtype=np.float64) / T
-    p = _softmax(z)
-    loss = float(-np.log(max(p[label], 1e-300)))
-    g = p.copy()
-    g[label] -= 1.0
-    return loss, np.broadcast_to(g * (gain / T), (T, n)).copy()
+    z = np.zeros(n)
+    for t in range(T):
+        for k in range(n):
+            z[k] += s_out[t, k]
+    for k in range(n):
+        z[k] = gain * z[k] / T
+    p = np.empty(n)
+    _softmax_into(z, p)
+    loss = -np.log(max(p[label], _P_FLOOR))
+    p[label] -= 1.0
+    g = np.empty((T, n))
+    for t in range(T):
+        for k in range(n):
+            g[t, k] = p[k] * (gain / T)
+    return loss, g
 
 
-def tet_loss(v_out: np.ndarray, label: int, gain: float, theta_out: float) -> tuple[float, np.ndarray]:
+@njit(cache=True)
+def tet_loss(v_out, label, gain, theta_out):
     """(loss, dL/du_out (T, n_out))."""
-    T = v_out.shape[0]
-    z = gain * np.asarray(v_out, dtype=np.float64) / theta_out
-    p = _softmax(z)
-    loss = float(-np.mean(np.log(np.maximum(p[:, label], 1e-300))))
-    g = p.copy()
-    g[:, label] -= 1.0
-    return loss, g * (gain / (T * theta_out))
+    T, n = v_out.shape
+    g = np.empty((T, n))
+    z = np.empty(n)
+    loss = 0.0
+    for t in range(T):
+        for k in range(n):
+            z[k] = gain * float(v_out[t, k]) / theta_out
+        p = g[t]
+        _softmax_into(z, p)
+        loss += np.log(max(p[label], _P_FLOOR))
+        p[label] -= 1.0
+        for k in range(n):
+            p[k] *= gain / (T * theta_out)
+    return -loss / T, g
