@@ -28,6 +28,7 @@ class RunResult:
     counters: Counters
     th_hid: np.ndarray | None = None   # (T, n) thresholds at the fire decision (when recorded)
     th_out: np.ndarray | None = None
+    hid_events: SpikeInput | None = None   # the hidden spikes as events (the output layer's input)
 
     @property
     def out_counts(self) -> np.ndarray:
@@ -130,6 +131,8 @@ class Chip:
         v_out_rec = np.empty(rec_shape_o, dtype=self._v_dtype)
         th_hid_rec = np.empty(rec_shape_h, dtype=self._v_dtype)
         th_out_rec = np.empty(rec_shape_o, dtype=self._v_dtype)
+        hid_ptr = np.empty(T + 1, dtype=np.int64)
+        hid_lines = np.empty(T * n_hid, dtype=np.int32)
         counts = new_counts()
         forward(si.step_ptr, si.lines, self.wT[0], self.wT[1], self.nnz_row[0], self.nnz_row[1],
                 self.theta[0], self.theta[1], self.w_aux[0], self.w_aux[1], self.aft == "ideal",
@@ -137,10 +140,11 @@ class Chip:
                 self._v_dtype(self.v_lo), self._v_dtype(self.v_hi),
                 np.zeros(n_hid, self._v_dtype), np.zeros(n_out, self._v_dtype),
                 np.zeros(n_hid, self._acc_dtype), np.zeros(n_out, self._acc_dtype),
-                s_hid, s_out, v_hid_rec, v_out_rec, th_hid_rec, th_out_rec, record, counts)
+                s_hid, s_out, hid_ptr, hid_lines, v_hid_rec, v_out_rec, th_hid_rec, th_out_rec, record, counts)
+        hid_events = SpikeInput(hid_ptr, hid_lines[:hid_ptr[T]])
         if not record:
-            return RunResult(s_hid, s_out, None, None, Counters(counts))
-        return RunResult(s_hid, s_out, v_hid_rec, v_out_rec, Counters(counts), th_hid_rec, th_out_rec)
+            return RunResult(s_hid, s_out, None, None, Counters(counts), hid_events=hid_events)
+        return RunResult(s_hid, s_out, v_hid_rec, v_out_rec, Counters(counts), th_hid_rec, th_out_rec, hid_events)
 
     def cycles(self, counters: Counters, T: int) -> dict[str, float]:
         return self.cycle_table.cycles(counters, self.spec, T)

@@ -90,27 +90,30 @@ def layer_step(pre_idx, n_pre, wT, nnz_row, acc, v, th, s_prev, s_now, post_idx,
 @njit(cache=True)
 def forward(step_ptr, lines, wT_hid, wT_out, nnz_hid, nnz_out, theta_hid, theta_out, aux_hid,
             aux_out, aft_ideal, leak_shift, v_lo, v_hi, v_hid, v_out, acc_hid, acc_out, s_hid, s_out,
-            v_hid_rec, v_out_rec, th_hid_rec, th_out_rec, record, counts):
-    """Run T steps. s_hid (T, n_hid), s_out (T, n_out) uint8 are filled; v_*_rec and th_*_rec
-    (T, n) when ``record`` (membrane and threshold at the fire decision). v_hid/v_out hold the
-    state (start at 0)."""
+            hid_ptr, hid_lines, v_hid_rec, v_out_rec, th_hid_rec, th_out_rec, record, counts):
+    """Run T steps. s_hid (T, n_hid), s_out (T, n_out) uint8 are filled, and the hidden spikes as
+    events (the output layer's input, in SpikeInput's CSR form): hid_ptr (T + 1) and
+    hid_lines[:hid_ptr[T]] (room for T * n_hid); v_*_rec and th_*_rec (T, n) when ``record``
+    (membrane and threshold at the fire decision). v_hid/v_out hold the state (start at 0)."""
     T = step_ptr.shape[0] - 1
     n_hid = v_hid.shape[0]
     n_out = v_out.shape[0]
-    hid_idx = np.empty(n_hid, dtype=np.int32)
     out_idx = np.empty(n_out, dtype=np.int32)
     zero_h = np.zeros(n_hid, dtype=np.uint8)
     zero_o = np.zeros(n_out, dtype=np.uint8)
     th_hid = np.full(n_hid, theta_hid, dtype=v_hid.dtype)
     th_out = np.full(n_out, theta_out, dtype=v_out.dtype)
+    hid_ptr[0] = 0
     for t in range(T):
         a = step_ptr[t]
         sp_h = zero_h if t == 0 else s_hid[t - 1]
         sp_o = zero_o if t == 0 else s_out[t - 1]
+        h = hid_ptr[t]
         n_spk = layer_step(lines[a:step_ptr[t + 1]], step_ptr[t + 1] - a, wT_hid, nnz_hid, acc_hid,
-                           v_hid, th_hid, sp_h, s_hid[t], hid_idx, theta_hid, aux_hid, aft_ideal,
+                           v_hid, th_hid, sp_h, s_hid[t], hid_lines[h:], theta_hid, aux_hid, aft_ideal,
                            leak_shift, v_lo, v_hi, counts, 0)
-        layer_step(hid_idx, n_spk, wT_out, nnz_out, acc_out, v_out, th_out, sp_o, s_out[t], out_idx,
+        hid_ptr[t + 1] = h + n_spk
+        layer_step(hid_lines[h:], n_spk, wT_out, nnz_out, acc_out, v_out, th_out, sp_o, s_out[t], out_idx,
                    theta_out, aux_out, aft_ideal, leak_shift, v_lo, v_hi, counts, 1)
         if record:
             v_hid_rec[t] = v_hid

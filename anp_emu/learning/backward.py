@@ -70,10 +70,13 @@ def _carry(du, e, s, t, tau, window, masked):
 
 
 @njit(cache=True)
-def backward(s_hid, v_hid, th_hid, s_out, v_out, th_out, wT_out, aux_hid, aux_out, tau, g_s_out, g_u_out,
-             masked, shape, width_hid, width_out, window, reset, du_hid, du_out, counts):
+def backward(s_hid, v_hid, th_hid, hid_ptr, hid_lines, s_out, v_out, th_out, wT_out, aux_hid, aux_out, tau,
+             g_s_out, g_u_out, masked, shape, width_hid, width_out, window, reset, du_hid, du_out, counts):
     """Fill du_hid (T, n_hid) and du_out (T, n_out) = dL/du; count the backward operations.
 
+    hid_ptr, hid_lines: the hidden spikes as events (``RunResult.hid_events``). Masked, the
+    surrogate is non-zero only where v >= theta, which is where the neuron fired: the hidden
+    layer's error enters only at those events, so the kernel visits them, not every (t, i).
     g_s_out (T, n_out): loss gradient w.r.t. output spikes; g_u_out: w.r.t. output potentials (TET).
     wT_out (n_hid, n_out): the output weights as the chip holds them (pre, post).
     ``window``: -1 full temporal recursion, 0 no temporal path, K >= 1 carried back K steps.
@@ -113,7 +116,9 @@ def backward(s_hid, v_hid, th_hid, s_out, v_out, th_out, wT_out, aux_hid, aux_ou
     intra = 0
     spike = 0
     for t in range(T - 1, -1, -1):
-        for i in range(n_hid):
+        h = hid_ptr[t]
+        for q in range(hid_ptr[t + 1] - h if masked else n_hid):
+            i = hid_lines[h + q] if masked else q
             nxt = du_hid[t + 1, i] if t + 1 < T else 0.0
             f = surrogate(float(v_hid[t, i] - th_hid[t, i]), masked, shape, width_hid)
             if f != 0.0:

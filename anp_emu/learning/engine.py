@@ -88,7 +88,7 @@ class LearningEngine:
         du_out = np.zeros((T, n_out))
         aux = (0.0, 0.0) if chip.aft == "ideal" else (float(chip.w_aux[0]), float(chip.w_aux[1]))
         counts = r.counters.counts
-        backward(r.s_hid, r.v_hid, r.th_hid, r.s_out, r.v_out, r.th_out, chip.wT[1], aux[0], aux[1],
+        backward(r.s_hid, r.v_hid, r.th_hid, r.hid_events.step_ptr, r.hid_events.lines, r.s_out, r.v_out, r.th_out, chip.wT[1], aux[0], aux[1],
                  chip.spec.tau, g_s, g_u, self.rule.masked, SHAPE_ID[st.surrogate],
                  st.surrogate_width * th[0], st.surrogate_width * th[1], st.window, st.reset_path,
                  du_hid, du_out, counts)
@@ -96,8 +96,7 @@ class LearningEngine:
 
     def _presynaptic(self, si: SpikeInput, r: RunResult):
         """CSR events of each layer's presynaptic side: input lines, then hidden spikes."""
-        hid = SpikeInput.from_spikes(r.s_hid)
-        return (si, hid)
+        return (si, r.hid_events)
 
     def _weight_pass(self, si, r, du_hid, du_out, apply: bool):
         """Form the weight gradients (and apply the update if ``apply``); returns dense gradients
