@@ -121,6 +121,11 @@ class Chip:
             si = x.validate(self.spec.n_in)
         else:
             si = as_spike_input(x, self.spec.n_in)
+        return self.run_checked(si, record)
+
+    def run_checked(self, si: SpikeInput, record: bool = False) -> RunResult:
+        """``run`` for a SpikeInput that ``as_spike_input`` returned for this chip's n_in (checked
+        and typed; the learning engine's path, which checks each sample once)."""
         T = si.T
         n_hid, n_out = self.spec.n_hid, self.spec.n_out
         s_hid = np.zeros((T, n_hid), dtype=np.uint8)

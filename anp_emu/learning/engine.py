@@ -75,7 +75,7 @@ class LearningEngine:
         n_out = chip.spec.n_out
         if not (isinstance(label, (int, np.integer)) and 0 <= label < n_out):
             raise InputError("label", "class index out of range", limit=f"0..{n_out - 1}", value=label)
-        r = chip.run(si, record=True)
+        r = chip.run_checked(si, record=True)
         T = si.T
         th = (float(chip.theta[0]), float(chip.theta[1]))
         if st.loss == "ce":
@@ -148,7 +148,9 @@ class LearningEngine:
         for layer in (0, 1):
             if chip.aft == "aux" and chip.w_aux[layer] != 0:
                 counts[layer, C_AUX_WRITES] += chip.spec.layer_sizes[layer][0]
-        return StepResult(loss, r.prediction, r.out_counts, r.counters, r.s_hid.any(axis=0))
+        fired = np.zeros(chip.spec.n_hid, dtype=bool)
+        fired[r.hid_events.lines] = True
+        return StepResult(loss, r.prediction, r.out_counts, r.counters, fired)
 
     def predict(self, x) -> int:
         return self.chip.run(x, record=True).prediction
