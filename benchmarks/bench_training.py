@@ -88,6 +88,7 @@ def main():
         res["numpy"] = per_sample(lambda i: dense_numpy_bptt(W1, W2, cfg.theta_hid, cfg.theta_out, cfg.w_aux_hid,
                                                              cfg.w_aux_out, dense[i % len(xs)], i % 10),
                                   max(5, args.samples // 4))
+        time.sleep(0.5)   # and numpy's BLAS threads, before the next numba cell
         print(f"| {density:.0%} | {rep.hidden_activity:.1%} | {res['mpd-ed'] * 1e3:.2f} | {res['mpd-ed-1'] * 1e3:.2f} | "
               f"{res['stbp'] * 1e3:.2f} | {res['numpy'] * 1e3:.2f} | {1 / res['mpd-ed']:.0f} / {1 / res['mpd-ed-1']:.0f} | "
               f"{res['numpy'] / res['mpd-ed']:.1f}x / {res['numpy'] / res['mpd-ed-1']:.1f}x | "

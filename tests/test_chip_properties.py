@@ -110,3 +110,19 @@ def test_unquantised_float_twin_reads_lsb_units():
     w = cfg.w_hid.astype(float) + 0.25
     r = Chip(cfg, "float", float_params={"w_hid": w, "theta_hid": 1e9}).run(np.eye(8, dtype=np.uint8)[:2], record=True)
     assert np.allclose(r.v_hid[0], w[:, 0] + cfg.w_aux_hid)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), density=st.floats(0.0, 0.9), record=st.booleans())
+def test_hidden_events_are_the_hidden_raster(seed, density, record):
+    """The hidden spikes the forward pass hands to the output layer (and to the learning engine)
+    as events are exactly the recorded raster, in SpikeInput's (step, line) order."""
+    cfg = random_config(seed, 24, 70, 4)
+    x = SpikeInput.from_dense(np.random.default_rng(seed).random((7, 24)) < density)
+    for precision in ("int", "float"):
+        r = Chip(cfg, precision).run(x, record=record)
+        want = SpikeInput.from_spikes(r.s_hid)
+        assert np.array_equal(r.hid_events.step_ptr, want.step_ptr)
+        assert np.array_equal(r.hid_events.lines, want.lines)
+        assert r.hid_events.lines.dtype == np.int32 and r.hid_events.step_ptr.dtype == np.int64
+        r.hid_events.validate(70)

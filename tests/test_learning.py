@@ -13,8 +13,8 @@ from anp_emu.events import SpikeInput
 from anp_emu.learning.engine import LearningEngine
 from anp_emu.learning.settings import LearningSettings
 from anp_emu.counters import C_UPD_SKIPPED, C_W_READS, C_W_WRITES, new_counts
-from anp_emu.learning.rounding import (_FINE_SALT, NEAREST, STOCHASTIC, apply_change, level, pow2, stochastic_round,
-                                       synapse_index, uniform_at, weight_change)
+from anp_emu.learning.rounding import (_FINE_SALT, BLOCK, NEAREST, STOCHASTIC, SURVIVOR_WORDS, apply_change, level, pow2,
+                                       splitmix_at, stochastic_round, synapse_index, uniform_at, weight_change)
 from anp_emu.learning.update import dense_update, sparse_update
 from anp_emu.spec import ChipSpec
 from conftest import make_config
@@ -298,13 +298,16 @@ def test_stochastic_rounding_is_exactly_unbiased(x):
         assert k == (0 if a >= 0.5 else 63) or a == 0.0
 
 
-def _update_case(seed, n_pre=160, n_post=70, T=9):
+def _update_case(seed, n_pre=160, n_post=70, T=9, heavy_tail=False):
     """Events and errors with sparse rows (one or a few events, few errors) and dense ones; enough
     active lines (>= 128) for two chunks of rows on two threads; rows of 70 post neurons: one
-    whole block of 64 and one partly used."""
+    whole block of 64 and one partly used. ``heavy_tail``: error magnitudes spread over 8 decades
+    (as the full temporal recursion makes them), so a block's bound is far above most of its
+    synapses' changes and survivors need level words beyond the 8 drawn at once."""
     rng = np.random.default_rng(seed)
-    du = np.where(rng.random((T, n_post)) < 0.15, rng.normal(0, 2e-3, (T, n_post)), 0.0)
-    du[3] = rng.normal(0, 2e-3, n_post)                 # one step with an error at every neuron
+    scale = 10.0 ** rng.uniform(-9, 0, (T, n_post)) if heavy_tail else 2e-3
+    du = np.where(rng.random((T, n_post)) < 0.15, rng.normal(0, 1, (T, n_post)) * scale, 0.0)
+    du[3] = rng.normal(0, 1, n_post) * (scale[3] if heavy_tail else scale)   # one step with an error at every neuron
     raster = rng.random((T, n_pre)) < 0.2
     raster[:, 0] = True                                 # a line with many events: a dense row
     si = SpikeInput.from_dense(raster.astype(np.uint8))
@@ -312,15 +315,18 @@ def _update_case(seed, n_pre=160, n_post=70, T=9):
     return si, du, w
 
 
-@pytest.mark.parametrize("mode,lr", [(STOCHASTIC, 3.0), (STOCHASTIC, 300.0), (STOCHASTIC, 3e4), (NEAREST, 300.0)])
-def test_event_driven_update_equals_the_per_synapse_definition(mode, lr):
+@pytest.mark.parametrize("mode,lr,heavy_tail", [(STOCHASTIC, 3.0, False), (STOCHASTIC, 300.0, False),
+                                               (STOCHASTIC, 3e4, False), (STOCHASTIC, 300.0, True),
+                                               (NEAREST, 300.0, False)])
+def test_event_driven_update_equals_the_per_synapse_definition(mode, lr, heavy_tail):
     """sparse_update (dense, merged and single-event rows; 1 or 2 threads) = the scalar definition
     weight_change per synapse of the dense gradient, then clip; and its counts. Stochastic: with
     changes far below one LSB (lr 3: most candidates need level words above their block's
-    bound), around one LSB, and far above it (saturating)."""
+    bound), around one LSB, far above it (saturating), and spread over many levels."""
     key, lo, hi = 2024, -128.0, 127.0
+    beyond_prefix = 0
     for seed in range(3):
-        si, du, w = _update_case(seed)
+        si, du, w = _update_case(seed, heavy_tail=heavy_tail)
         G = np.zeros(w.shape)
         sparse_update(si.step_ptr, si.lines, du, w.copy(), np.zeros(w.shape[0], np.int64), G, lr, mode, lo, hi,
                       True, False, new_counts(), 0, key, 1)
@@ -331,6 +337,14 @@ def test_event_driven_update_equals_the_per_synapse_definition(mode, lr):
             d = weight_change(G[j, i], lr, mode, True, key, synapse_index(j, i, w.shape[1]))
             writes += d != 0.0
             want[j, i] = min(max(want[j, i] + d, lo), hi)
+            if heavy_tail:   # a synapse whose bit survives the words its block draws at once, not its level
+                block = slice(i - i % BLOCK, i - i % BLOCK + BLOCK)
+                steps = np.flatnonzero(si.to_dense(w.shape[0])[:, j])
+                top = level(lr * np.abs(du[steps, block]).max(axis=1).sum())
+                if level(abs(lr * G[j, i])) > top + SURVIVOR_WORDS:
+                    base, bit = synapse_index(j, i - i % BLOCK, w.shape[1]), np.uint64(i % BLOCK)
+                    beyond_prefix += all((splitmix_at(key, base + r) >> bit) & np.uint64(1)
+                                         for r in range(top + SURVIVOR_WORDS))
         for n_threads in (1, 2):
             wT = w.copy()
             nnz = np.count_nonzero(wT, axis=1).astype(np.int64)
@@ -346,6 +360,7 @@ def test_event_driven_update_equals_the_per_synapse_definition(mode, lr):
         dense_update(G, wT, np.count_nonzero(wT, axis=1).astype(np.int64), lr, mode, lo, hi, True, new_counts(), 0,
                      key, 2)
         assert np.array_equal(wT, want.astype(np.int16))
+    assert beyond_prefix > 0 or not heavy_tail, beyond_prefix
 
 
 def test_rounding_is_reproducible_through_the_engine():
@@ -423,3 +438,27 @@ def test_training_a_small_int_network_reaches_90_percent(rule, capsys):
               f"bwd inter {total['bwd_inter_ops'] / total.n_samples:.0f}, "
               f"writes {total['weight_writes'] / total.n_samples:.0f}")
     assert acc > 0.9
+
+
+def test_losses_equal_their_plain_numpy_formulas():
+    """CE on output counts and TET on output potentials (loss and gradient) against numpy."""
+    from anp_emu.learning.loss import ce_count_loss, tet_loss
+    rng = np.random.default_rng(5)
+    for label in (0, 3, 9):
+        s = (rng.random((39, 10)) < 0.3).astype(np.uint8)
+        z = 10.0 * s.sum(0) / 39
+        p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+        loss, g = ce_count_loss(s, label, 10.0)
+        y = np.eye(10)[label]
+        np.testing.assert_allclose(loss, -np.log(p[label]), rtol=1e-12)
+        np.testing.assert_allclose(g, np.tile((p - y) * 10.0 / 39, (39, 1)), rtol=1e-12, atol=1e-15)
+        v = rng.integers(-500, 900, (39, 10))
+        Z = 4.0 * v / 300.0
+        P = np.exp(Z - Z.max(1, keepdims=True))
+        P /= P.sum(1, keepdims=True)
+        loss, g = tet_loss(v, label, 4.0, 300.0)
+        np.testing.assert_allclose(loss, -np.mean(np.log(P[:, label])), rtol=1e-12)
+        np.testing.assert_allclose(g, (P - y) * 4.0 / (39 * 300.0), rtol=1e-12, atol=1e-18)
+    # a class whose probability underflows: the loss stays finite
+    loss, _ = ce_count_loss(np.eye(10, dtype=np.uint8)[[1] * 39], 0, 1000.0)
+    assert np.isfinite(loss) and loss > 600
