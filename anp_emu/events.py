@@ -119,13 +119,13 @@ def _raster_csr(s):
     """(T, n) 0/1 raster -> (step_ptr int64 (T+1,), lines int32), sorted by (step, line)."""
     T, n = s.shape
     ptr = np.zeros(T + 1, dtype=np.int64)
-    lines = np.empty(T * n + 1, dtype=np.int32)     # + 1: the compaction writes one past the last spike
+    lines = np.empty(T * n, dtype=np.int32)
     m = 0
     for t in range(T):
-        row = s[t]
-        for i in range(n):                # branch-free compaction
-            lines[m] = i
-            m += row[i] != 0
+        for i in range(n):
+            if s[t, i] != 0:
+                lines[m] = i
+                m += 1
         ptr[t + 1] = m
     return ptr, lines[:m].copy()
 

@@ -88,8 +88,9 @@ class LearningEngine:
         du_out = np.zeros((T, n_out))
         aux = (0.0, 0.0) if chip.aft == "ideal" else (float(chip.w_aux[0]), float(chip.w_aux[1]))
         counts = r.counters.counts
-        backward(r.s_hid, r.v_hid, r.th_hid, r.hid_events.step_ptr, r.hid_events.lines, r.s_out, r.v_out, r.th_out, chip.wT[1], aux[0], aux[1],
-                 chip.spec.tau, g_s, g_u, self.rule.masked, SHAPE_ID[st.surrogate],
+        hid = r.hid_events
+        backward(r.s_hid, r.v_hid, r.th_hid, hid.step_ptr, hid.lines, r.s_out, r.v_out, r.th_out, chip.wT[1],
+                 aux[0], aux[1], chip.spec.tau, g_s, g_u, self.rule.masked, SHAPE_ID[st.surrogate],
                  st.surrogate_width * th[0], st.surrogate_width * th[1], st.window, st.reset_path,
                  du_hid, du_out, counts)
         return r, loss, du_hid, du_out

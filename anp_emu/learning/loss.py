@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..kernels import spike_counts
+
 _P_FLOOR = 1e-300                # log(p) of a vanishing class probability stays finite
 
 
@@ -28,12 +30,10 @@ def _softmax_into(z, p):
 def ce_count_loss(s_out, label, gain):
     """(loss, dL/ds_out (T, n_out))."""
     T, n = s_out.shape
-    z = np.zeros(n)
-    for t in range(T):
-        for k in range(n):
-            z[k] += s_out[t, k]
+    counts = spike_counts(s_out)
+    z = np.empty(n)
     for k in range(n):
-        z[k] = gain * z[k] / T
+        z[k] = gain * counts[k] / T
     p = np.empty(n)
     _softmax_into(z, p)
     loss = -np.log(max(p[label], _P_FLOOR))

@@ -201,9 +201,9 @@ SURVIVOR_WORDS = 8               # level words drawn at once for a block's survi
 
 @njit(cache=True, inline="always")
 def row_scratch(n_blocks):
-    """Scratch of one thread for round_row: (masks, tops) per block of a row, and the survivors'
-    prefix words (SURVIVOR_WORDS + 1)."""
-    return (np.zeros(n_blocks, dtype=np.uint64), np.zeros(n_blocks, dtype=np.int64),
+    """Scratch of one thread for round_row: (masks, bounds, tops) per block of a row, and the
+    survivors' prefix words (SURVIVOR_WORDS + 1)."""
+    return (np.zeros(n_blocks, dtype=np.uint64), np.zeros(n_blocks), np.zeros(n_blocks, dtype=np.int64),
             np.empty(SURVIVOR_WORDS + 1, dtype=np.uint64))
 
 
@@ -246,20 +246,21 @@ def _round_survivors(wT, j, w, mask, top, R, steps, n_steps, lr, lo, hi, key, wo
 
 
 @njit(cache=True, inline="always")
-def round_row(wT, j, masks, tops, R, steps, n_steps, lr, lo, hi, key, words):
+def round_row(wT, j, masks, bounds, tops, R, steps, n_steps, lr, lo, hi, key, words):
     """Stochastic update of row j, event-driven, block by block (post neurons 64 w .. 64 w + 63).
 
     The gradient of post neuron i is sum over s < n_steps of R[steps[s], i]; ``masks[w]`` has bit b
-    set when neuron 64 w + b may have a non-zero gradient, and every change of block w is known to
-    be below 2^-tops[w] (a bound from the errors: tops[w] = level(bound)). First all blocks draw
-    their first tops[w] level words together (the loop over blocks vectorises); the few survivors
-    then have their changes formed and are tested against the words up to their own level. The
-    candidates' changes are written. ``masks`` is consumed. Returns (weight writes, change of the
-    row's non-zero count)."""
+    set when neuron 64 w + b may have a non-zero gradient, and ``bounds[w]`` >= |gradient| of every
+    neuron of block w, so its changes are below 2^-tops[w], tops[w] = level(lr * bounds[w]). First
+    all blocks draw their first tops[w] level words together (the loop over blocks vectorises);
+    the few survivors then have their changes formed and are tested against the words up to their
+    own level. The candidates' changes are written. ``masks`` is consumed, ``tops`` scratch.
+    Returns (weight writes, change of the row's non-zero count)."""
     n_blocks = masks.shape[0]
     base = synapse_index(j, 0, wT.shape[1])
     depth = 0
     for w in range(n_blocks):
+        tops[w] = level(lr * bounds[w]) if masks[w] else 0
         depth = max(depth, tops[w])
     for r in range(depth):
         for w in range(n_blocks):

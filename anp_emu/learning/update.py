@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..counters import C_UPD_SKIPPED, C_W_READS, C_W_WRITES, C_WGRAD, new_counts
-from .rounding import (BLOCK, NEAREST, STOCHASTIC, apply_change, level, popcount, round_lsb, round_row, row_blocks,
+from .rounding import (BLOCK, NEAREST, STOCHASTIC, apply_change, popcount, round_lsb, round_row, row_blocks,
                        row_scratch)
 
 _CHUNK = 64                      # synapses per branch-free block of update_row
@@ -245,7 +245,7 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
         gbuf = np.empty(n_post)
         dacc = np.empty(n_post)
         d = np.empty(n_post)
-        masks, tops, words = row_scratch(nb)
+        masks, bounds, tops, words = row_scratch(nb)
         reads = 0
         writes = 0
         for a in range(c, n_active, n_chunks):
@@ -254,10 +254,9 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
             steps = ev_step[e0:e1]
             if event_driven:
                 for w in range(nb):
-                    masks[w], bound = _row_block(live, peak, steps, w)
+                    masks[w], bounds[w] = _row_block(live, peak, steps, w)
                     reads += popcount(masks[w])
-                    tops[w] = level(lr * bound) if masks[w] else 0
-                wr, dn = round_row(wT, j, masks, tops, du, steps, e1 - e0, lr, lo, hi, key, words)
+                wr, dn = round_row(wT, j, masks, bounds, tops, du, steps, e1 - e0, lr, lo, hi, key, words)
                 writes += wr
                 nnz_row[j] += dn
                 continue
@@ -297,7 +296,7 @@ def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key, n
     event_driven = is_int and mode == STOCHASTIC
     for c in prange(n_chunks):
         d = np.empty(n_post)
-        masks, tops, words = row_scratch(nb)
+        masks, bounds, tops, words = row_scratch(nb)
         row = np.empty(1, dtype=np.int64)
         wr = 0
         for j in range(c, n_pre, n_chunks):
@@ -306,9 +305,8 @@ def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key, n
                 continue
             row[0] = j
             for w in range(nb):
-                masks[w], p = _mask_and_peak(G[j, w * BLOCK:min((w + 1) * BLOCK, n_post)])
-                tops[w] = level(lr * p) if masks[w] else 0
-            wb, dn = round_row(wT, j, masks, tops, G, row, 1, lr, lo, hi, key, words)
+                masks[w], bounds[w] = _mask_and_peak(G[j, w * BLOCK:min((w + 1) * BLOCK, n_post)])
+            wb, dn = round_row(wT, j, masks, bounds, tops, G, row, 1, lr, lo, hi, key, words)
             wr += wb
             nnz_row[j] += dn
         tally[c, 1] = wr
