@@ -4,6 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
+from numba import njit
 from hypothesis import given, settings as hsettings, strategies as st
 
 from anp_emu.chip import Chip
@@ -13,9 +14,10 @@ from anp_emu.events import SpikeInput
 from anp_emu.learning.engine import LearningEngine
 from anp_emu.learning.settings import LearningSettings
 from anp_emu.counters import C_UPD_SKIPPED, C_W_READS, C_W_WRITES, new_counts
-from anp_emu.learning.rounding import (_FINE_SALT, BLOCK, NEAREST, STOCHASTIC, SURVIVOR_WORDS, apply_change, level, pow2,
+from anp_emu.learning.rounding import (_FINE_SALT, BLOCK, FIXED_LEVELS, NEAREST, NO_GRADIENT, STOCHASTIC, apply_change,
+                                       lanes_le, lanes_min, lanes_ne, level, level_bounds, pow2,
                                        splitmix_at, stochastic_round, synapse_index, uniform_at, weight_change)
-from anp_emu.learning.update import dense_update, sparse_update
+from anp_emu.learning.update import _row_bounds, dense_update, sparse_update
 from anp_emu.spec import ChipSpec
 from conftest import make_config
 
@@ -298,12 +300,54 @@ def test_stochastic_rounding_is_exactly_unbiased(x):
         assert k == (0 if a >= 0.5 else 63) or a == 0.0
 
 
+@njit
+def _lanes(a, start, v):
+    return lanes_le(a, start, v), lanes_ne(a, start, v), lanes_min(a, start)
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(a=st.lists(st.integers(0, 255), min_size=3 * BLOCK, max_size=3 * BLOCK), start=st.integers(0, 2 * BLOCK),
+       v=st.integers(0, 255))
+def test_lane_masks_compare_64_bytes_at_once(a, start, v):
+    a = np.array(a, dtype=np.uint8)
+    seg = a[start:start + BLOCK]
+    bits = lambda flags: sum(1 << int(b) for b in np.flatnonzero(flags))
+    le, ne, lo = _lanes(a, start, v)
+    assert (int(le), int(ne), int(lo)) == (bits(seg <= v), bits(seg != v), int(seg.min()))
+
+
+_just_below_powers = st.integers(-60, 30).map(lambda e: np.nextafter(2.0 ** e, 0.0))
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(terms=st.lists(st.one_of(st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=True), _just_below_powers,
+                                _just_below_powers.map(lambda x: -x)), min_size=1, max_size=40),
+       lr=st.one_of(st.floats(1e-3, 1e5), _just_below_powers.map(lambda x: x * 2.0 ** 10)))
+def test_level_bound_never_exceeds_the_level(terms, lr):
+    """round_row draws only the level words below each synapse's bound, so the bound must never
+    exceed the level of the change the sum of its errors makes — also for sums of terms just
+    below a power of two, whose rounding is largest, and counts that are powers of two."""
+    du = np.array(terms)[:, None]
+    P, nz_ptr = level_bounds(du, lr, BLOCK)
+    assert np.all(P[:, 1:] == NO_GRADIENT) and list(np.diff(nz_ptr)) == [int(x != 0) for x in terms]
+    steps = np.flatnonzero(du[:, 0])
+    if len(steps) == 0:
+        return
+    g = 0.0
+    for t in steps:                          # the update's own summation order
+        g += du[t, 0]
+    bounds = np.empty(BLOCK, dtype=np.uint8)
+    c = _row_bounds(P, steps, len(steps), bounds)
+    assert c == int(np.ceil(np.log2(len(steps))))
+    assert min(max(int(bounds[0]) - c, 0), 63) <= level(min(abs(lr * g), 2.0 ** 20))
+
+
 def _update_case(seed, n_pre=160, n_post=70, T=9, heavy_tail=False):
     """Events and errors with sparse rows (one or a few events, few errors) and dense ones; enough
     active lines (>= 128) for two chunks of rows on two threads; rows of 70 post neurons: one
     whole block of 64 and one partly used. ``heavy_tail``: error magnitudes spread over 8 decades
     (as the full temporal recursion makes them), so a block's bound is far above most of its
-    synapses' changes and survivors need level words beyond the 8 drawn at once."""
+    synapses' changes and some synapses need level words beyond the block's FIXED_LEVELS."""
     rng = np.random.default_rng(seed)
     scale = 10.0 ** rng.uniform(-9, 0, (T, n_post)) if heavy_tail else 2e-3
     du = np.where(rng.random((T, n_post)) < 0.15, rng.normal(0, 1, (T, n_post)) * scale, 0.0)
@@ -324,7 +368,7 @@ def test_event_driven_update_equals_the_per_synapse_definition(mode, lr, heavy_t
     changes far below one LSB (lr 3: most candidates need level words above their block's
     bound), around one LSB, far above it (saturating), and spread over many levels."""
     key, lo, hi = 2024, -128.0, 127.0
-    beyond_prefix = 0
+    beyond_fixed = 0
     for seed in range(3):
         si, du, w = _update_case(seed, heavy_tail=heavy_tail)
         G = np.zeros(w.shape)
@@ -337,14 +381,17 @@ def test_event_driven_update_equals_the_per_synapse_definition(mode, lr, heavy_t
             d = weight_change(G[j, i], lr, mode, True, key, synapse_index(j, i, w.shape[1]))
             writes += d != 0.0
             want[j, i] = min(max(want[j, i] + d, lo), hi)
-            if heavy_tail:   # a synapse whose bit survives the words its block draws at once, not its level
+            if heavy_tail:   # a synapse whose level bound is more than FIXED_LEVELS above its block's top
                 block = slice(i - i % BLOCK, i - i % BLOCK + BLOCK)
                 steps = np.flatnonzero(si.to_dense(w.shape[0])[:, j])
-                top = level(lr * np.abs(du[steps, block]).max(axis=1).sum())
-                if level(abs(lr * G[j, i])) > top + SURVIVOR_WORDS:
+                exps = np.where(du[steps, block] != 0, np.frexp(du[steps, block])[1], -10 ** 6).max(axis=0)
+                bound = np.clip(-(np.frexp(lr)[1] + exps), 0, 127) - int(np.ceil(np.log2(len(steps))))
+                bound = np.clip(bound, 0, 63)
+                top, b_i = bound[exps > -10 ** 6].min(), bound[i % BLOCK]
+                assert b_i <= level(abs(lr * G[j, i]))
+                if b_i > top + FIXED_LEVELS:
                     base, bit = synapse_index(j, i - i % BLOCK, w.shape[1]), np.uint64(i % BLOCK)
-                    beyond_prefix += all((splitmix_at(key, base + r) >> bit) & np.uint64(1)
-                                         for r in range(top + SURVIVOR_WORDS))
+                    beyond_fixed += all((splitmix_at(key, base + r) >> bit) & np.uint64(1) for r in range(b_i))
         for n_threads in (1, 2):
             wT = w.copy()
             nnz = np.count_nonzero(wT, axis=1).astype(np.int64)
@@ -360,7 +407,7 @@ def test_event_driven_update_equals_the_per_synapse_definition(mode, lr, heavy_t
         dense_update(G, wT, np.count_nonzero(wT, axis=1).astype(np.int64), lr, mode, lo, hi, True, new_counts(), 0,
                      key, 2)
         assert np.array_equal(wT, want.astype(np.int16))
-    assert beyond_prefix > 0 or not heavy_tail, beyond_prefix
+    assert beyond_fixed > 0 or not heavy_tail, beyond_fixed
 
 
 def test_rounding_is_reproducible_through_the_engine():

@@ -61,7 +61,21 @@ class LearningEngine:
             raise InputError("learning.rule", "unknown rule", limit=f"one of {list(RULES)}", value=self.settings.rule)
         self.rule = RULES[self.settings.rule]
         self.rng = np.random.default_rng(self.settings.seed)
+        self._keys = np.zeros((0, 2), dtype=np.int64)
+        self._next_key = 0
         self._no_grad = np.zeros((0, 0))
+
+    _KEY_BATCH = 256
+
+    def _step_keys(self):
+        """This step's stochastic-rounding key per layer: the next pair of rng.integers(0, 2^63 - 1)
+        draws, taken from a batch (the same sequence as one call per step, without numpy's
+        per-call overhead of ~5 us)."""
+        if self._next_key == len(self._keys):
+            self._keys = self.rng.integers(0, 2**63 - 1, size=(self._KEY_BATCH, 2))
+            self._next_key = 0
+        self._next_key += 1
+        return self._keys[self._next_key - 1]
 
     def _limits(self, layer: int):
         if self.chip.precision == "int":
@@ -106,7 +120,7 @@ class LearningEngine:
         counts = r.counters.counts
         mode = ROUNDING_ID[st.rounding]
         lr = float(st.effective_lr)
-        keys = self.rng.integers(0, 2**63 - 1, size=2)     # stochastic-rounding key per layer
+        keys = self._step_keys()
         grads = [None, None]
         n_threads = numba.get_num_threads()
         pres = self._presynaptic(si, r)

@@ -23,16 +23,18 @@ index % 64:
 so P(|change| = floor(a) + 1) = 2^-k * frac(a) * 2^k = frac(a), exactly for a >= 2^-64
 (frac(a) * 2^k is then a multiple of 2^-53, so the 53-bit comparison is exact; below, the
 expected change exceeds a by at most 2^-116 LSB). ``stochastic_round`` is this definition
-for one synapse; ``round_row`` evaluates a whole row event-driven: when every change of a
-block is known to be below 2^-K (a bound formed from the errors, without forming the gradient),
-K level words leave about 64 * 2^-K survivors, and only those synapses are visited — typical
-MPD-ED steps change well under 1 % of the synapses that have a gradient.
+for one synapse; ``round_row`` evaluates a whole row event-driven: each synapse has a lower
+bound b on its level, formed from the exponents of its errors without forming the gradient
+(``level_bounds``), and its block's level words up to b, compared 64 synapses at a time
+(``lanes_le``), leave it a survivor with probability 2^-b; only survivors have their gradient
+formed — typical MPD-ED steps change well under 1 % of the synapses that have a gradient.
 """
 from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 NEAREST, FLOOR, STOCHASTIC = 0, 1, 2
@@ -88,6 +90,56 @@ def popcount(typingctx, x):
     def codegen(context, builder, sig, args):
         return builder.ctpop(args[0])
     return types.uint64(types.uint64), codegen
+
+
+_LANES = ir.VectorType(ir.IntType(8), BLOCK)
+
+
+def _load_lanes(context, builder, sig, args):
+    """The BLOCK bytes a[start:start + BLOCK] of a 1-D uint8 array, as one vector."""
+    a = context.make_array(sig.args[0])(context, builder, args[0])
+    ptr = builder.gep(a.data, [context.cast(builder, args[1], sig.args[1], types.intp)])
+    return builder.load(builder.bitcast(ptr, _LANES.as_pointer()), align=1)
+
+
+def _is_bytes(a):
+    return isinstance(a, types.Array) and a.dtype == types.uint8 and a.ndim == 1
+
+
+def _lane_mask(predicate):
+    @intrinsic
+    def lane_mask(typingctx, a, start, value):
+        if not _is_bytes(a):
+            return None
+
+        def codegen(context, builder, sig, args):
+            v = context.cast(builder, args[2], sig.args[2], types.uint8)
+            splat = builder.insert_element(ir.Constant(_LANES, ir.Undefined), v, ir.Constant(ir.IntType(32), 0))
+            splat = builder.shuffle_vector(splat, ir.Constant(_LANES, ir.Undefined),
+                                           ir.Constant(ir.VectorType(ir.IntType(32), BLOCK), [0] * BLOCK))
+            return builder.bitcast(builder.icmp_unsigned(predicate, _load_lanes(context, builder, sig, args), splat),
+                                   ir.IntType(64))
+        return types.uint64(a, start, value), codegen
+    return lane_mask
+
+
+# bit b set where a[start + b] <= value / != value, for the BLOCK bytes from start (one vector
+# compare; the caller keeps start + BLOCK within the array)
+lanes_le = _lane_mask("<=")
+lanes_ne = _lane_mask("!=")
+
+
+@intrinsic
+def lanes_min(typingctx, a, start):
+    """The smallest of the BLOCK bytes a[start:start + BLOCK] (uint8)."""
+    if not _is_bytes(a):
+        return None
+
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(8), [_LANES]),
+                                            "llvm.vector.reduce.umin.v64i8")
+        return builder.call(fn, [_load_lanes(context, builder, sig, args)])
+    return types.uint8(a, start), codegen
 
 
 # ---------------------------------------------------------------------------- random streams
@@ -196,81 +248,139 @@ def apply_change(wT, j, i, d, lo, hi):
     return int(new != 0) - int(old != 0)
 
 
-SURVIVOR_WORDS = 8               # level words drawn at once for a block's survivors
+# ---------------------------------------------------------------------------- event-driven rows
+NO_GRADIENT = 255                # level bound of a synapse without a gradient (uint8)
+FIXED_LEVELS = 6                 # level words a block draws branch-free above its top
+_LEVEL_BOUND_MAX = 127           # level bounds are stored clamped to 0..127 (any >= 63 means 63)
+
+
+@njit(cache=True, inline="always")
+def level_exponent(x):
+    """e with |x| < 2^e: the IEEE-754 exponent of x plus one (|x| = m 2^e, m in [1/2, 1) for
+    normal x; subnormals and zero give -1022)."""
+    return ((_float_bits(x) >> 52) & 0x7FF) - 1022
+
+
+@njit(cache=True)
+def level_bounds(du, lr, n_pad):
+    """Per step t and post neuron i, a bound P[t, i] (uint8, rows padded to n_pad with
+    NO_GRADIENT) on the level of any change formed from du[t, i]: with E the largest
+    ``level_exponent`` of the n non-zero terms of a gradient g = sum du[t_s, i], |fl(g)| <= n 2^E
+    (each partial sum rounds to at most its exact bound) and lr |g| < 2^(e_lr + E + ceil(log2 n)),
+    so level(lr |g|) >= min over the terms of P - ceil(log2 n), P = -(e_lr + E) clamped to 0..127.
+    NO_GRADIENT where du is zero. Also the CSR offsets of the non-zero errors per step (T + 1)."""
+    T, n_post = du.shape
+    P = np.full((T, n_pad), NO_GRADIENT, dtype=np.uint8)
+    nz_ptr = np.zeros(T + 1, dtype=np.int64)
+    e_lr = level_exponent(lr)
+    m = 0
+    for t in range(T):
+        row, out = du[t], P[t]
+        for i in range(n_post):
+            p = min(max(-(e_lr + level_exponent(row[i])), 0), _LEVEL_BOUND_MAX)
+            nz = row[i] != 0.0
+            out[i] = np.uint8(p) if nz else np.uint8(NO_GRADIENT)
+            m += nz
+        nz_ptr[t + 1] = m
+    return P, nz_ptr
+
+
+@njit(cache=True)
+def exact_levels(g, lr, out):
+    """out[i] = level(min(|lr g[i]|, X_LIMIT)) as uint8 (NO_GRADIENT where g[i] is zero): the
+    level bounds of a formed gradient row, exact (offset 0)."""
+    for i in range(g.shape[0]):
+        out[i] = np.uint8(level(min(abs(lr * g[i]), X_LIMIT))) if g[i] != 0.0 else np.uint8(NO_GRADIENT)
 
 
 @njit(cache=True, inline="always")
 def row_scratch(n_blocks):
-    """Scratch of one thread for round_row: (masks, bounds, tops) per block of a row, and the
-    survivors' prefix words (SURVIVOR_WORDS + 1)."""
-    return (np.zeros(n_blocks, dtype=np.uint64), np.zeros(n_blocks), np.zeros(n_blocks, dtype=np.int64),
-            np.empty(SURVIVOR_WORDS + 1, dtype=np.uint64))
+    """Scratch of one thread for round_row: the row's level bounds (n_blocks * BLOCK, uint8) and
+    per block the alive and survivor masks and the top level."""
+    return (np.full(n_blocks * BLOCK, NO_GRADIENT, dtype=np.uint8), np.zeros(n_blocks, dtype=np.uint64),
+            np.zeros(n_blocks, dtype=np.uint64), np.zeros(n_blocks, dtype=np.int64))
 
 
 @njit(cache=True, inline="always")
-def _round_survivors(wT, j, w, mask, top, R, steps, n_steps, lr, lo, hi, key, words):
-    """Block w of row j after its first ``top`` level words: form the survivors' changes and test
-    each against the words up to its own level (SURVIVOR_WORDS drawn at once as prefix ANDs, the
-    rare survivor needing more draws them one by one); write the candidates' rounded changes.
-    Returns (weight writes, change of the row's non-zero count)."""
-    i0 = w * BLOCK
-    base = synapse_index(j, i0, wT.shape[1])
-    for r in range(SURVIVOR_WORDS):
-        words[r + 1] = splitmix_at(key, base + top + r)   # beyond MAX_LEVEL: drawn, never read
-    words[0] = ~np.uint64(0)
-    for r in range(SURVIVOR_WORDS):
-        words[r + 1] &= words[r]                  # words[r]: bits set in level words top .. top + r - 1
-    writes = 0
-    dn = 0
-    while mask:
-        b = lowest_bit(mask)
-        mask &= mask - np.uint64(1)
-        i = i0 + np.int64(b)
-        g = 0.0
-        for s in range(n_steps):
-            g += R[steps[s], i]
-        a = min(abs(lr * g), X_LIMIT)
-        k = level(a)                              # >= top: the bound is >= a
-        if not ((words[min(k - top, SURVIVOR_WORDS)] >> b) & np.uint64(1)) or a == 0.0:
-            continue
-        r = top + SURVIVOR_WORDS
-        while r < k and (splitmix_at(key, base + r) >> b) & np.uint64(1):
-            r += 1
-        if r < k:
-            continue
-        m = _magnitude(a, k, True, key, base + np.int64(b))
-        if m != 0.0:
-            writes += 1
-            dn += apply_change(wT, j, i, -m if g > 0.0 else m, lo, hi)
-    return writes, dn
+def _resolve_levels(bounds, w, c, alive, sv, r, key, counter, n_words):
+    """Continue block w's level words from level r: survivors are the alive synapses whose bound
+    (bounds - c, at least 0) is r, the others must pass word r (at ``counter``) to stay alive;
+    at MAX_LEVEL every alive synapse survives. ``n_words`` > 0: exactly that many words (a
+    branch-free loop); 0: until no synapse is alive. Returns (alive, survivors, level)."""
+    q = 0
+    while (q < n_words) if n_words else alive != 0:
+        alive &= splitmix_at(key, counter + q)
+        q += 1
+        if r + q >= MAX_LEVEL:
+            return np.uint64(0), sv | alive, MAX_LEVEL
+        done = alive & lanes_le(bounds, w * BLOCK, r + q + c)
+        sv |= done
+        alive &= ~done
+    return alive, sv, r + q
 
 
 @njit(cache=True, inline="always")
-def round_row(wT, j, masks, bounds, tops, R, steps, n_steps, lr, lo, hi, key, words):
+def round_row(wT, j, bounds, c, alive, surv, tops, R, steps, n_steps, lr, lo, hi, key):
     """Stochastic update of row j, event-driven, block by block (post neurons 64 w .. 64 w + 63).
 
-    The gradient of post neuron i is sum over s < n_steps of R[steps[s], i]; ``masks[w]`` has bit b
-    set when neuron 64 w + b may have a non-zero gradient, and ``bounds[w]`` >= |gradient| of every
-    neuron of block w, so its changes are below 2^-tops[w], tops[w] = level(lr * bounds[w]). First
-    all blocks draw their first tops[w] level words together (the loop over blocks vectorises);
-    the few survivors then have their changes formed and are tested against the words up to their
-    own level. The candidates' changes are written. ``masks`` is consumed, ``tops`` scratch.
-    Returns (weight writes, change of the row's non-zero count)."""
-    n_blocks = masks.shape[0]
+    The gradient of post neuron i is g_i = sum over s < n_steps of R[steps[s], i]; ``bounds[i] - c``
+    (at least 0; NO_GRADIENT: no gradient) is a lower bound b_i on its level k_i. A synapse's
+    change is non-zero only if it passes its level words 0 .. k_i - 1, so first only the words up
+    to b_i are drawn, for a whole block at once: up to its top (smallest b_i) for all blocks
+    together, a vectorised loop; then FIXED_LEVELS more per block, branch-free, each word
+    retiring the synapses whose b_i it reaches; rarely more. Only the few survivors have their
+    gradient formed and their remaining words k_i - 1 .. b_i tested. The candidates' changes are
+    written. ``alive``, ``surv``, ``tops``: scratch of one per block.
+    Returns (synapses with a gradient, weight writes, change of the row's non-zero count)."""
+    n_blocks = alive.shape[0]
     base = synapse_index(j, 0, wT.shape[1])
+    reads = 0
     depth = 0
     for w in range(n_blocks):
-        tops[w] = level(lr * bounds[w]) if masks[w] else 0
+        live = lanes_ne(bounds, w * BLOCK, NO_GRADIENT)
+        alive[w] = live
+        reads += popcount(live)
+        tops[w] = min(max(np.int64(lanes_min(bounds, w * BLOCK)) - c, 0), MAX_LEVEL) if live else 0
         depth = max(depth, tops[w])
     for r in range(depth):
         for w in range(n_blocks):
             word = splitmix_at(key, base + w * BLOCK + r)
-            masks[w] &= word if r < tops[w] else ~np.uint64(0)
+            alive[w] &= word if r < tops[w] else ~np.uint64(0)
+    for w in range(n_blocks):
+        r = tops[w]
+        sv = alive[w] & lanes_le(bounds, w * BLOCK, r + c if r < MAX_LEVEL else NO_GRADIENT - 1)
+        al = alive[w] & ~sv
+        if r + FIXED_LEVELS < MAX_LEVEL:
+            al, sv, r = _resolve_levels(bounds, w, c, al, sv, r, key, base + w * BLOCK + r, FIXED_LEVELS)
+        alive[w] = al
+        surv[w] = sv
+        tops[w] = r
+    for w in range(n_blocks):
+        if alive[w]:
+            surv[w] = _resolve_levels(bounds, w, c, alive[w], surv[w], tops[w], key, base + w * BLOCK + tops[w], 0)[1]
     writes = 0
     dn = 0
     for w in range(n_blocks):
-        if masks[w]:
-            wb, dnz = _round_survivors(wT, j, w, masks[w], tops[w], R, steps, n_steps, lr, lo, hi, key, words)
-            writes += wb
-            dn += dnz
-    return writes, dn
+        sv = surv[w]
+        block = base + w * BLOCK
+        while sv:
+            b = lowest_bit(sv)
+            sv &= sv - np.uint64(1)
+            i = w * BLOCK + np.int64(b)
+            g = 0.0
+            for s in range(n_steps):
+                g += R[steps[s], i]
+            a = min(abs(lr * g), X_LIMIT)
+            if a == 0.0:
+                continue
+            k = level(a)
+            r = min(max(np.int64(bounds[i]) - c, 0), MAX_LEVEL)       # <= k: words up to r passed
+            while r < k and (splitmix_at(key, block + r) >> b) & np.uint64(1):
+                r += 1
+            if r < k:
+                continue
+            m = _magnitude(a, k, True, key, block + np.int64(b))
+            if m != 0.0:
+                writes += 1
+                dn += apply_change(wT, j, i, -m if g > 0.0 else m, lo, hi)
+    return reads, writes, dn

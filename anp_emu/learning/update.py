@@ -11,9 +11,9 @@ A synapse is read (``weight_reads``) when it has at least one (event, non-zero e
 
 Two evaluation paths give the same numbers as ``rounding.weight_change`` per synapse:
 - stochastic rounding on the int chip: ``rounding.round_row`` per row, blocks of 64 synapses, with
-  a bound on each block's changes from the errors (lr * sum over the row's events of the block's
-  largest |delta_u|), so that only the candidates its level words leave are visited — most
-  synapses with a gradient are never touched, and their gradient is never formed;
+  a bound on each synapse's level from the exponents of its errors (``rounding.level_bounds``,
+  the smallest over the row's events), so that only the candidates its level words leave are
+  visited — most synapses with a gradient are never touched, and their gradient is never formed;
 - nearest, floor, the float twin and plain gradients: each touched row's gradient is formed
   (``_row_gradient``) and updated in branch-free blocks (``update_row``).
 """
@@ -23,8 +23,8 @@ import numpy as np
 from numba import njit, prange
 
 from ..counters import C_UPD_SKIPPED, C_W_READS, C_W_WRITES, C_WGRAD, new_counts
-from .rounding import (BLOCK, NEAREST, STOCHASTIC, apply_change, popcount, round_lsb, round_row, row_blocks,
-                       row_scratch)
+from .rounding import (BLOCK, NEAREST, STOCHASTIC, apply_change, exact_levels, level_bounds, popcount, round_lsb,
+                       round_row, row_blocks, row_scratch)
 
 _CHUNK = 64                      # synapses per branch-free block of update_row
 
@@ -67,41 +67,53 @@ def update_row(wT, nnz_row, j, g, idx, n, lr, mode, is_int, lo, hi, d):
 
 
 @njit(cache=True, inline="always")
-def _mask_and_peak(seg):
-    """(bitmask of the non-zero entries, largest |entry|) of up to 64 values."""
+def _nonzero_mask(seg):
+    """Bitmask of the non-zero entries of up to 64 values."""
     m = np.uint64(0)
-    p = 0.0
     for b in range(seg.shape[0]):
         m |= np.uint64(seg[b] != 0.0) << np.uint64(b)
-        p = max(p, abs(seg[b]))
-    return m, p
+    return m
 
 
 @njit(cache=True, inline="always")
-def _row_block(live, peak, steps, w):
-    """Block w of a row whose line spiked at ``steps``: the union of the steps' non-zero error masks
-    (the synapses with an (event, error) pair) and the sum of their largest |delta_u| (>= the
-    |gradient| of every synapse of the block)."""
+def _row_mask(live, steps, w):
+    """Block w of a row whose line spiked at ``steps``: the union of the steps' non-zero error
+    masks (the synapses with an (event, error) pair)."""
     mask = np.uint64(0)
-    bound = 0.0
     for t in steps:
         mask |= live[t, w]
-        bound += peak[t, w]
-    return mask, bound
+    return mask
+
+
+@njit(cache=True, inline="always")
+def _row_bounds(P, steps, n_steps, out):
+    """The level bounds of a row whose line spiked at ``steps`` (``rounding.level_bounds``): per
+    post neuron the smallest bound over the steps into ``out``; returns the offset to subtract,
+    ceil(log2 n_steps)."""
+    first = P[steps[0]]
+    for i in range(out.shape[0]):
+        out[i] = first[i]
+    for s in range(1, n_steps):
+        Ps = P[steps[s]]
+        for i in range(out.shape[0]):
+            x, y = out[i], Ps[i]
+            out[i] = x if x < y else y
+    c = 0
+    while (1 << c) < n_steps:
+        c += 1
+    return c
 
 
 @njit(cache=True)
 def _error_blocks(du):
-    """Per step t and block w of 64 post neurons: the bitmask of non-zero errors (uint64) and the
-    largest |delta_u[t, i]| of the block."""
+    """Per step t and block w of 64 post neurons: the bitmask of non-zero errors (uint64)."""
     T, n_post = du.shape
     nb = row_blocks(n_post)
     live = np.zeros((T, nb), dtype=np.uint64)
-    peak = np.zeros((T, nb))
     for t in range(T):
         for w in range(nb):
-            live[t, w], peak[t, w] = _mask_and_peak(du[t, w * BLOCK:min((w + 1) * BLOCK, n_post)])
-    return live, peak
+            live[t, w] = _nonzero_mask(du[t, w * BLOCK:min((w + 1) * BLOCK, n_post)])
+    return live
 
 
 @njit(cache=True)
@@ -154,32 +166,41 @@ def _row_gradient(j, line_ptr, ev_step, du, nz_ptr, nz_idx, nz_val, dense_step, 
 
 
 @njit(cache=True)
-def _error_lists(du, lists):
-    """The errors of a layer as the kernels read them: per step and block, the non-zero mask and
-    the largest |delta_u| (``_error_blocks``); nz_ptr (T + 1), the CSR offsets of the non-zero
-    errors per step; and, if ``lists``, their neurons and values (branch-free compaction) and
-    whether a step is dense enough to be added as one vector (``dense_step``)."""
+def _error_lists(du):
+    """The errors of a layer as the gradient kernels read them: per step and block, the non-zero
+    mask (``_error_blocks``); nz_ptr (T + 1), the CSR offsets of the non-zero errors per step,
+    their neurons and values (branch-free compaction), and whether a step is dense enough to be
+    added as one vector (``dense_step``)."""
     T, n_post = du.shape
-    live, peak = _error_blocks(du)
+    live = _error_blocks(du)
     nz_ptr = np.zeros(T + 1, dtype=np.int64)
-    n_list = T * n_post + 1 if lists else 1
-    nz_idx = np.empty(n_list, dtype=np.uint32)   # unsigned: no negative-index wraparound
-    nz_val = np.empty(n_list)
+    nz_idx = np.empty(T * n_post + 1, dtype=np.uint32)   # unsigned: no negative-index wraparound
+    nz_val = np.empty(T * n_post + 1)
     dense_step = np.zeros(T, dtype=np.bool_)
     m = 0
     for t in range(T):
-        if lists:
-            row = du[t]
-            for i in range(n_post):
-                nz_idx[m] = np.uint32(i)
-                nz_val[m] = row[i]
-                m += row[i] != 0.0
-            dense_step[t] = 8 * (m - nz_ptr[t]) >= n_post     # cheaper as one vector add of du[t]
-        else:
-            for w in range(live.shape[1]):
-                m += popcount(live[t, w])
+        row = du[t]
+        for i in range(n_post):
+            nz_idx[m] = np.uint32(i)
+            nz_val[m] = row[i]
+            m += row[i] != 0.0
+        dense_step[t] = 8 * (m - nz_ptr[t]) >= n_post     # cheaper as one vector add of du[t]
         nz_ptr[t + 1] = m
-    return live, peak, nz_ptr, nz_idx, nz_val, dense_step
+    return live, nz_ptr, nz_idx, nz_val, dense_step
+
+
+@njit(cache=True)
+def _layer_errors(du, lr, event_driven):
+    """What the update kernel reads of a layer's errors: for stochastic rounding on the int chip
+    the level bounds (``rounding.level_bounds``, rows padded to whole blocks), otherwise the error
+    masks and lists (``_error_lists``); nz_ptr either way. (Allocated here, outside the parallel
+    kernel, where every array expression would be a parallel region of its own.)"""
+    if event_driven:
+        P, nz_ptr = level_bounds(du, lr, row_blocks(du.shape[1]) * BLOCK)
+        return (P, np.zeros((0, 0), dtype=np.uint64), nz_ptr, np.zeros(0, dtype=np.uint32), np.zeros(0),
+                np.zeros(0, dtype=np.bool_))
+    live, nz_ptr, nz_idx, nz_val, dense_step = _error_lists(du)
+    return np.zeros((0, 0), dtype=np.uint8), live, nz_ptr, nz_idx, nz_val, dense_step
 
 
 @njit(cache=True)
@@ -219,10 +240,11 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
     """MPD-ED: dL/dW on (event, non-zero error) pairs, then the update of the touched synapses.
 
     Events are grouped by presynaptic line j; row j's synapses with a pair are the union of the
-    non-zero error masks of the steps at which j spiked (a popcount gives the reads). Stochastic
-    rounding on the int chip then runs ``round_row`` over the row's blocks with a pair;
-    otherwise the row's gradient is formed from the per-step lists of non-zero errors
-    (``_row_gradient``) and updated (``update_row``). No row is visited without an event, so the
+    non-zero errors of the steps at which j spiked (their number gives the reads). Stochastic
+    rounding on the int chip then runs ``round_row`` on the row's level bounds, the smallest of
+    the steps' bounds (``_row_bounds``) — the gradient is formed only for the few synapses whose
+    level words leave them a candidate; otherwise the row's gradient is formed from the per-step
+    lists of non-zero errors (``_row_gradient``) and updated (``update_row``). No row is visited without an event, so the
     work is bounded by input events x n_post (the paper's zeta_i*M*N*T), never
     n_pre x n_post x T. Rows are independent (the stochastic rounding is counter-based), so they
     are split over ``n_threads`` chunks (numba.get_num_threads(), passed in: calling it inside
@@ -233,7 +255,7 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
     T, n_post = du.shape
     nb = row_blocks(n_post)
     event_driven = apply and is_int and mode == STOCHASTIC
-    live, peak, nz_ptr, nz_idx, nz_val, dense_step = _error_lists(du, not event_driven)
+    P, live, nz_ptr, nz_idx, nz_val, dense_step = _layer_errors(du, lr, event_driven)
     line_ptr, ev_step, active, wgrad = _events_by_line(step_ptr, lines, wT.shape[0], nz_ptr)
     n_active = active.shape[0]
     n_chunks = max(1, min(n_threads, n_active // 64))
@@ -245,7 +267,7 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
         gbuf = np.empty(n_post)
         dacc = np.empty(n_post)
         d = np.empty(n_post)
-        masks, bounds, tops, words = row_scratch(nb)
+        bounds, alive, surv, tops = row_scratch(nb)
         reads = 0
         writes = 0
         for a in range(c, n_active, n_chunks):
@@ -253,10 +275,9 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
             e0, e1 = line_ptr[j], line_ptr[j + 1]
             steps = ev_step[e0:e1]
             if event_driven:
-                for w in range(nb):
-                    masks[w], bounds[w] = _row_block(live, peak, steps, w)
-                    reads += popcount(masks[w])
-                wr, dn = round_row(wT, j, masks, bounds, tops, du, steps, e1 - e0, lr, lo, hi, key, words)
+                offset = _row_bounds(P, steps, e1 - e0, bounds)
+                rd, wr, dn = round_row(wT, j, bounds, offset, alive, surv, tops, du, steps, e1 - e0, lr, lo, hi, key)
+                reads += rd
                 writes += wr
                 nnz_row[j] += dn
                 continue
@@ -265,7 +286,7 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
             if n == 0:
                 continue
             for w in range(nb):
-                reads += popcount(_row_block(live, peak, steps, w)[0])
+                reads += popcount(_row_mask(live, steps, w))
             if apply:
                 writes += update_row(wT, nnz_row, j, g, idx, n, lr, mode, is_int, lo, hi, d)
             else:
@@ -288,7 +309,7 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
 def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key, n_threads):
     """STBP: update every synapse from the dense gradient G (n_pre, n_post); every synapse is read.
     Rows are split over the numba threads as in ``sparse_update``; stochastic rounding on the int
-    chip runs ``round_row`` with each block's exact largest change as the bound."""
+    chip runs ``round_row`` with each synapse's exact level as its bound."""
     n_pre, n_post = G.shape
     nb = row_blocks(n_post)
     n_chunks = max(1, min(n_threads, n_pre // 64))
@@ -296,7 +317,7 @@ def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key, n
     event_driven = is_int and mode == STOCHASTIC
     for c in prange(n_chunks):
         d = np.empty(n_post)
-        masks, bounds, tops, words = row_scratch(nb)
+        bounds, alive, surv, tops = row_scratch(nb)
         row = np.empty(1, dtype=np.int64)
         wr = 0
         for j in range(c, n_pre, n_chunks):
@@ -304,9 +325,8 @@ def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key, n
                 wr += update_row(wT, nnz_row, j, G[j], iota, n_post, lr, mode, is_int, lo, hi, d)
                 continue
             row[0] = j
-            for w in range(nb):
-                masks[w], bounds[w] = _mask_and_peak(G[j, w * BLOCK:min((w + 1) * BLOCK, n_post)])
-            wb, dn = round_row(wT, j, masks, bounds, tops, G, row, 1, lr, lo, hi, key, words)
+            exact_levels(G[j], lr, bounds[:n_post])
+            wb, dn = round_row(wT, j, bounds, 0, alive, surv, tops, G, row, 1, lr, lo, hi, key)[1:]
             wr += wb
             nnz_row[j] += dn
         tally[c, 1] = wr
