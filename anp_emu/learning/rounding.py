@@ -48,48 +48,24 @@ _FINE_SALT = 0x5851F42D4C957F2D  # the uniforms u use key ^ salt
 
 
 # ---------------------------------------------------------------------------- bit helpers
-@intrinsic
-def _float_bits(typingctx, x):
-    """The IEEE-754 bits of a float64, as int64."""
-    if x != types.float64:
-        return None
+def _unary(arg_type, result_type, emit):
+    """A numba intrinsic of one argument of ``arg_type``: the single LLVM instruction ``emit``."""
+    @intrinsic
+    def op(typingctx, x):
+        if x != arg_type:
+            return None
 
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-    return types.int64(types.float64), codegen
-
-
-@intrinsic
-def _bits_float(typingctx, b):
-    """The float64 with IEEE-754 bits b (int64)."""
-    if b != types.int64:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-    return types.float64(types.int64), codegen
+        def codegen(context, builder, sig, args):
+            return emit(builder, args[0])
+        return result_type(arg_type), codegen
+    return op
 
 
-@intrinsic
-def lowest_bit(typingctx, x):
-    """Index of the lowest set bit of a non-zero uint64 (count of trailing zeros)."""
-    if x != types.uint64:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 0))
-    return types.uint64(types.uint64), codegen
-
-
-@intrinsic
-def popcount(typingctx, x):
-    """Number of set bits of a uint64."""
-    if x != types.uint64:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.ctpop(args[0])
-    return types.uint64(types.uint64), codegen
+_float_bits = _unary(types.float64, types.int64, lambda b, x: b.bitcast(x, ir.IntType(64)))    # IEEE-754 bits
+_bits_float = _unary(types.int64, types.float64, lambda b, x: b.bitcast(x, ir.DoubleType()))   # ... and back
+# index of the lowest set bit of a non-zero uint64 (count of trailing zeros); number of set bits
+lowest_bit = _unary(types.uint64, types.uint64, lambda b, x: b.cttz(x, ir.Constant(ir.IntType(1), 0)))
+popcount = _unary(types.uint64, types.uint64, lambda b, x: b.ctpop(x))
 
 
 _LANES = ir.VectorType(ir.IntType(8), BLOCK)
@@ -174,11 +150,17 @@ def synapse_index(j, i, n_post):
 
 
 @njit(cache=True, inline="always")
+def level_exponent(x):
+    """e with |x| < 2^e: the IEEE-754 exponent of x plus one (|x| = m 2^e, m in [1/2, 1) for
+    normal x; subnormals and zero give -1022)."""
+    return ((_float_bits(x) >> 52) & 0x7FF) - 1022
+
+
+@njit(cache=True, inline="always")
 def level(a):
     """max(0, -e) for a = m * 2^e, m in [1/2, 1), at most MAX_LEVEL (a >= 0), read from the
     exponent bits: 0 for a >= 1/2, else 2^-k > a >= 2^-(k+1) (down to a = 2^-64)."""
-    k = 1022 - ((_float_bits(a) >> 52) & 0x7FF)
-    return min(max(k, 0), MAX_LEVEL)
+    return min(max(-level_exponent(a), 0), MAX_LEVEL)
 
 
 @njit(cache=True, inline="always")
@@ -254,13 +236,6 @@ FIXED_LEVELS = 6                 # level words a block draws branch-free above i
 _LEVEL_BOUND_MAX = 127           # level bounds are stored clamped to 0..127 (any >= 63 means 63)
 
 
-@njit(cache=True, inline="always")
-def level_exponent(x):
-    """e with |x| < 2^e: the IEEE-754 exponent of x plus one (|x| = m 2^e, m in [1/2, 1) for
-    normal x; subnormals and zero give -1022)."""
-    return ((_float_bits(x) >> 52) & 0x7FF) - 1022
-
-
 @njit(cache=True)
 def level_bounds(du, lr, n_pad):
     """Per step t and post neuron i, a bound P[t, i] (uint8, rows padded to n_pad with
@@ -302,6 +277,12 @@ def row_scratch(n_blocks):
 
 
 @njit(cache=True, inline="always")
+def _bound_level(bound, c):
+    """The level a stored bound promises after subtracting the row's offset c: 0 .. MAX_LEVEL."""
+    return min(max(np.int64(bound) - c, 0), MAX_LEVEL)
+
+
+@njit(cache=True, inline="always")
 def _resolve_levels(bounds, w, c, alive, sv, r, key, counter, n_words):
     """Continue block w's level words from level r: survivors are the alive synapses whose bound
     (bounds - c, at least 0) is r, the others must pass word r (at ``counter``) to stay alive;
@@ -340,14 +321,14 @@ def round_row(wT, j, bounds, c, alive, surv, tops, R, steps, n_steps, lr, lo, hi
         live = lanes_ne(bounds, w * BLOCK, NO_GRADIENT)
         alive[w] = live
         reads += popcount(live)
-        tops[w] = min(max(np.int64(lanes_min(bounds, w * BLOCK)) - c, 0), MAX_LEVEL) if live else 0
+        tops[w] = _bound_level(lanes_min(bounds, w * BLOCK), c) if live else 0
         depth = max(depth, tops[w])
     for r in range(depth):
         for w in range(n_blocks):
             word = splitmix_at(key, base + w * BLOCK + r)
             alive[w] &= word if r < tops[w] else ~np.uint64(0)
     for w in range(n_blocks):
-        r = tops[w]
+        r = tops[w]              # at MAX_LEVEL every synapse with a gradient survives
         sv = alive[w] & lanes_le(bounds, w * BLOCK, r + c if r < MAX_LEVEL else NO_GRADIENT - 1)
         al = alive[w] & ~sv
         if r + FIXED_LEVELS < MAX_LEVEL:
@@ -374,7 +355,7 @@ def round_row(wT, j, bounds, c, alive, surv, tops, R, steps, n_steps, lr, lo, hi
             if a == 0.0:
                 continue
             k = level(a)
-            r = min(max(np.int64(bounds[i]) - c, 0), MAX_LEVEL)       # <= k: words up to r passed
+            r = _bound_level(bounds[i], c)         # <= k: its words up to r are passed
             while r < k and (splitmix_at(key, block + r) >> b) & np.uint64(1):
                 r += 1
             if r < k:

@@ -244,8 +244,8 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
     rounding on the int chip then runs ``round_row`` on the row's level bounds, the smallest of
     the steps' bounds (``_row_bounds``) — the gradient is formed only for the few synapses whose
     level words leave them a candidate; otherwise the row's gradient is formed from the per-step
-    lists of non-zero errors (``_row_gradient``) and updated (``update_row``). No row is visited without an event, so the
-    work is bounded by input events x n_post (the paper's zeta_i*M*N*T), never
+    lists of non-zero errors (``_row_gradient``) and updated (``update_row``). No row is visited
+    without an event, so the work is bounded by input events x n_post (the paper's zeta_i*M*N*T), never
     n_pre x n_post x T. Rows are independent (the stochastic rounding is counter-based), so they
     are split over ``n_threads`` chunks (numba.get_num_threads(), passed in: calling it inside
     would keep the kernel out of numba's cache); the result does not depend on it.
