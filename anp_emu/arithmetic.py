@@ -54,3 +54,25 @@ def _saturate_ol(v, lo, hi):
 def v_limits(v_bits: int) -> tuple[int, int]:
     """Inclusive saturating range of a signed ``v_bits`` membrane."""
     return -(1 << (v_bits - 1)), (1 << (v_bits - 1)) - 1
+
+
+PARTIAL_SUM_BITS = 16            # width of the emulator's per-step partial sums of weight rows
+_MIN_PARTIAL_GROUP = 8           # narrower groups would cost more in widening than they save
+
+
+def weight_storage(w_bits: int):
+    """The numpy integer type that stores ``w_bits``-bit signed weights: int8 up to 8 bits (the
+    hidden layer's rows, half the bytes to stream per event), else int16."""
+    return np.int8 if w_bits <= 8 else np.int16
+
+
+def partial_sum_group(w_bits: int) -> tuple[type, int]:
+    """How the integer forward pass sums one step's weight rows exactly: in partial sums of
+    ``dtype``, ``group`` rows at a time, each partial sum then widened into the int32 accumulator.
+    |w| <= 2^(w_bits - 1), so an int16 holds the sum of any (2^15 - 1) // 2^(w_bits - 1) rows
+    without overflow (255 rows of 8-bit weights, 63 of 10-bit); twice the lanes of int32 per
+    vector add. The result is the plain int32 sum of the rows, whatever the grouping."""
+    group = ((1 << (PARTIAL_SUM_BITS - 1)) - 1) >> (w_bits - 1)
+    if group >= _MIN_PARTIAL_GROUP:
+        return np.int16, group
+    return np.int32, 1 << 30

@@ -10,6 +10,7 @@ from .counters import Counters, new_counts
 from .cycles import DEFAULT_CYCLES, CycleTable
 from .errors import InputError
 from .events import SpikeInput, as_spike_input
+from .arithmetic import partial_sum_group, weight_storage
 from .kernels import forward, predict_class, spike_counts
 
 PRECISIONS = ("int", "float")
@@ -79,13 +80,15 @@ class Chip:
             if k not in self.FLOAT_KEYS:
                 raise InputError(f"float_params.{k}", "unknown key", limit=f"one of {list(self.FLOAT_KEYS)}")
         if precision == "int":
-            dt = np.int16
+            dtypes = [weight_storage(self.spec.w_bits(layer)) for layer in (0, 1)]
+            self._partial = [partial_sum_group(self.spec.w_bits(layer)) for layer in (0, 1)]
             self._v_dtype, self._acc_dtype = np.int64, np.int32
             self.v_lo, self.v_hi = self.spec.v_range
             self.theta = (np.int64(config.theta_hid), np.int64(config.theta_out))
             self.w_aux = (np.int64(config.w_aux_hid), np.int64(config.w_aux_out))
         else:
-            dt = np.float64
+            dtypes = [np.float64, np.float64]
+            self._partial = [(np.float64, 1 << 30)] * 2        # one group: the plain float sum
             self._v_dtype = self._acc_dtype = np.float64
             self.v_lo, self.v_hi = -np.inf, np.inf
             self.theta = (float(fp.get("theta_hid", config.theta_hid)), float(fp.get("theta_out", config.theta_out)))
@@ -98,7 +101,7 @@ class Chip:
                 raise InputError(f"float_params.{key}", "wrong shape", limit=config.weights(layer).shape, value=w.shape)
             if w.dtype.kind == "f" and not np.all(np.isfinite(w)):
                 raise InputError(f"float_params.{key}", "must be finite", value="NaN/inf")
-            self.wT.append(np.ascontiguousarray(w.T, dtype=dt))
+            self.wT.append(np.ascontiguousarray(w.T, dtype=dtypes[layer]))
         self.nnz_row = [np.count_nonzero(wt, axis=1).astype(np.int64) for wt in self.wT]
 
     def refresh_weights(self) -> None:
@@ -106,8 +109,9 @@ class Chip:
         self.nnz_row = [np.count_nonzero(wt, axis=1).astype(np.int64) for wt in self.wT]
 
     def weights(self, layer: int) -> np.ndarray:
-        """Weights (n_post, n_pre) as currently held by the chip (a copy)."""
-        return self.wT[layer].T.copy()
+        """Weights (n_post, n_pre) as currently held by the chip (a copy): int16 on the int chip,
+        as configs and files hold them (whatever the storage), float64 on the float twin."""
+        return self.wT[layer].T.astype(np.int16 if self.precision == "int" else np.float64)
 
     def to_config(self) -> ChipConfig:
         """The chip's current integer state as a validated config (int precision only)."""
@@ -145,6 +149,8 @@ class Chip:
                 self._v_dtype(self.v_lo), self._v_dtype(self.v_hi),
                 np.zeros(n_hid, self._v_dtype), np.zeros(n_out, self._v_dtype),
                 np.zeros(n_hid, self._acc_dtype), np.zeros(n_out, self._acc_dtype),
+                np.zeros(n_hid, self._partial[0][0]), np.zeros(n_out, self._partial[1][0]),
+                self._partial[0][1], self._partial[1][1],
                 s_hid, s_out, hid_ptr, hid_lines, v_hid_rec, v_out_rec, th_hid_rec, th_out_rec, record, counts)
         hid_events = SpikeInput(hid_ptr, hid_lines[:hid_ptr[T]])
         if not record:

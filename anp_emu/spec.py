@@ -17,7 +17,7 @@ ANP1_W_BITS_HID = 8       # hidden-layer synapse width, signed two's complement
 ANP1_W_BITS_OUT = 10      # output-layer synapse width, signed two's complement
 ANP1_V_BITS = 16          # membrane width, signed, saturating
 ANP1_LEAK_SHIFT = 1       # v -> v - (v >> 1): tau = 0.5
-MAX_W_BITS = 16           # widest synapse the emulator models (weights are stored as int16)
+MAX_W_BITS = 16           # widest synapse the emulator models (stored as int8 up to 8 bits, else int16)
 MAX_V_BITS = 32           # widest membrane the emulator models
 MAX_LEAK_SHIFT = 15
 

@@ -126,3 +126,39 @@ def test_hidden_events_are_the_hidden_raster(seed, density, record):
         assert np.array_equal(r.hid_events.lines, want.lines)
         assert r.hid_events.lines.dtype == np.int32 and r.hid_events.step_ptr.dtype == np.int64
         r.hid_events.validate(70)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), w_bits_hid=st.integers(2, 16), w_bits_out=st.integers(2, 16))
+def test_synaptic_sums_are_exact_past_the_int16_partial_sums(seed, w_bits_hid, w_bits_out):
+    # 600 input events and 100 hidden spikes in one step, every weight at +-2^(b-1): far more rows
+    # than one int16 partial sum holds (255 of 8 bits, 63 of 10), so the grouping must carry.
+    from anp_emu.arithmetic import partial_sum_group
+    rng = np.random.default_rng(seed)
+    spec = ChipSpec(n_in=600, n_hid=100, n_out=3, w_bits_hid=w_bits_hid, w_bits_out=w_bits_out, v_bits=32)
+    lo_h, hi_h = spec.w_range(0)
+    lo_o, hi_o = spec.w_range(1)
+    w_hid = np.where(rng.random((100, 600)) < 0.8, lo_h, hi_h).astype(np.int16)
+    w_hid[:, 0] = hi_h                                   # ...and one neuron that surely fires
+    w_hid[5] = hi_h
+    w_out = np.where(rng.random((3, 100)) < 0.7, lo_o, hi_o).astype(np.int16)
+    cfg = ChipConfig(spec, w_hid, w_out, 1, 1 << 30, 0, 0)
+    r = Chip(cfg).run(SpikeInput.from_dense(np.ones((1, 600), dtype=bool)), record=True)
+    want_hid = w_hid.astype(np.int64).sum(1)
+    assert np.array_equal(r.v_hid[0], want_hid)
+    fired = want_hid >= 1
+    assert np.array_equal(r.s_hid[0] != 0, fired) and fired.sum() >= 1
+    assert np.array_equal(r.v_out[0], w_out[:, fired].astype(np.int64).sum(1))
+    for b in (w_bits_hid, w_bits_out):
+        dtype, group = partial_sum_group(b)
+        if dtype == np.int16:                            # the bound the grouping relies on
+            assert group * (1 << (b - 1)) <= np.iinfo(np.int16).max
+
+
+def test_weight_storage_is_the_narrowest_type_and_reads_back_as_int16():
+    cfg = random_config(3, 24, 12, 4)
+    chip = Chip(ChipConfig(ChipSpec(n_in=24, n_hid=12, n_out=4, w_bits_hid=8, w_bits_out=10), cfg.w_hid, cfg.w_out,
+                           150, 120, 3, 3))
+    assert chip.wT[0].dtype == np.int8 and chip.wT[1].dtype == np.int16
+    assert chip.weights(0).dtype == np.int16 and np.array_equal(chip.weights(0), cfg.w_hid)
+    assert Chip(cfg, "float").weights(0).dtype == np.float64

@@ -32,90 +32,18 @@ formed — typical MPD-ED steps change well under 1 % of the synapses that have 
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import njit
+
+from ..bits import LANES, bits_float, float_bits, lanes_le, lanes_min, lanes_ne, lowest_bit, popcount
 
 NEAREST, FLOOR, STOCHASTIC = 0, 1, 2
 ROUNDING_ID = {"nearest": NEAREST, "floor": FLOOR, "stochastic": STOCHASTIC}
 
-BLOCK = 64                       # synapses per block of level words (the bits of a uint64)
+BLOCK = LANES                    # synapses per block of level words (the bits of a uint64)
 MAX_LEVEL = 63                   # level words per block
 X_LIMIT = 2.0 ** 20              # |change| clamp before rounding (any weight saturates long before)
 _GOLDEN = 0x9E3779B97F4A7C15     # splitmix64 increment
 _FINE_SALT = 0x5851F42D4C957F2D  # the uniforms u use key ^ salt
-
-
-# ---------------------------------------------------------------------------- bit helpers
-def _unary(arg_type, result_type, emit):
-    """A numba intrinsic of one argument of ``arg_type``: the single LLVM instruction ``emit``."""
-    @intrinsic
-    def op(typingctx, x):
-        if x != arg_type:
-            return None
-
-        def codegen(context, builder, sig, args):
-            return emit(builder, args[0])
-        return result_type(arg_type), codegen
-    return op
-
-
-_float_bits = _unary(types.float64, types.int64, lambda b, x: b.bitcast(x, ir.IntType(64)))    # IEEE-754 bits
-_bits_float = _unary(types.int64, types.float64, lambda b, x: b.bitcast(x, ir.DoubleType()))   # ... and back
-# index of the lowest set bit of a non-zero uint64 (count of trailing zeros); number of set bits
-lowest_bit = _unary(types.uint64, types.uint64, lambda b, x: b.cttz(x, ir.Constant(ir.IntType(1), 0)))
-popcount = _unary(types.uint64, types.uint64, lambda b, x: b.ctpop(x))
-
-
-_LANES = ir.VectorType(ir.IntType(8), BLOCK)
-
-
-def _load_lanes(context, builder, sig, args):
-    """The BLOCK bytes a[start:start + BLOCK] of a 1-D uint8 array, as one vector."""
-    a = context.make_array(sig.args[0])(context, builder, args[0])
-    ptr = builder.gep(a.data, [context.cast(builder, args[1], sig.args[1], types.intp)])
-    return builder.load(builder.bitcast(ptr, _LANES.as_pointer()), align=1)
-
-
-def _is_bytes(a):
-    return isinstance(a, types.Array) and a.dtype == types.uint8 and a.ndim == 1
-
-
-def _lane_mask(predicate):
-    @intrinsic
-    def lane_mask(typingctx, a, start, value):
-        if not _is_bytes(a):
-            return None
-
-        def codegen(context, builder, sig, args):
-            v = context.cast(builder, args[2], sig.args[2], types.uint8)
-            splat = builder.insert_element(ir.Constant(_LANES, ir.Undefined), v, ir.Constant(ir.IntType(32), 0))
-            splat = builder.shuffle_vector(splat, ir.Constant(_LANES, ir.Undefined),
-                                           ir.Constant(ir.VectorType(ir.IntType(32), BLOCK), [0] * BLOCK))
-            return builder.bitcast(builder.icmp_unsigned(predicate, _load_lanes(context, builder, sig, args), splat),
-                                   ir.IntType(64))
-        return types.uint64(a, start, value), codegen
-    return lane_mask
-
-
-# bit b set where a[start + b] <= value / != value, for the BLOCK bytes from start (one vector
-# compare; the caller keeps start + BLOCK within the array)
-lanes_le = _lane_mask("<=")
-lanes_ne = _lane_mask("!=")
-
-
-@intrinsic
-def lanes_min(typingctx, a, start):
-    """The smallest of the BLOCK bytes a[start:start + BLOCK] (uint8)."""
-    if not _is_bytes(a):
-        return None
-
-    def codegen(context, builder, sig, args):
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(8), [_LANES]),
-                                            "llvm.vector.reduce.umin.v64i8")
-        return builder.call(fn, [_load_lanes(context, builder, sig, args)])
-    return types.uint8(a, start), codegen
 
 
 # ---------------------------------------------------------------------------- random streams
@@ -153,7 +81,7 @@ def synapse_index(j, i, n_post):
 def level_exponent(x):
     """e with |x| < 2^e: the IEEE-754 exponent of x plus one (|x| = m 2^e, m in [1/2, 1) for
     normal x; subnormals and zero give -1022)."""
-    return ((_float_bits(x) >> 52) & 0x7FF) - 1022
+    return ((float_bits(x) >> 52) & 0x7FF) - 1022
 
 
 @njit(cache=True, inline="always")
@@ -166,7 +94,7 @@ def level(a):
 @njit(cache=True, inline="always")
 def pow2(k):
     """2.0 ** k for 0 <= k <= 1023, exact, from the exponent bits."""
-    return _bits_float(np.int64(1023 + k) << 52)
+    return bits_float(np.int64(1023 + k) << 52)
 
 
 @njit(cache=True, inline="always")
