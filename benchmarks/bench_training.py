@@ -6,6 +6,8 @@
 for MPD-ED (full temporal recursion, and the temporal path windowed to one step, Wei et al. Eq. 21
 as printed) and STBP (numba), and a straightforward dense numpy BPTT of the same equations
 (float64, the reference); then MPD-ED time against hidden activity (thresholds varied) at 5 % input.
+The four training cells of a row are timed in interleaved rounds, and numpy / MPD-ED is the median
+over the rounds of the ratio within a round: both sides of the ratio see the same machine state.
 Configs come from the threshold-calibrated init (5 % hidden activity, aux 30 % of theta).
 """
 from __future__ import annotations
@@ -52,17 +54,39 @@ def dense_numpy_bptt(W1, W2, th1, th2, a1, a2, X, label, lr=1000.0, gain=10.0, t
     W2 -= lr * du2.T @ S1
 
 
-def per_sample(fn, n, rounds=5):
-    """Seconds per call: the median of ``rounds`` timed rounds of n calls (this VM's timings
-    scatter by +-20 % from round to round)."""
-    fn(0)  # warm up / compile
-    times = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for i in range(n):
-            fn(i)
-        times.append((time.perf_counter() - t0) / n)
-    return float(np.median(times))
+def timed_round(fn, n, start=0):
+    """Seconds per call over n calls fn(start), ..., fn(start + n - 1)."""
+    t0 = time.perf_counter()
+    for i in range(start, start + n):
+        fn(i)
+    return (time.perf_counter() - t0) / n
+
+
+def interleaved(cells, rounds=7, pause=0.5, warm=5):
+    """Seconds per call of each cell {name: (fn, n, uses_blas)}: ``rounds`` rounds, each timing
+    every cell once in turn, so that all cells of a round see the same state of the machine (its
+    speed drifts by up to 1.5x over minutes). Returns {name: [seconds per call of each round]}.
+    A BLAS cell is preceded and followed by ``pause`` s, so that numba's idle OpenMP workers do not
+    spin against numpy's BLAS threads, nor BLAS threads against the next numba cell; each cell
+    runs ``warm`` untimed calls before its timed ones (the previous cell evicted its arrays from
+    the caches: the dense BPTT alone streams 4 MB of float64 weights)."""
+    for fn, _, _ in cells.values():
+        fn(0)   # warm up / compile
+    times = {name: [] for name in cells}
+    for r in range(rounds):
+        for name, (fn, n, uses_blas) in cells.items():
+            if uses_blas:
+                time.sleep(pause)
+            timed_round(fn, warm)          # caches back to this cell's arrays, threads awake
+            times[name].append(timed_round(fn, n, r * n))
+            if uses_blas:
+                time.sleep(pause)
+    return times
+
+
+def per_sample(fn, n, rounds=7):
+    """Seconds per call: the median of ``rounds`` timed rounds of n calls."""
+    return float(np.median(interleaved({"cell": (fn, n, False)}, rounds)["cell"]))
 
 
 def main():
@@ -78,20 +102,22 @@ def main():
     for density in (0.01, 0.05, 0.20):
         xs = [SpikeInput.from_dense(rng.random((39, 1024)) < density) for _ in range(args.samples)]
         cfg, rep = init_config(spec, xs[:20], seed=0, target_hidden=0.05, aux_frac=0.3)
-        res = {}
-        for name, rule, window in (("mpd-ed", "mpd-ed", None), ("mpd-ed-1", "mpd-ed", 1), ("stbp", "stbp", None)):
-            eng = LearningEngine(Chip(cfg.copy()), LearningSettings(rule=rule, temporal_window=window))
-            res[name] = per_sample(lambda i: eng.train_step(xs[i % len(xs)], i % 10), args.samples)
         W1, W2 = cfg.w_hid.astype(float), cfg.w_out.astype(float)
         dense = [x.to_dense(1024).astype(float) for x in xs]
-        time.sleep(0.5)   # let numba's OpenMP workers stop spinning, so they do not slow numpy's BLAS threads
-        res["numpy"] = per_sample(lambda i: dense_numpy_bptt(W1, W2, cfg.theta_hid, cfg.theta_out, cfg.w_aux_hid,
-                                                             cfg.w_aux_out, dense[i % len(xs)], i % 10),
-                                  max(5, args.samples // 4))
-        time.sleep(0.5)   # and numpy's BLAS threads, before the next numba cell
+        cells = {}
+        for name, rule, window in (("mpd-ed", "mpd-ed", None), ("mpd-ed-1", "mpd-ed", 1), ("stbp", "stbp", None)):
+            eng = LearningEngine(Chip(cfg.copy()), LearningSettings(rule=rule, temporal_window=window))
+            cells[name] = (lambda i, eng=eng: eng.train_step(xs[i % len(xs)], i % 10), args.samples, False)
+        cells["numpy"] = (lambda i: dense_numpy_bptt(W1, W2, cfg.theta_hid, cfg.theta_out, cfg.w_aux_hid,
+                                                     cfg.w_aux_out, dense[i % len(xs)], i % 10),
+                          max(5, args.samples // 4), True)
+        times = interleaved(cells)
+        res = {name: float(np.median(t)) for name, t in times.items()}
+        # numpy / MPD-ED of the same round, then the median over the rounds
+        ratio = {k: float(np.median(np.divide(times["numpy"], times[k]))) for k in ("mpd-ed", "mpd-ed-1")}
         print(f"| {density:.0%} | {rep.hidden_activity:.1%} | {res['mpd-ed'] * 1e3:.2f} | {res['mpd-ed-1'] * 1e3:.2f} | "
               f"{res['stbp'] * 1e3:.2f} | {res['numpy'] * 1e3:.2f} | {1 / res['mpd-ed']:.0f} / {1 / res['mpd-ed-1']:.0f} | "
-              f"{res['numpy'] / res['mpd-ed']:.1f}x / {res['numpy'] / res['mpd-ed-1']:.1f}x | "
+              f"{ratio['mpd-ed']:.1f}x / {ratio['mpd-ed-1']:.1f}x | "
               f"{res['stbp'] / res['mpd-ed']:.1f}x |")
     print("\nMPD-ED time against hidden activity (5 % input):")
     print("| target hidden activity | measured | hidden spikes/sample | wgrad accumulates/sample (full / window 1) "
