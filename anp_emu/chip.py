@@ -8,6 +8,7 @@ import numpy as np
 from .config import ChipConfig
 from .counters import Counters, new_counts
 from .cycles import DEFAULT_CYCLES, CycleTable
+from .design_rules import WEIGHT_RANGE, check_integer_array, check_range
 from .errors import InputError
 from .events import SpikeInput, as_spike_input
 from .arithmetic import partial_sum_group, weight_storage
@@ -107,6 +108,28 @@ class Chip:
     def refresh_weights(self) -> None:
         """Recount non-zero fan-out after the transposed weights were changed in place."""
         self.nnz_row = [np.count_nonzero(wt, axis=1).astype(np.int64) for wt in self.wT]
+
+    def check_weights(self, layer: int, w) -> np.ndarray:
+        """``w`` (n_post, n_pre) as an array, if it may replace the weights of ``layer``: integers
+        within the layer's width on the int chip (refused, never wrapped into the narrower
+        storage), finite numbers on the float twin."""
+        where = ("w_hid", "w_out")[layer]
+        want = self.wT[layer].T.shape
+        w = np.asarray(w)
+        if w.shape != want:
+            raise InputError(where, "wrong shape", limit=want, value=w.shape)
+        if self.precision == "int":
+            lo, hi = self.spec.w_range(layer)
+            check_range(check_integer_array(w, where), lo, hi, WEIGHT_RANGE, where)
+        elif w.dtype.kind not in "iuf" or not np.all(np.isfinite(w)):
+            raise InputError(where, "must be finite numbers", value="NaN/inf" if w.dtype.kind == "f" else w.dtype)
+        return w
+
+    def set_weights(self, layer: int, w) -> None:
+        """Replace the weights (n_post, n_pre) of ``layer`` (``check_weights``; nothing changes
+        when they are refused)."""
+        self.wT[layer][...] = self.check_weights(layer, w).T
+        self.refresh_weights()
 
     def weights(self, layer: int) -> np.ndarray:
         """Weights (n_post, n_pre) as currently held by the chip (a copy): int16 on the int chip,

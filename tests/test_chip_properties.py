@@ -162,3 +162,25 @@ def test_weight_storage_is_the_narrowest_type_and_reads_back_as_int16():
     assert chip.wT[0].dtype == np.int8 and chip.wT[1].dtype == np.int16
     assert chip.weights(0).dtype == np.int16 and np.array_equal(chip.weights(0), cfg.w_hid)
     assert Chip(cfg, "float").weights(0).dtype == np.float64
+
+
+def test_set_weights_refuses_what_the_storage_would_wrap_and_changes_nothing():
+    from anp_emu.errors import DesignRuleError
+    cfg = random_config(4, 24, 12, 4)
+    chip = Chip(cfg)
+    before = [chip.weights(0), chip.weights(1)]
+    bad = cfg.w_hid.copy()
+    bad[3, 5] = 128                                      # 8-bit layer: int8 storage would wrap it to -128
+    with pytest.raises(DesignRuleError, match=r"WEIGHT_RANGE.*w_hid\[3, 5\].*-128\.\.127.*128"):
+        chip.set_weights(0, bad)
+    with pytest.raises(DesignRuleError, match="WEIGHT_INTEGER"):
+        chip.set_weights(0, cfg.w_hid.astype(float))
+    with pytest.raises(InputError, match=r"w_out.*wrong shape"):
+        chip.set_weights(1, cfg.w_out.T)
+    assert np.array_equal(chip.weights(0), before[0]) and np.array_equal(chip.weights(1), before[1])
+    with pytest.raises(InputError, match="w_hid.*finite"):
+        Chip(cfg, "float").set_weights(0, np.full(cfg.w_hid.shape, np.nan))
+    new = np.zeros_like(cfg.w_hid)
+    new[0, :3] = (-128, 127, 5)
+    chip.set_weights(0, new)
+    assert np.array_equal(chip.weights(0), new) and chip.nnz_row[0].sum() == 3
