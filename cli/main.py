@@ -10,7 +10,10 @@ import sys
 
 import click
 
+from anp_emu.codegen import use_full_vector_width
 from anp_emu.errors import AnpError
+
+use_full_vector_width()          # before any kernel is compiled: the command owns its process
 
 
 class AnpGroup(click.Group):
