@@ -322,11 +322,13 @@ _just_below_powers = st.integers(-60, 30).map(lambda e: np.nextafter(2.0 ** e, 0
 @hsettings(max_examples=300, deadline=None)
 @given(terms=st.lists(st.one_of(st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=True), _just_below_powers,
                                 _just_below_powers.map(lambda x: -x)), min_size=1, max_size=40),
-       lr=st.one_of(st.floats(1e-3, 1e5), _just_below_powers.map(lambda x: x * 2.0 ** 10)))
+       lr=st.one_of(st.floats(1e-3, 1e5), _just_below_powers.map(lambda x: x * 2.0 ** 10),
+                    st.integers(-30, 16).map(lambda e: 2.0 ** e)))
 def test_level_bound_never_exceeds_the_level(terms, lr):
     """round_row draws only the level words below each synapse's bound, so the bound must never
     exceed the level of the change the sum of its errors makes — also for sums of terms just
-    below a power of two, whose rounding is largest, and counts that are powers of two."""
+    below a power of two, whose rounding is largest, counts that are powers of two, and a
+    power-of-two lr (lr_shift), whose bound is one level tighter."""
     du = np.array(terms)[:, None]
     P, nz_ptr = level_bounds(du, lr, BLOCK)
     assert np.all(P[:, 1:] == NO_GRADIENT) and list(np.diff(nz_ptr)) == [int(x != 0) for x in terms]
@@ -337,9 +339,19 @@ def test_level_bound_never_exceeds_the_level(terms, lr):
     for t in steps:                          # the update's own summation order
         g += du[t, 0]
     bounds = np.empty(BLOCK, dtype=np.uint8)
-    c = _row_bounds(P, steps, len(steps), bounds)
-    assert c == int(np.ceil(np.log2(len(steps))))
+    c = _row_bounds(P, steps, len(steps), lr, bounds)
+    n = len(steps)
+    assert c == int(np.ceil(np.log2(n))) + (n >= 4 and n & (n - 1) == 0 and np.frexp(lr)[0] == 0.5)
     assert min(max(int(bounds[0]) - c, 0), 63) <= level(min(abs(lr * g), 2.0 ** 20))
+
+
+@pytest.mark.parametrize("lr", [2.0 ** -3, 1.0, 2.0 ** 10])
+def test_a_power_of_two_lr_bounds_a_single_term_exactly(lr):
+    """lr = 2^-lr_shift scales exactly, so the bound of a change formed from one error is its
+    level — one more level than the exponents alone give (half the survivors)."""
+    du = np.array([[0.3, -0.7, 1e-5, 0.5, 0.999, 2.0 ** -20]])
+    P, _ = level_bounds(du, lr, BLOCK)
+    assert [int(p) for p in P[0, :6]] == [level(min(abs(lr * x), 2.0 ** 20)) for x in du[0]]
 
 
 def _update_case(seed, n_pre=160, n_post=70, T=9, heavy_tail=False):
@@ -361,6 +373,7 @@ def _update_case(seed, n_pre=160, n_post=70, T=9, heavy_tail=False):
 
 @pytest.mark.parametrize("mode,lr,heavy_tail", [(STOCHASTIC, 3.0, False), (STOCHASTIC, 300.0, False),
                                                (STOCHASTIC, 3e4, False), (STOCHASTIC, 300.0, True),
+                                               (STOCHASTIC, 256.0, False), (STOCHASTIC, 256.0, True),
                                                (NEAREST, 300.0, False)])
 def test_event_driven_update_equals_the_per_synapse_definition(mode, lr, heavy_tail):
     """sparse_update (dense, merged and single-event rows; 1 or 2 threads) = the scalar definition

@@ -164,18 +164,42 @@ FIXED_LEVELS = 6                 # level words a block draws branch-free above i
 _LEVEL_BOUND_MAX = 127           # level bounds are stored clamped to 0..127 (any >= 63 means 63)
 
 
+@njit(cache=True, inline="always")
+def is_power_of_two(x):
+    """x = 2^m exactly: a positive normal float64 whose mantissa bits are all zero (lr_shift)."""
+    b = float_bits(x)
+    return x > 0.0 and (b & ((1 << 52) - 1)) == 0 and (b >> 52) != 0
+
+
+@njit(cache=True, inline="always")
+def bound_offset(n, lr):
+    """What a row whose line spiked n times subtracts from the smallest of its bounds
+    (``level_bounds``): ceil(log2 n), and one more for a power-of-two lr when n >= 4 is a power of
+    two (then lr |fl(g)| = 2^(e + E + c) exactly is possible)."""
+    c = 0
+    while (1 << c) < n:
+        c += 1
+    if n >= 4 and (n & (n - 1)) == 0 and is_power_of_two(lr):
+        c += 1
+    return c
+
+
 @njit(cache=True)
 def level_bounds(du, lr, n_pad):
     """Per step t and post neuron i, a bound P[t, i] (uint8, rows padded to n_pad with
-    NO_GRADIENT) on the level of any change formed from du[t, i]: with E the largest
-    ``level_exponent`` of the n non-zero terms of a gradient g = sum du[t_s, i], |fl(g)| <= n 2^E
-    (each partial sum rounds to at most its exact bound) and lr |g| < 2^(e_lr + E + ceil(log2 n)),
-    so level(lr |g|) >= min over the terms of P - ceil(log2 n), P = -(e_lr + E) clamped to 0..127.
+    NO_GRADIENT) on the level of any change formed from du[t, i]: level(lr |g|) >= min over the
+    n non-zero terms of g = sum du[t_s, i] of P - ``bound_offset(n, lr)``, P = -(e + E) clamped
+    to 0..127, with E the largest ``level_exponent`` of the terms and |lr| < 2^e. Proof: each
+    partial sum rounds to at most its exact bound, so |fl(g)| <= n 2^E, and the product's
+    rounding cannot reach the power of two above it, so lr |fl(g)| < 2^(e + E + ceil(log2 n)).
+    A power-of-two lr = 2^e scales exactly, one level tighter (e one lower); then fl(g) < 2^(E+1)
+    for n = 2 (the sum of two doubles below 2^E stays below 2^(E+1)) and n 2^E < 2^(E + c) for
+    n not a power of two, but n = 2^c >= 4 may reach it: one more offset level.
     NO_GRADIENT where du is zero. Also the CSR offsets of the non-zero errors per step (T + 1)."""
     T, n_post = du.shape
     P = np.full((T, n_pad), NO_GRADIENT, dtype=np.uint8)
     nz_ptr = np.zeros(T + 1, dtype=np.int64)
-    e_lr = level_exponent(lr)
+    e_lr = level_exponent(lr) - (1 if is_power_of_two(lr) else 0)
     m = 0
     for t in range(T):
         row, out = du[t], P[t]

@@ -23,8 +23,8 @@ import numpy as np
 from numba import njit, prange
 
 from ..counters import C_UPD_SKIPPED, C_W_READS, C_W_WRITES, C_WGRAD, new_counts
-from .rounding import (BLOCK, NEAREST, STOCHASTIC, apply_change, exact_levels, level_bounds, popcount, round_lsb,
-                       round_row, row_blocks, row_scratch)
+from .rounding import (BLOCK, NEAREST, STOCHASTIC, apply_change, bound_offset, exact_levels, level_bounds, popcount,
+                       round_lsb, round_row, row_blocks, row_scratch)
 
 _CHUNK = 64                      # synapses per branch-free block of update_row
 
@@ -86,10 +86,10 @@ def _row_mask(live, steps, w):
 
 
 @njit(cache=True, inline="always")
-def _row_bounds(P, steps, n_steps, out):
+def _row_bounds(P, steps, n_steps, lr, out):
     """The level bounds of a row whose line spiked at ``steps`` (``rounding.level_bounds``): per
-    post neuron the smallest bound over the steps into ``out``; returns the offset to subtract,
-    ceil(log2 n_steps)."""
+    post neuron the smallest bound over the steps into ``out``; returns the offset to subtract
+    (``rounding.bound_offset``)."""
     first = P[steps[0]]
     for i in range(out.shape[0]):
         out[i] = first[i]
@@ -98,10 +98,7 @@ def _row_bounds(P, steps, n_steps, out):
         for i in range(out.shape[0]):
             x, y = out[i], Ps[i]
             out[i] = x if x < y else y
-    c = 0
-    while (1 << c) < n_steps:
-        c += 1
-    return c
+    return bound_offset(n_steps, lr)
 
 
 @njit(cache=True)
@@ -275,7 +272,7 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
             e0, e1 = line_ptr[j], line_ptr[j + 1]
             steps = ev_step[e0:e1]
             if event_driven:
-                offset = _row_bounds(P, steps, e1 - e0, bounds)
+                offset = _row_bounds(P, steps, e1 - e0, lr, bounds)
                 rd, wr, dn = round_row(wT, j, bounds, offset, alive, surv, tops, du, steps, e1 - e0, lr, lo, hi, key)
                 reads += rd
                 writes += wr
