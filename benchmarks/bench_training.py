@@ -65,22 +65,32 @@ def timed_round(fn, n, start=0):
     return (time.perf_counter() - t0) / n
 
 
-def interleaved(cells, rounds=7, pause=0.5, warm=5):
+def warm_up(fn, seconds):
+    """Untimed calls of fn for at least ``seconds`` (and at least two calls)."""
+    t_end = time.perf_counter() + seconds
+    calls = 0
+    while calls < 2 or time.perf_counter() < t_end:
+        fn(calls)
+        calls += 1
+
+
+def interleaved(cells, rounds=7, pause=0.5, warm=0.03):
     """Seconds per call of each cell {name: (fn, n, uses_blas)}: ``rounds`` rounds, each timing
     every cell once in turn, so that all cells of a round see the same state of the machine (its
     speed drifts by up to 1.5x over minutes). Returns {name: [seconds per call of each round]}.
     A BLAS cell is preceded and followed by ``pause`` s, so that numba's idle OpenMP workers do not
-    spin against numpy's BLAS threads, nor BLAS threads against the next numba cell; each cell
-    runs ``warm`` untimed calls before its timed ones (the previous cell evicted its arrays from
-    the caches: the dense BPTT alone streams 4 MB of float64 weights)."""
+    spin against numpy's BLAS threads, nor BLAS threads against the next numba cell. Each cell
+    first runs untimed for ``warm`` s: the previous cell evicted its arrays from the caches (the
+    dense BPTT alone streams 4 MB of float64 weights), and after a pause the core needs a few ms
+    to come back to speed (a handful of warm calls left MPD-ED ~1.4x slower than back-to-back)."""
     for fn, _, _ in cells.values():
-        fn(0)   # warm up / compile
+        fn(0)   # compile
     times = {name: [] for name in cells}
     for r in range(rounds):
         for name, (fn, n, uses_blas) in cells.items():
             if uses_blas:
                 time.sleep(pause)
-            timed_round(fn, warm)          # caches back to this cell's arrays, threads awake
+            warm_up(fn, warm)
             times[name].append(timed_round(fn, n, r * n))
             if uses_blas:
                 time.sleep(pause)
