@@ -58,6 +58,7 @@ def v_limits(v_bits: int) -> tuple[int, int]:
 
 PARTIAL_SUM_BITS = 16            # width of the emulator's per-step partial sums of weight rows
 _MIN_PARTIAL_GROUP = 8           # narrower groups would cost more in widening than they save
+ONE_GROUP = 1 << 30              # more rows than any step has: all rows in one partial sum
 
 
 def weight_storage(w_bits: int):
@@ -75,4 +76,4 @@ def partial_sum_group(w_bits: int) -> tuple[type, int]:
     group = ((1 << (PARTIAL_SUM_BITS - 1)) - 1) >> (w_bits - 1)
     if group >= _MIN_PARTIAL_GROUP:
         return np.int16, group
-    return np.int32, 1 << 30
+    return np.int32, ONE_GROUP

@@ -5,13 +5,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arithmetic import ONE_GROUP, partial_sum_group, weight_storage
 from .config import ChipConfig
 from .counters import Counters, new_counts
 from .cycles import DEFAULT_CYCLES, CycleTable
 from .design_rules import WEIGHT_RANGE, check_integer_array, check_range
 from .errors import InputError
 from .events import SpikeInput, as_spike_input
-from .arithmetic import partial_sum_group, weight_storage
 from .kernels import forward, predict_class, spike_counts
 
 PRECISIONS = ("int", "float")
@@ -89,7 +89,7 @@ class Chip:
             self.w_aux = (np.int64(config.w_aux_hid), np.int64(config.w_aux_out))
         else:
             dtypes = [np.float64, np.float64]
-            self._partial = [(np.float64, 1 << 30)] * 2        # one group: the plain float sum
+            self._partial = [(np.float64, ONE_GROUP)] * 2      # the plain float sum
             self._v_dtype = self._acc_dtype = np.float64
             self.v_lo, self.v_hi = -np.inf, np.inf
             self.theta = (float(fp.get("theta_hid", config.theta_hid)), float(fp.get("theta_out", config.theta_out)))
@@ -103,7 +103,7 @@ class Chip:
             if w.dtype.kind == "f" and not np.all(np.isfinite(w)):
                 raise InputError(f"float_params.{key}", "must be finite", value="NaN/inf")
             self.wT.append(np.ascontiguousarray(w.T, dtype=dtypes[layer]))
-        self.nnz_row = [np.count_nonzero(wt, axis=1).astype(np.int64) for wt in self.wT]
+        self.refresh_weights()
 
     def refresh_weights(self) -> None:
         """Recount non-zero fan-out after the transposed weights were changed in place."""
