@@ -16,12 +16,13 @@ import time
 
 import numpy as np
 
-from anp_emu.chip import Chip
 from anp_emu.codegen import use_full_vector_width
+
+use_full_vector_width()          # first: numba fixes its code generation with the first kernel created
+
+from anp_emu.chip import Chip
 from anp_emu.config import ChipConfig
 from anp_emu.events import SpikeInput
-
-use_full_vector_width()          # as the anp command does (anp_emu/codegen.py)
 
 
 def dense_numpy_forward(cfg: ChipConfig, x: np.ndarray):

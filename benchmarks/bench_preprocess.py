@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from anp_emu.codegen import use_full_vector_width
+
+use_full_vector_width()          # first: numba fixes its code generation with the first kernel created
+
 from anp_emu.emg.ceolini import load_raw_folder
 from anp_emu.emg.encoders import encode_trials
 from anp_emu.emg.pipeline import encode_source, preprocess
 from anp_emu.emg.synthetic import write_synthetic_dataset
-
-use_full_vector_width()          # as the anp command does (anp_emu/codegen.py)
 
 
 def best_of(fn, repeat):

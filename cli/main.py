@@ -13,7 +13,7 @@ import click
 from anp_emu.codegen import use_full_vector_width
 from anp_emu.errors import AnpError
 
-use_full_vector_width()          # before any kernel is compiled: the command owns its process
+use_full_vector_width()          # before any kernel is created: the command owns its process
 
 
 class AnpGroup(click.Group):

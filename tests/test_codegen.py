@@ -1,6 +1,13 @@
-"""The vector-width choice of anp_emu.codegen: when it applies and what it asks numba for."""
+"""The vector-width choice of anp_emu.codegen: when it applies, what it asks numba for, and that
+the anp command really compiles with it (numba fixes its code generation with the first kernel
+created, so the order of imports decides)."""
+import os
+import subprocess
+import sys
+
 import numba
 import pytest
+from llvmlite import binding as llvm
 
 from anp_emu import codegen
 
@@ -16,6 +23,7 @@ def clean(monkeypatch):
     monkeypatch.delenv("NUMBA_CPU_FEATURES", raising=False)
     monkeypatch.setattr(numba.config, "CPU_FEATURES", None)
     monkeypatch.setattr(numba.config, "ENABLE_AVX", True)
+    monkeypatch.setattr(codegen, "code_generation_fixed", lambda: False)   # the suite has kernels already
     return monkeypatch
 
 
@@ -33,7 +41,9 @@ def test_full_width_is_asked_for_on_avx512(clean):
     lambda m: m.setattr(numba.config, "CPU_FEATURES", "+sse2"),
     lambda m: m.setattr(numba.config, "ENABLE_AVX", False),
     lambda m: m.setattr(codegen.llvm, "get_host_cpu_name", lambda: "cascadelake"),
-], ids=["no-avx512", "user-features", "user-cpu-name", "already-set", "avx-disabled", "skylake-family"])
+    lambda m: m.setattr(codegen, "code_generation_fixed", lambda: True),
+], ids=["no-avx512", "user-features", "user-cpu-name", "already-set", "avx-disabled", "skylake-family",
+        "too-late"])
 def test_the_users_choice_and_older_cpus_are_left_alone(clean, setup):
     clean.setattr(codegen.llvm, "get_host_cpu_name", lambda: "sapphirerapids")
     clean.setattr(codegen.llvm, "get_host_cpu_features", lambda: FakeFeatures(avx512f=True))
@@ -41,3 +51,28 @@ def test_the_users_choice_and_older_cpus_are_left_alone(clean, setup):
     before = numba.config.CPU_FEATURES
     assert not codegen.use_full_vector_width()
     assert numba.config.CPU_FEATURES == before
+
+
+def _fresh_python(code):
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES")}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))).stdout.split()
+
+
+def test_importing_the_package_creates_no_kernel():
+    out = _fresh_python("import anp_emu, anp_emu.codegen, anp_emu.errors, anp_emu.spec\n"
+                        "print(anp_emu.codegen.code_generation_fixed())\n"
+                        "from anp_emu import SpikeInput\n"
+                        "print(anp_emu.codegen.code_generation_fixed(), SpikeInput.__name__)")
+    assert out == ["False", "True", "SpikeInput"]
+
+
+def test_the_anp_command_compiles_at_full_width_where_it_applies():
+    """What numba's code generator was created with, in a process that imported the command."""
+    features = llvm.get_host_cpu_features()
+    if not features.get("avx512f", False) or llvm.get_host_cpu_name() in codegen.SLOW_512_BIT_CPUS:
+        pytest.skip("full vector width does not apply on this CPU")
+    out = _fresh_python("import cli.main\n"
+                        "from numba.core.registry import cpu_target\n"
+                        "print(cpu_target.target_context.codegen()._tm_features.split(',')[-1])")
+    assert out == [codegen.NO_256_BIT_PREFERENCE]
