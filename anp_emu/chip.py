@@ -144,11 +144,7 @@ class Chip:
 
     def run(self, x, record: bool = False) -> RunResult:
         """Run one sample: ``x`` is a SpikeInput or a (T, n_in) 0/1 raster."""
-        if isinstance(x, SpikeInput) and x.lines.dtype == np.int32 and x.step_ptr.dtype == np.int64:
-            si = x.validate(self.spec.n_in)
-        else:
-            si = as_spike_input(x, self.spec.n_in)
-        return self.run_checked(si, record)
+        return self.run_checked(as_spike_input(x, self.spec.n_in), record)
 
     def run_checked(self, si: SpikeInput, record: bool = False) -> RunResult:
         """``run`` for a SpikeInput that ``as_spike_input`` returned for this chip's n_in (checked

@@ -95,7 +95,8 @@ class SpikeInput:
                              value=f"shape {p.shape}, {p.dtype}")
         if ln.ndim != 1 or ln.dtype.kind not in "iu":
             raise InputError(f"{field}.lines", "must be 1-D integer line indices", value=f"shape {ln.shape}, {ln.dtype}")
-        problem, value = _csr_problem(np.asarray(p, np.int64), np.asarray(ln, np.int64), n_in)
+        problem, value = _csr_problem(np.asarray(p, np.int64), ln if ln.dtype == _LINE_DTYPE else np.asarray(ln, np.int64),
+                                      n_in)
         if problem == 1:
             raise InputError(f"{field}.step_ptr", "must start at 0, be non-decreasing and end at len(lines)")
         if problem == 2:
@@ -103,15 +104,25 @@ class SpikeInput:
         return self
 
 
+_PTR_DTYPE, _LINE_DTYPE = np.dtype(np.int64), np.dtype(np.int32)     # what the kernels take
+
+
 def as_spike_input(x, n_in: int, field: str = "input") -> SpikeInput:
-    """Accept a SpikeInput or a dense (T, n_in) raster and return a validated SpikeInput."""
+    """Accept a SpikeInput or a dense (T, n_in) raster and return a validated SpikeInput with the
+    kernels' dtypes (``x`` itself when it has them already: no copy per sample)."""
     if isinstance(x, SpikeInput):
         x.validate(n_in, field)       # before the conversion: float offsets are refused, not truncated
+        if _is_kernel_ready(x.step_ptr, _PTR_DTYPE) and _is_kernel_ready(x.lines, _LINE_DTYPE):
+            return x
         return SpikeInput(np.ascontiguousarray(x.step_ptr, dtype=np.int64), np.ascontiguousarray(x.lines, dtype=np.int32))
     x = np.asarray(x)
     if x.ndim == 2 and x.shape[1] != n_in:
         raise InputError(field, "number of input lines does not match the chip", limit=n_in, value=x.shape[1])
     return SpikeInput.from_dense(x, field)
+
+
+def _is_kernel_ready(a, dtype) -> bool:
+    return isinstance(a, np.ndarray) and a.dtype == dtype and a.flags.c_contiguous
 
 
 @njit(cache=True)

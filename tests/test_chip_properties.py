@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 from anp_emu.chip import Chip
 from anp_emu.config import ChipConfig
 from anp_emu.errors import InputError
-from anp_emu.events import SpikeInput
+from anp_emu.events import SpikeInput, as_spike_input
 from anp_emu.spec import ChipSpec
 
 
@@ -184,3 +184,21 @@ def test_set_weights_refuses_what_the_storage_would_wrap_and_changes_nothing():
     new[0, :3] = (-128, 127, 5)
     chip.set_weights(0, new)
     assert np.array_equal(chip.weights(0), new) and chip.nnz_row[0].sum() == 3
+
+
+def test_spike_input_is_taken_as_is_when_the_kernels_can_read_it():
+    """A SpikeInput with int64 offsets and contiguous int32 lines is used without a copy; any other
+    integer layout is converted to it, with the same events, and checked the same way."""
+    ptr, lines = np.array([0, 2, 3], dtype=np.int64), np.array([1, 5, 7], dtype=np.int32)
+    typed = SpikeInput(ptr, lines)
+    assert as_spike_input(typed, 8) is typed
+    wide = np.array([1, 0, 5, 0, 7, 0], dtype=np.int32)[::2]
+    for other in (SpikeInput(ptr.astype(np.int32), lines), SpikeInput(ptr, lines.astype(np.int64)),
+                  SpikeInput(ptr, lines.astype(np.uint16)), SpikeInput(ptr, wide)):
+        got = as_spike_input(other, 8)
+        assert got is not other
+        assert got.step_ptr.dtype == np.int64 and got.lines.dtype == np.int32 and got.lines.flags.c_contiguous
+        assert np.array_equal(got.step_ptr, ptr) and np.array_equal(got.lines, lines)
+    for bad_lines in (np.array([1, 5, 8], dtype=np.int64), np.array([1, 5, 8], dtype=np.uint16)):
+        with pytest.raises(InputError, match="lines.*out of range.*limit 0..7.*got 8"):
+            as_spike_input(SpikeInput(ptr, bad_lines), 8)
