@@ -3,7 +3,7 @@
 LLVM tunes Intel server cores with AVX-512 to prefer 256-bit vectors (its ``prefer-256-bit``
 tuning, chosen for Skylake-SP's clock drop on 512-bit instructions), so numba's loops use half the
 lanes the CPU has. On the machine this project is measured on (Xeon, Emerald Rapids) the kernels
-are faster at the full width: the hidden-layer update ~9 % and a training step ~5 % at 5 % input,
+are faster at the full width: the weight update ~9 % and a training step ~5 % at 5 % input,
 the neuron loop of the forward pass 30 % (benchmarks/README.md).
 
 ``use_full_vector_width()`` asks numba for 512-bit vectors for the rest of the process if the CPU

@@ -53,26 +53,28 @@ def test_the_users_choice_and_older_cpus_are_left_alone(clean, setup):
     assert numba.config.CPU_FEATURES == before
 
 
-def _fresh_python(code):
+def _fresh_python(code, cwd):
+    """stdout words of ``code`` run by a new interpreter on the installed package (``cwd``: a
+    folder outside the source tree, whose layout differs from the installed one)."""
     env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES")}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
-                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__)))).stdout.split()
+                          cwd=cwd).stdout.split()
 
 
-def test_importing_the_package_creates_no_kernel():
+def test_importing_the_package_creates_no_kernel(tmp_path):
     out = _fresh_python("import anp_emu, anp_emu.codegen, anp_emu.errors, anp_emu.spec\n"
                         "print(anp_emu.codegen.code_generation_fixed())\n"
                         "from anp_emu import SpikeInput\n"
-                        "print(anp_emu.codegen.code_generation_fixed(), SpikeInput.__name__)")
+                        "print(anp_emu.codegen.code_generation_fixed(), SpikeInput.__name__)", tmp_path)
     assert out == ["False", "True", "SpikeInput"]
 
 
-def test_the_anp_command_compiles_at_full_width_where_it_applies():
+def test_the_anp_command_compiles_at_full_width_where_it_applies(tmp_path):
     """What numba's code generator was created with, in a process that imported the command."""
     features = llvm.get_host_cpu_features()
     if not features.get("avx512f", False) or llvm.get_host_cpu_name() in codegen.SLOW_512_BIT_CPUS:
         pytest.skip("full vector width does not apply on this CPU")
-    out = _fresh_python("import cli.main\n"
+    out = _fresh_python("import anp_emu.cli.main\n"          # what the anp entry point imports
                         "from numba.core.registry import cpu_target\n"
-                        "print(cpu_target.target_context.codegen()._tm_features.split(',')[-1])")
+                        "print(cpu_target.target_context.codegen()._tm_features.split(',')[-1])", tmp_path)
     assert out == [codegen.NO_256_BIT_PREFERENCE]
