@@ -14,8 +14,8 @@ generation when the first kernel of the process is *created* (decorated), not co
 must run before any module with a numba kernel is imported — importing ``anp_emu`` itself creates
 none — and refuses (returns False) when it is too late. The ``anp`` command and the benchmarks
 call it before their other imports. It is a process-wide numba option, so the library does not
-call it on import: a library user opts in by calling it first. Results do not change: the integer kernels are exact, and numba does not reorder
-float sums (no fastmath).
+call it on import: a library user opts in by calling it first. Results do not change: the
+integer kernels are exact, and numba does not reorder float sums (no fastmath).
 """
 from __future__ import annotations
 

@@ -95,8 +95,9 @@ class SpikeInput:
                              value=f"shape {p.shape}, {p.dtype}")
         if ln.ndim != 1 or ln.dtype.kind not in "iu":
             raise InputError(f"{field}.lines", "must be 1-D integer line indices", value=f"shape {ln.shape}, {ln.dtype}")
-        problem, value = _csr_problem(np.asarray(p, np.int64), ln if ln.dtype == _LINE_DTYPE else np.asarray(ln, np.int64),
-                                      n_in)
+        if ln.dtype != _LINE_DTYPE:
+            ln = np.asarray(ln, np.int64)     # the kernel's other instance: any integer line fits
+        problem, value = _csr_problem(np.asarray(p, _PTR_DTYPE), ln, n_in)
         if problem == 1:
             raise InputError(f"{field}.step_ptr", "must start at 0, be non-decreasing and end at len(lines)")
         if problem == 2:
@@ -114,7 +115,7 @@ def as_spike_input(x, n_in: int, field: str = "input") -> SpikeInput:
         x.validate(n_in, field)       # before the conversion: float offsets are refused, not truncated
         if _is_kernel_ready(x.step_ptr, _PTR_DTYPE) and _is_kernel_ready(x.lines, _LINE_DTYPE):
             return x
-        return SpikeInput(np.ascontiguousarray(x.step_ptr, dtype=np.int64), np.ascontiguousarray(x.lines, dtype=np.int32))
+        return SpikeInput(np.ascontiguousarray(x.step_ptr, _PTR_DTYPE), np.ascontiguousarray(x.lines, _LINE_DTYPE))
     x = np.asarray(x)
     if x.ndim == 2 and x.shape[1] != n_in:
         raise InputError(field, "number of input lines does not match the chip", limit=n_in, value=x.shape[1])
