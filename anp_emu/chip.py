@@ -131,6 +131,14 @@ class Chip:
         self.wT[layer][...] = self.check_weights(layer, w).T
         self.refresh_weights()
 
+    def replace_weights(self, weights) -> None:
+        """Replace the weights of every layer (a sequence of (n_post, n_pre), hidden then output),
+        all or nothing: each is checked (``check_weights``) before any is written."""
+        checked = [self.check_weights(layer, w) for layer, w in enumerate(weights)]
+        for layer, w in enumerate(checked):
+            self.wT[layer][...] = w.T
+        self.refresh_weights()
+
     def weights(self, layer: int) -> np.ndarray:
         """Weights (n_post, n_pre) as currently held by the chip (a copy): int16 on the int chip,
         as configs and files hold them (whatever the storage), float64 on the float twin."""

@@ -199,9 +199,6 @@ class Trainer:
         for layer, w in enumerate(weights):
             if w.shape != self.chip.wT[layer].T.shape:
                 raise CheckpointError("checkpoint", f"layer {layer} weight shape {w.shape} does not match the run")
-        for layer, w in enumerate(weights):
-            self.chip.check_weights(layer, w)          # both layers, before either changes
-        for layer, w in enumerate(weights):
-            self.chip.set_weights(layer, w)
+        self.chip.replace_weights(weights)
         self.history = [EpochLog(**h) for h in history]
         self.epochs_done = int(epochs_done)

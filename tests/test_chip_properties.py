@@ -186,6 +186,22 @@ def test_set_weights_refuses_what_the_storage_would_wrap_and_changes_nothing():
     assert np.array_equal(chip.weights(0), new) and chip.nnz_row[0].sum() == 3
 
 
+def test_replace_weights_is_all_or_nothing():
+    """A refused output layer leaves the (valid) new hidden layer unwritten too."""
+    from anp_emu.errors import DesignRuleError
+    cfg = random_config(5, 24, 12, 4)
+    chip = Chip(cfg)
+    before = [chip.weights(0), chip.weights(1)]
+    new_hid = np.zeros_like(cfg.w_hid)
+    bad_out = cfg.w_out.copy()
+    bad_out[1, 2] = 512                                  # 10-bit layer: -512..511
+    with pytest.raises(DesignRuleError, match=r"WEIGHT_RANGE.*w_out\[1, 2\]"):
+        chip.replace_weights([new_hid, bad_out])
+    assert np.array_equal(chip.weights(0), before[0]) and np.array_equal(chip.weights(1), before[1])
+    chip.replace_weights([new_hid, cfg.w_out])
+    assert np.array_equal(chip.weights(0), new_hid) and chip.nnz_row[0].sum() == 0
+
+
 def test_spike_input_is_taken_as_is_when_the_kernels_can_read_it():
     """A SpikeInput with int64 offsets and contiguous int32 lines is used without a copy; any other
     integer layout is converted to it, with the same events, and checked the same way."""
