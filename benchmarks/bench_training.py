@@ -65,13 +65,18 @@ def dense_numpy_bptt(W1, W2, th1, th2, a1, a2, X, label, lr=1000.0, gain=10.0, t
     W2 -= lr * du2.T @ S1
 
 
+def config_bptt(W1, W2, cfg, X, label, batched_input):
+    """``dense_numpy_bptt`` with the thresholds and aux weights of ``cfg``."""
+    dense_numpy_bptt(W1, W2, cfg.theta_hid, cfg.theta_out, cfg.w_aux_hid, cfg.w_aux_out, X, label,
+                     batched_input=batched_input)
+
+
 def check_batched_input(W1, W2, cfg, X):
     """Both numpy references update the weights alike on one sample (else the comparison is void)."""
     updated = []
     for batched in (False, True):
         w1, w2 = W1.copy(), W2.copy()
-        dense_numpy_bptt(w1, w2, cfg.theta_hid, cfg.theta_out, cfg.w_aux_hid, cfg.w_aux_out, X, 0,
-                         batched_input=batched)
+        config_bptt(w1, w2, cfg, X, 0, batched)
         updated.append((w1, w2))
     for a, b in zip(*updated):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
@@ -144,9 +149,8 @@ def main():
             cells[name] = (lambda i, eng=eng: eng.train_step(xs[i % len(xs)], i % 10), args.samples, False)
         check_batched_input(W1, W2, cfg, dense[0])
         for name, batched in (("numpy", False), ("numpy-batched", True)):
-            cells[name] = (lambda i, batched=batched: dense_numpy_bptt(
-                W1, W2, cfg.theta_hid, cfg.theta_out, cfg.w_aux_hid, cfg.w_aux_out, dense[i % len(xs)], i % 10,
-                batched_input=batched), max(5, args.samples // 4), True)
+            cells[name] = (lambda i, batched=batched: config_bptt(W1, W2, cfg, dense[i % len(xs)], i % 10, batched),
+                           max(5, args.samples // 4), True)
         times = interleaved(cells)
         res = {name: float(np.median(t)) for name, t in times.items()}
         # numpy / MPD-ED of the same round, then the median over the rounds
