@@ -4,10 +4,14 @@ Layout (one global CSR): the events of sample i are ``step[sample_ptr[i]:sample_
 ``line[...]``, sorted by (step, line), each (step, line) at most once. ``step`` and ``line`` are
 int16 (T, n_in <= 32767), so a 300-trial chip-encoded set is a few hundred kB.
 
-File ``format = "anp-emu-events"``, ``version = 1``; root attributes ``T``, ``n_in``, ``encoder``,
+File ``format = "anp-emu-events"``, ``version = 2`` (version 1 files, without features, are read
+too); root attributes ``T``, ``n_in``, ``encoder``,
 ``encoder_params`` (JSON), ``class_names`` (JSON list), ``notes`` (JSON list of strings: what the
 reader reported); datasets ``labels, subject, session, trial, sample_ptr`` (int64) and ``step,
-line`` (int16). Loading is strict: unknown keys, wrong dtypes, shapes or out-of-range values are
+line`` (int16); optionally a group ``features`` with the encoder's pre-threshold values (float64,
+one row per sample; ``@feature_kind`` names them: ``chip-magnitude-sums`` ``sums`` (N, T, 16),
+``delta-rms`` ``rms`` (N, n, 8) and ``moments`` (N, 2, 8)), from which :meth:`EventDataset.recalibrated`
+refits the encoder on a training split only. Loading is strict: unknown keys, wrong dtypes, shapes or out-of-range values are
 refused with an error naming the field, the limit and the value.
 """
 from __future__ import annotations
@@ -24,9 +28,10 @@ from anp_emu.events import SpikeInput
 from anp_emu.fileio import attr_str, check_keys, h5_reader, h5_writer, read_array
 
 FORMAT = "anp-emu-events"
-VERSION = 1
+VERSION = 2          # 2: optional /features group (the encoder's pre-threshold values) and @feature_kind
 _DATASETS = {"labels", "subject", "session", "trial", "sample_ptr", "step", "line"}
 _ATTRS = {"format", "version", "T", "n_in", "encoder", "encoder_params", "class_names", "notes"}
+_FEATURE_KINDS = {"chip-magnitude-sums": {"sums": 3}, "delta-rms": {"rms": 3, "moments": 3}}
 _I16 = np.iinfo(np.int16).max
 
 
@@ -41,7 +46,8 @@ class EventDataset:
 
     def __init__(self, T: int, n_in: int, labels, subject, session, trial, sample_ptr, step, line,
                  class_names: Sequence[str], encoder: str, encoder_params: dict | None = None,
-                 notes: Sequence[str] = (), validate: bool = True):
+                 notes: Sequence[str] = (), validate: bool = True, features: dict | None = None,
+                 feature_kind: str = ""):
         self.T, self.n_in = int(T), int(n_in)
         self.labels = np.ascontiguousarray(labels, dtype=np.int64)
         self.subject = np.ascontiguousarray(subject, dtype=np.int64)
@@ -54,6 +60,8 @@ class EventDataset:
         self.encoder = str(encoder)
         self.encoder_params = dict(encoder_params or {})
         self.notes = [str(n) for n in notes]
+        self.features = None if features is None else {k: np.asarray(v, dtype=np.float64) for k, v in features.items()}
+        self.feature_kind = str(feature_kind) if features is not None else ""
         self._step_ptr = None
         if validate:
             self._validate()
@@ -142,9 +150,50 @@ class EventDataset:
         # gather event ranges without a Python loop
         starts = np.repeat(self.sample_ptr[idx] - ptr[:-1], cnt)
         ev = np.arange(ptr[-1], dtype=np.int64) + starts
+        feats = None if self.features is None else {k: v[idx] for k, v in self.features.items()}
         return EventDataset(self.T, self.n_in, self.labels[idx], self.subject[idx], self.session[idx],
                             self.trial[idx], ptr, self.step[ev], self.line[ev], self.class_names, self.encoder,
-                            self.encoder_params, self.notes, validate=False)
+                            self.encoder_params, self.notes, validate=False, features=feats,
+                            feature_kind=self.feature_kind)
+
+    # ------------------------------------------------------------------ encoder calibration
+    @property
+    def calibration(self) -> dict | None:
+        """The encoder calibration the events were made with (None for uncalibrated sources)."""
+        return self.encoder_params.get("calibration")
+
+    def with_calibration(self, calibration: dict) -> "EventDataset":
+        """The same samples re-encoded from their features with ``calibration`` (a dict as in
+        ``encoder_params["calibration"]``)."""
+        from .encoders import apply_calibration
+
+        if self.features is None:
+            raise InputError("dataset.features", "this dataset keeps no encoder features: it cannot be re-encoded",
+                             hint="preprocess the raw recordings again with this version")
+        ptr, step, line = apply_calibration(self.encoder, self.encoder_params, self.features, calibration)
+        params = {**self.encoder_params, "calibration": calibration}
+        return EventDataset(self.T, self.n_in, self.labels, self.subject, self.session, self.trial, ptr, step, line,
+                            self.class_names, self.encoder, params, self.notes, validate=False,
+                            features=self.features, feature_kind=self.feature_kind)
+
+    def recalibrated(self, fit_idx, fitted_on: str = "training split") -> "EventDataset":
+        """Every sample re-encoded with the encoder fitted on the samples ``fit_idx`` only (the
+        training part of a split: no statistic of the other samples enters). A dataset without
+        features (the pickle's events, a version 1 file) is returned unchanged."""
+        from .encoders import fit_calibration
+
+        if self.features is None:
+            return self
+        cal = fit_calibration(self.encoder, self.encoder_params, self.features, fit_idx, self.labels, fitted_on)
+        return self.with_calibration(cal)
+
+    def sparse_samples(self, min_events: int | None = None) -> pd.Series:
+        """Samples with fewer than ``min_events`` events (default: the encoder's ``min_events``, else T),
+        counted per class name (only classes that have any)."""
+        m = self.encoder_params.get("min_events", self.T) if min_events is None else min_events
+        low = self.events_per_sample < int(m)
+        cnt = np.bincount(self.labels[low], minlength=len(self.class_names))
+        return pd.Series({self.class_names[c]: int(v) for c, v in enumerate(cnt) if v}, dtype=np.int64)
 
     # ------------------------------------------------------------------ splits
     def split_random(self, train_fraction: float = 2 / 3, seed: int = 0, stratify: bool = True):
@@ -228,15 +277,21 @@ class EventDataset:
             kw = {"compression": "gzip", "compression_opts": 4, "shuffle": True} if self.n_events > 4096 else {}
             f.create_dataset("step", data=self.step.astype(np.int16), **kw)
             f.create_dataset("line", data=self.line.astype(np.int16), **kw)
+            if self.features is not None:
+                f.attrs["feature_kind"] = self.feature_kind
+                g = f.create_group("features")
+                for k, v in self.features.items():
+                    g.create_dataset(k, data=v.astype(np.float64), compression="gzip", compression_opts=4,
+                                     shuffle=True)
         return p
 
     @classmethod
     def load(cls, path) -> "EventDataset":
         """Read and check an events file; every problem raises FileFormatError naming the field."""
         p = Path(path)
-        with h5_reader(p, FORMAT, (VERSION,)) as f:
-            check_keys(f, _DATASETS, _DATASETS, "", p)
-            check_keys(f.attrs, _ATTRS, _ATTRS, "@", p)
+        with h5_reader(p, FORMAT, (1, VERSION)) as f:
+            check_keys(f, _DATASETS | {"features"}, _DATASETS, "", p)
+            check_keys(f.attrs, _ATTRS | {"feature_kind"}, _ATTRS, "@", p)
             T = _int_attr(f, "T", p, 1, _I16)
             n_in = _int_attr(f, "n_in", p, 1, _I16 + 1)
             encoder = attr_str(f, "encoder", p)
@@ -255,12 +310,38 @@ class EventDataset:
             ptr = read_array(f, "sample_ptr", p, kind="i", shape=(n + 1,))
             step = read_array(f, "step", p, kind="i", ndim=1)
             line = read_array(f, "line", p, kind="i", ndim=1)
+            features, kind = _read_features(f, p, n)
         ds = cls(T, n_in, meta["labels"], meta["subject"], meta["session"], meta["trial"], ptr, step, line, names,
-                 encoder, params, notes, validate=False)
+                 encoder, params, notes, validate=False, features=features, feature_kind=kind)
         _check_consistency(ds, lambda fld, problem, limit=None, value=None:
                            FileFormatError(p, f"{fld}: {problem}" + (f"; limit {limit}" if limit is not None else "")
                                            + (f"; got {value}" if value is not None else "")))
         return ds
+
+
+def _read_features(f, p, n):
+    """The optional /features group: names and ranks fixed by @feature_kind, n rows, finite floats."""
+    if "features" not in f:
+        if "feature_kind" in f.attrs:
+            raise FileFormatError(p, "@feature_kind: present without a features group")
+        return None, ""
+    if "feature_kind" not in f.attrs:
+        raise FileFormatError(p, "features: present without @feature_kind")
+    kind = attr_str(f, "feature_kind", p)
+    if kind not in _FEATURE_KINDS:
+        raise FileFormatError(p, f"@feature_kind: unknown; limit {sorted(_FEATURE_KINDS)}; got {kind!r}")
+    want = _FEATURE_KINDS[kind]
+    g = f["features"]
+    check_keys(g, set(want), set(want), "features/", p)
+    out = {}
+    for k, ndim in want.items():
+        a = read_array(g, k, p, kind="f", ndim=ndim, where="features")
+        if a.shape[0] != n:
+            raise FileFormatError(p, f"features/{k}: one row per sample; limit {n}; got {a.shape[0]}")
+        if not np.all(np.isfinite(a)):
+            raise FileFormatError(p, f"features/{k}: values must be finite; got NaN/inf")
+        out[k] = a
+    return out, kind
 
 
 def _json_default(v):

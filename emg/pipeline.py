@@ -93,7 +93,7 @@ def encode_source(data: TrialSet | PickleEvents, encoder: str = "chip", T: int =
         if enc.params["events_dropped_after_window"]:
             notes.append(f"{enc.params['events_dropped_after_window']} events after {enc.params['window_s']:g} s dropped")
     else:
-        enc = encode_trials(data.trials, encoder, T, progress=progress, **encoder_params)
+        enc = encode_trials(data.trials, encoder, T, progress=progress, labels=data.labels, **encoder_params)
         n_keep = enc.params["n_samples"]
         short = int(sum(len(x) < n_keep for x in data.trials))
         if short:
@@ -101,8 +101,14 @@ def encode_source(data: TrialSet | PickleEvents, encoder: str = "chip", T: int =
         enc.params["source"] = "ceolini-raw"
         enc.params["resampling"] = {"nominal_fs": float(data.fs), "method": "linear interpolation",
                                     "session_fs": [[s, k, f] for (s, k), f in sorted(data.fs_used.items())]}
-    return EventDataset(enc.T, enc.n_in, data.labels, data.subject, data.session, data.trial, enc.sample_ptr,
-                        enc.step, enc.line, data.class_names, enc.encoder, enc.params, notes)
+    ds = EventDataset(enc.T, enc.n_in, data.labels, data.subject, data.session, data.trial, enc.sample_ptr,
+                      enc.step, enc.line, data.class_names, enc.encoder, enc.params, notes, features=enc.features,
+                      feature_kind=enc.feature_kind)
+    sparse = ds.sparse_samples()
+    if len(sparse):
+        ds.notes.append(f"samples with fewer than {ds.encoder_params.get('min_events', ds.T)} input events (per class): "
+                        + ", ".join(f"{k} {v}" for k, v in sparse.items()))
+    return ds
 
 
 def preprocess(src, encoder: str = "chip", T: int = 39, fs_overrides=None, on_irregular: str = "keep",
@@ -111,7 +117,7 @@ def preprocess(src, encoder: str = "chip", T: int = 39, fs_overrides=None, on_ir
 
     ``encoder``: ``"chip"`` (1024 lines) or ``"delta"`` (16 lines); ``T``: steps (39);
     ``fs_overrides``: per-session sampling rates (mapping or CSV/JSON file); ``on_irregular``:
-    keep/drop/raise sessions without 5 trials per class (always reported in ``dataset.notes``);
+    keep/drop/raise sessions that miss a class or hold an empty trial (reported once in ``dataset.notes``);
     ``encoder_params``: see :mod:`anp_emu.emg.encoders`. ``progress(n)`` after each encoded trial.
     """
     if encoder not in ENCODERS:

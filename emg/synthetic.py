@@ -50,22 +50,46 @@ TEMPLATES = np.array([
 
 @dataclass(frozen=True)
 class SynthParams:
-    """Knobs of the generator (defaults give the documented baseline accuracy)."""
+    """Knobs of the generator. The defaults are the ``real`` profile: the properties real Myo
+    recordings show (issue 18); :meth:`profile` ``"clean"`` gives the earlier, easier generator."""
     gesture_s: float = 2.0          # s, cue duration
     rest_s: tuple = (0.9, 1.2)      # s, rest after each gesture (uniform)
     lead_rest_s: float = 1.0        # s, rest before the first gesture
-    amp: tuple = (18.0, 34.0)       # LSB, subject's peak activation std (uniform)
-    rest_noise: float = 2.0         # LSB, std of the rest noise
+    amp: tuple = (24.0, 44.0)       # LSB, subject's peak activation std (uniform)
+    template_power: float = 2.0     # sharpens the templates: real gestures load 1-3 channels strongly
+    rest_noise: float = 1.2         # LSB, std of the electrode noise floor (present everywhere)
+    rest_activity: float = 0.06     # activation (x amp) of the relaxed arm between gestures
     rotation: float = 1.0           # channels, max |armband rotation| of a subject
-    session_rotation: float = 0.3   # channels, std of the session re-donning rotation
+    session_rotation: float = 0.3   # channels, std of the small re-donning rotation of every session
     subject_pattern_sd: float = 0.15   # subject template perturbation
-    rep_pattern_sd: float = 0.45       # per-repetition pattern noise (log-normal)
-    effort_sd: float = 0.35            # per-repetition log-effort std
+    rep_pattern_sd: float = 0.30       # per-repetition pattern noise (log-normal)
+    effort_sd: float = 0.30            # per-repetition log-effort std
     gain_sd: float = 0.25              # subject channel log-gain std
     onset_s: tuple = (0.10, 0.45)      # s, muscle onset after the cue (uniform)
     offset_s: tuple = (0.0, 0.30)      # s, release delay after the cue ends (uniform)
     ramp_s: float = 0.15               # s, rise/fall time of the envelope
     crosstalk: float = 0.25            # fraction spread into each neighbouring channel
+    # per-gesture effort (pinky, elle, yo, index, thumb): real gestures differ by more than 10x and
+    # one sits near rest (quieter than the relaxed arm between gestures)
+    class_gain: tuple = (0.55, 0.04, 1.0, 0.35, 0.7)
+    session_gain_sd: float = 0.25      # per-session, per-channel log-gain drift (re-donning, skin contact)
+    rotated_session_prob: float = 0.25  # probability that a session's armband is put back rotated
+    rotated_session_shift: tuple = (2, 4)   # electrodes, |shift| of such a session (uniform integer, random sign)
+
+    @classmethod
+    def profile(cls, name: str) -> "SynthParams":
+        """``"real"`` (the default: amplitude spread, a near-rest gesture, session drift and rotated
+        sessions) or ``"clean"`` (the generator before issue 18: equal gesture efforts, no session
+        drift or rotation, rest = noise floor of 2 LSB)."""
+        if name == "real":
+            return cls()
+        if name == "clean":
+            return cls(amp=(18.0, 34.0), template_power=1.0, rest_noise=2.0, rest_activity=0.0, rep_pattern_sd=0.45,
+                       effort_sd=0.35, class_gain=(1.0,) * 5, session_gain_sd=0.0, rotated_session_prob=0.0)
+        raise InputError("profile", "unknown synthetic profile", limit="real, clean", value=repr(name))
+
+
+PROFILES = ("real", "clean")
 
 
 def _rotate(p: np.ndarray, r: float) -> np.ndarray:
@@ -90,7 +114,12 @@ def synth_session(rng: np.random.Generator, subject_pattern: np.ndarray, subject
     T = int(round(total_s * fs))
     t = np.arange(T) / fs
     sess_rot = rng.normal(0, P.session_rotation)
+    if P.rotated_session_prob > 0 and rng.random() < P.rotated_session_prob:
+        lo_k, hi_k = P.rotated_session_shift
+        sess_rot += rng.choice([-1, 1]) * rng.integers(lo_k, hi_k + 1)
     pat = _rotate(subject_pattern, sess_rot)
+    if P.session_gain_sd > 0:
+        pat = pat * np.exp(rng.normal(0, P.session_gain_sd, N_CHANNELS))[None, :]
     env = np.zeros((T, N_CHANNELS))
     labels = np.full(T, -1, dtype=np.int64)
     cues = []
@@ -100,13 +129,16 @@ def synth_session(rng: np.random.Generator, subject_pattern: np.ndarray, subject
         cues.append((int(g), i0, i1))
         on = s0 + rng.uniform(*P.onset_s)
         off = s0 + P.gesture_s + rng.uniform(*P.offset_s)
-        effort = np.exp(rng.normal(0, P.effort_sd))
+        effort = np.exp(rng.normal(0, P.effort_sd)) * P.class_gain[g]
         w = np.clip(pat[g] * np.exp(rng.normal(0, P.rep_pattern_sd, N_CHANNELS)), 0, None) * effort
         lo, hi = int(np.floor(on * fs)), min(T, int(np.ceil((off + P.ramp_s) * fs)) + 1)
         tt = t[lo:hi]
         shape = np.clip((tt - on) / P.ramp_s, 0, 1) * np.clip((off + P.ramp_s - tt) / P.ramp_s, 0, 1)
         tremor = 1 + 0.2 * np.sin(2 * np.pi * rng.uniform(0.5, 2.0) * tt + rng.uniform(0, 2 * np.pi))
         env[lo:hi] += (shape * tremor)[:, None] * w[None, :]
+    if P.rest_activity > 0:   # the relaxed arm between gestures: a low, slowly varying tone
+        tone = P.rest_activity * (1 + 0.3 * np.sin(2 * np.pi * 0.3 * t + rng.uniform(0, 2 * np.pi)))
+        env += np.where(labels < 0, 1.0, 0.0)[:, None] * tone[:, None] * pat.mean(axis=0)[None, :] / pat.mean()
     # cross-talk between neighbouring electrodes
     c = P.crosstalk
     env = (1 - 2 * c) * env + c * (np.roll(env, 1, axis=1) + np.roll(env, -1, axis=1))
@@ -124,6 +156,8 @@ def subject_model(rng: np.random.Generator, params: SynthParams = SynthParams())
     """A subject's (5, 8) activation pattern and amplitude (LSB)."""
     P = params
     pat = np.clip(TEMPLATES + rng.normal(0, P.subject_pattern_sd, TEMPLATES.shape), 0.02, None)
+    if P.template_power != 1.0:
+        pat = pat ** P.template_power / np.mean(TEMPLATES ** P.template_power) * np.mean(TEMPLATES)
     pat = pat * np.exp(rng.normal(0, P.gain_sd, N_CHANNELS))[None, :]
     pat = _rotate(pat, rng.uniform(-P.rotation, P.rotation))
     return pat, float(rng.uniform(*P.amp))
