@@ -40,8 +40,15 @@ class RunResult:
     def prediction(self) -> int:
         """Class with the most output spikes; ties go to the larger summed output membrane
         (when recorded), then to the lower index."""
-        v = self.v_out if self.v_out is not None else np.zeros((0, self.s_out.shape[1]), dtype=np.int64)
-        return int(predict_class(self.s_out, v))
+        return self.class_prediction(self.s_out.shape[1])
+
+    def class_prediction(self, n_classes: int) -> int:
+        """:attr:`prediction` among output neurons 0..n_classes-1 only (a dataset with fewer classes
+        than output neurons never predicts an unused neuron)."""
+        s = np.ascontiguousarray(self.s_out[:, :n_classes])
+        v = (np.ascontiguousarray(self.v_out[:, :n_classes]) if self.v_out is not None
+             else np.zeros((0, n_classes), dtype=np.int64))
+        return int(predict_class(s, v))
 
 
 class Chip:

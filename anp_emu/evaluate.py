@@ -43,24 +43,23 @@ def check_fits(chip_n_in: int, dataset) -> None:
 
 
 def evaluate(chip: Chip, dataset, progress=None) -> EvalResult:
-    """Run every sample of ``dataset`` (len, sample(i), labels, class_names) through ``chip``."""
+    """Run every sample of ``dataset`` (len, sample(i), labels, class_names) through ``chip``; only
+    the dataset's classes (output neurons 0..K-1) can be predicted."""
     check_fits(chip.spec.n_in, dataset)
     n = len(dataset)
     if n == 0:
         raise InputError("dataset", "no samples to evaluate", value=0)
     labels = np.asarray(dataset.labels, dtype=np.int64)
     n_classes = len(dataset.class_names)
-    if labels.max() >= chip.spec.n_out:
-        raise InputError("dataset.labels", "class index beyond the output layer", limit=chip.spec.n_out - 1,
-                         value=int(labels.max()))
+    if n_classes > chip.spec.n_out:
+        raise InputError("dataset.class_names", "more classes than output neurons", limit=chip.spec.n_out,
+                         value=n_classes)
     preds = np.empty(n, dtype=np.int64)
     total = Counters(n_samples=0)
     for i in range(n):
         r = chip.run(dataset.sample(i), record=True)
-        preds[i] = r.prediction
+        preds[i] = r.class_prediction(n_classes)
         total.update(r.counters)
         if progress is not None:
             progress(1)
-    names = list(dataset.class_names) + [f"class{k}" for k in range(n_classes, chip.spec.n_out)]
-    return EvalResult(float(np.mean(preds == labels)), preds, labels, names[:max(n_classes, int(preds.max()) + 1)],
-                      total)
+    return EvalResult(float(np.mean(preds == labels)), preds, labels, list(dataset.class_names), total)

@@ -115,6 +115,10 @@ class Trainer:
             if ds is not None and len(ds) and int(np.max(ds.labels)) >= config.spec.n_out:
                 raise InputError(f"{name}.labels", "class index beyond the output layer",
                                  limit=config.spec.n_out - 1, value=int(np.max(ds.labels)))
+        self.n_classes = len(train.class_names) if hasattr(train, "class_names") else config.spec.n_out
+        if self.n_classes > config.spec.n_out:
+            raise InputError("train.class_names", "more classes than output neurons", limit=config.spec.n_out,
+                             value=self.n_classes)
         cfg = config.replace(learning=self.settings)
         if self.options.aft == "none":
             cfg = cfg.replace(w_aux_hid=0, w_aux_out=0)
@@ -132,7 +136,7 @@ class Trainer:
         lr = opt.lr_at(self.settings.effective_lr, e)
         settings_e = replace(self.settings, lr=lr, lr_shift=None if opt.schedule != "constant" else self.settings.lr_shift,
                              seed=epoch_seed(opt.seed, e, 1))
-        engine = LearningEngine(self.chip, settings_e)
+        engine = LearningEngine(self.chip, settings_e, n_classes=self.n_classes)
         order = np.random.default_rng(epoch_seed(opt.seed, e, 0)).permutation(len(self.train))
         labels = np.asarray(self.train.labels)
         total = Counters(n_samples=0)

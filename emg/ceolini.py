@@ -36,7 +36,8 @@ REST_LABEL = "none"
 NOMINAL_FS = 200.0          # Hz, the Myo armband's nominal EMG rate
 N_CHANNELS = 8
 EMG_MIN, EMG_MAX = -128, 127
-TRIALS_PER_CLASS = 5        # repetitions of each gesture per session in the protocol
+TRIALS_PER_CLASS = 5        # repetitions of each gesture per session in the released protocol (not required)
+LABEL_GAP_S = 0.1           # s: two runs of one class closer than this are one trial with a label gap
 TRIAL_S = 2.0               # s, nominal gesture duration
 FS_LIMITS = (50.0, 2000.0)  # Hz, accepted range for a session's sampling rate
 
@@ -445,7 +446,8 @@ class SessionData:
 
     @property
     def regular(self) -> bool:
-        return bool(np.all(self.counts == TRIALS_PER_CLASS))
+        """Every class present (any number of trials is fine)."""
+        return bool(np.all(self.counts >= 1))
 
 
 def read_session(emg_path, ann_path, fs: float = NOMINAL_FS, nominal_fs: float = NOMINAL_FS,
@@ -460,9 +462,13 @@ def read_session(emg_path, ann_path, fs: float = NOMINAL_FS, nominal_fs: float =
     warnings = []
     counts = np.bincount([s.cls for s in segs], minlength=len(CLASS_NAMES))
     tag = f"subject {subject} session {session}"
-    for c, n in enumerate(counts):
-        if n != TRIALS_PER_CLASS:
-            warnings.append(f"{tag}: class {CLASS_NAMES[c]} has {n} trials (expected {TRIALS_PER_CLASS})")
+    missing = [CLASS_NAMES[c] for c, n in enumerate(counts) if n == 0]
+    if missing:
+        warnings.append(f"{tag}: class {', '.join(missing)} missing (no trial)")
+    for a, b in zip(segs, segs[1:]):
+        if a.cls == b.cls and (b.start - a.stop) / fs < LABEL_GAP_S:
+            warnings.append(f"{tag}: label gap of {b.start - a.stop} samples inside a {CLASS_NAMES[a.cls]} trial at "
+                            f"samples {a.stop}..{b.start - 1} (cut as two trials)")
     trials = [resample(emg[s.start:s.stop], fs, nominal_fs) for s in segs]
     if segs:
         dur = np.median([s.stop - s.start for s in segs]) / fs
@@ -482,9 +488,9 @@ def load_raw_folder(folder, fs_overrides=None, nominal_fs: float = NOMINAL_FS, s
 
     ``fs_overrides``: per-session sampling rates (see :func:`load_fs_overrides`; default every
     session at ``nominal_fs``). ``subjects``: optional iterable of subject numbers to read.
-    ``on_irregular``: what to do with a session that does not hold 5 trials per class — ``"keep"``
-    (default: keep its trials and report it), ``"drop"`` (leave it out and report it) or
-    ``"raise"``. ``progress(n)`` is called after each session.
+    ``on_irregular``: what to do with a session that misses a class — ``"keep"`` (default: keep its
+    trials and report it), ``"drop"`` (leave it out and report it) or ``"raise"``. Any number of
+    trials per class is regular. ``progress(n)`` is called after each session.
     """
     if on_irregular not in ("keep", "drop", "raise"):
         raise InputError("on_irregular", "unknown policy", limit="keep, drop, raise", value=on_irregular)
@@ -508,7 +514,7 @@ def load_raw_folder(folder, fs_overrides=None, nominal_fs: float = NOMINAL_FS, s
         rows.append({"subject": s, "session": k, "fs": fs, "n_samples": sd.n_samples,
                      **dict(zip(CLASS_NAMES, sd.counts.tolist())), "n_trials": len(segs), "ok": regular})
         if not regular and on_irregular == "raise":
-            raise FileFormatError(paths["ann"], next(x for x in w if ": class " in x).split(": ", 1)[1])
+            raise FileFormatError(paths["ann"], next(x for x in w if "missing" in x).split(": ", 1)[1])
         if not regular and on_irregular == "drop":
             w = w + [f"subject {s} session {k}: left out (on_irregular='drop')"]
         warnings.extend(w)
@@ -630,11 +636,10 @@ def load_pickle(path) -> PickleEvents:
     rows = []
     for (s, k) in sorted({(int(a), int(b)) for a, b in zip(sub, ses)}):
         counts = [seen.get((s, k, c), 0) for c in range(len(CLASS_NAMES))]
-        ok = all(x == TRIALS_PER_CLASS for x in counts)
+        ok = all(x >= 1 for x in counts)
         rows.append({"subject": s, "session": k, **dict(zip(CLASS_NAMES, counts)), "n_trials": sum(counts), "ok": ok})
-        for c, x in enumerate(counts):
-            if x != TRIALS_PER_CLASS:
-                warnings.append(f"subject {s} session {k}: class {CLASS_NAMES[c]} has {x} trials "
-                                f"(expected {TRIALS_PER_CLASS})")
+        missing = [CLASS_NAMES[c] for c, x in enumerate(counts) if x == 0]
+        if missing:
+            warnings.append(f"subject {s} session {k}: class {', '.join(missing)} missing (no trial)")
     report = LoadReport(pd.DataFrame(rows), warnings)
     return PickleEvents(ch, tm, pol, labels, sub, ses, rep, CLASS_NAMES, report, str(p))

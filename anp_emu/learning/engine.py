@@ -54,9 +54,15 @@ class Gradients:
 class LearningEngine:
     """Trains the weights held by ``chip`` with ``settings`` (default: the config's)."""
 
-    def __init__(self, chip: Chip, settings: LearningSettings | None = None):
+    def __init__(self, chip: Chip, settings: LearningSettings | None = None, n_classes: int | None = None):
+        """``n_classes``: the dataset's classes K <= n_out; the loss and the prediction use output
+        neurons 0..K-1 only (the others are unused: no error reaches them, they are never predicted)."""
         self.chip = chip
         self.settings = settings or chip.config.learning
+        n_out = chip.spec.n_out
+        self.n_classes = n_out if n_classes is None else int(n_classes)
+        if not 1 <= self.n_classes <= n_out:
+            raise InputError("n_classes", "more classes than output neurons", limit=f"1..{n_out}", value=n_classes)
         if self.settings.rule not in RULES:
             raise InputError("learning.rule", "unknown rule", limit=f"one of {list(RULES)}", value=self.settings.rule)
         self.rule = RULES[self.settings.rule]
@@ -86,18 +92,18 @@ class LearningEngine:
     # ------------------------------------------------------------------ passes
     def _backward(self, si: SpikeInput, label: int):
         chip, st = self.chip, self.settings
-        n_out = chip.spec.n_out
-        if not (isinstance(label, (int, np.integer)) and 0 <= label < n_out):
-            raise InputError("label", "class index out of range", limit=f"0..{n_out - 1}", value=label)
+        n_out, K = chip.spec.n_out, self.n_classes
+        if not (isinstance(label, (int, np.integer)) and 0 <= label < K):
+            raise InputError("label", "class index out of range", limit=f"0..{K - 1}", value=label)
         r = chip.run_checked(si, record=True)
         T = si.T
         th = (float(chip.theta[0]), float(chip.theta[1]))
+        g_s = np.zeros((T, n_out))
+        g_u = np.zeros((T, n_out))
         if st.loss == "ce":
-            loss, g_s = ce_count_loss(r.s_out, int(label), float(st.logit_gain))
-            g_u = np.zeros_like(g_s)
+            loss, g_s[:, :K] = ce_count_loss(np.ascontiguousarray(r.s_out[:, :K]), int(label), float(st.logit_gain))
         else:
-            loss, g_u = tet_loss(r.v_out, int(label), float(st.logit_gain), th[1])
-            g_s = np.zeros_like(g_u)
+            loss, g_u[:, :K] = tet_loss(np.ascontiguousarray(r.v_out[:, :K]), int(label), float(st.logit_gain), th[1])
         du_hid = np.zeros((T, chip.spec.n_hid))
         du_out = np.zeros((T, n_out))
         aux = (0.0, 0.0) if chip.aft == "ideal" else (float(chip.w_aux[0]), float(chip.w_aux[1]))
@@ -165,7 +171,7 @@ class LearningEngine:
                 counts[layer, C_AUX_WRITES] += chip.spec.layer_sizes[layer][0]
         fired = np.zeros(chip.spec.n_hid, dtype=bool)
         fired[r.hid_events.lines] = True
-        return StepResult(loss, r.prediction, r.out_counts, r.counters, fired)
+        return StepResult(loss, r.class_prediction(self.n_classes), r.out_counts, r.counters, fired)
 
     def predict(self, x) -> int:
-        return self.chip.run(x, record=True).prediction
+        return self.chip.run(x, record=True).class_prediction(self.n_classes)
