@@ -104,3 +104,44 @@ def test_bad_executor_arguments(tmp_path):
         run_all([], tmp_path / "o", scheduler="tcp://x:1")
     with pytest.raises(InputError, match="workers"):
         run_all([], tmp_path / "o", workers=0)
+
+
+def test_dask_local_cluster_gives_the_same_records(tmp_path):
+    pytest.importorskip("dask.distributed")
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    one = run_all(_specs(calls, fail=(3,)), tmp_path / "w1", workers=1)
+    dask = run_all(_specs(calls, fail=(3,)), tmp_path / "dask", workers=2, executor="dask")
+    assert _stable(one) == _stable(dask)
+    assert dask[3]["status"] == "failed" and dask[3]["error"].startswith("ValueError: seed 3")
+
+
+def test_interrupted_grid_keeps_finished_runs_and_resumes(tmp_path):
+    """SIGINT to the driver mid-way: finished records intact, no partial files, a rerun runs the rest."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    out = tmp_path / "out"
+    code = ("import sys; from anp_emu.experiments import RunSpec, run_all\n"
+            f"specs = [RunSpec(f'seed={{s}}', {FUNC!r}, {{'seed': s, 'sleep_s': 0.6, 'calls_dir': {str(calls)!r}}}) "
+            "for s in range(8)]\n"
+            f"run_all(specs, {str(out)!r}, workers=2)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list((out / "runs").glob("*.json")) if (out / "runs").exists() else []) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=30)
+    assert proc.returncode != 0
+    done = sorted(p.name for p in (out / "runs").iterdir())
+    assert 2 <= len(done) < 8 and all(n.endswith(".json") for n in done)     # no .part files left
+    assert all(json.loads((out / "runs" / n).read_text())["status"] == "ok" for n in done)
+    n_before = _calls(calls)
+    specs = [RunSpec(f"seed={s}", FUNC, {"seed": s, "sleep_s": 0.6, "calls_dir": str(calls)}) for s in range(8)]
+    recs = run_all(specs, out, workers=2)
+    assert all(r["status"] == "ok" for r in recs)
+    assert _calls(calls) - n_before == 8 - len(done)

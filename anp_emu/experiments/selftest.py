@@ -10,10 +10,13 @@ import numpy as np
 
 
 def seeded_sum(seed: int, n: int = 1000, fail: bool = False, fail_while: str | None = None,
-               calls_dir: str | None = None) -> dict:
+               calls_dir: str | None = None, sleep_s: float = 0.0) -> dict:
     """The sum and maximum of ``n`` seeded standard normal draws. ``fail`` raises ValueError, and
     so does an existing file ``fail_while`` (a transient failure); ``calls_dir``: one new file per
-    call there (to count calls across processes)."""
+    call there (to count calls across processes); ``sleep_s``: wait that long first."""
+    import time
+
+    time.sleep(sleep_s)
     if calls_dir is not None:
         Path(calls_dir, f"seed{seed}-{uuid.uuid4().hex}").touch()
     if fail or (fail_while is not None and Path(fail_while).exists()):
