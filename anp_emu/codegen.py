@@ -52,3 +52,18 @@ def use_full_vector_width() -> bool:
         return False
     numba.config.CPU_FEATURES = f"{features.flatten()},{NO_256_BIT_PREFERENCE}"
     return True
+
+
+def current_settings() -> dict:
+    """This process's code-generation choice, for worker processes to apply before their first
+    kernel so that they load the same on-disk cache entries (numba keys them by CPU features)."""
+    return {"cpu_features": numba.config.CPU_FEATURES}
+
+
+def apply_settings(settings: dict) -> bool:
+    """Apply ``current_settings()`` of another process; returns whether it was applied."""
+    features = (settings or {}).get("cpu_features")
+    if not features or code_generation_fixed():
+        return False
+    numba.config.CPU_FEATURES = features
+    return True

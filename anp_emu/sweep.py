@@ -1,0 +1,286 @@
+"""``anp sweep``: a grid of ``anp train`` runs, in parallel, resumable, as one tidy table.
+
+A SPEC is a small TOML file (or the same as a dict):
+
+    dataset = "ev10.h5"                  # relative paths: relative to the SPEC file
+    [grid]                               # lists, crossed
+    rule = ["mpd-ed", "stbp"]
+    seed = [0, 1, 2]
+    [fixed]                              # single values, the same for every run
+    epochs = 3
+    loss = "tet"
+
+Keys are the ``anp train`` options under their long names with ``_`` for ``-`` (``lr_shift``,
+``temporal_window``, ``operating_point``, ``temporal = false`` ...). Every key, type and range is
+checked before any run starts. ``run`` trains every combination through the run executor
+(:mod:`anp_emu.experiments.runner`) and writes, under OUT:
+
+    runs/<run_id>.json     each run's record (params, status, error line, figures, wall time)
+    runs/<run_id>/         each run's ``anp train`` folder (trained config.h5, log.csv, checkpoint)
+    results.csv            one row per run: a column per option, the figures, status, wall time
+                           (and results.parquet when pyarrow is installed)
+    summary.csv            grouped by the swept options other than seed: mean, sd and n
+    spec.json              the SPEC as run
+
+    import anp_emu.sweep
+    table = anp_emu.sweep.run("sweep.toml", "out", workers=2)
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import FileFormatError, InputError
+
+RUN_FUNC = "anp_emu.experiments.training:train_run"
+SPEC_KEYS = {"dataset", "grid", "fixed"}
+# swept options that are replicates, not arms: the summary pools over them
+REPLICATE_KEYS = ("seed", "fold")
+SUMMARY_METRICS = ("test_accuracy", "train_accuracy", "energy_nj_per_sample", "hidden_activity", "output_activity",
+                   "wall_s")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    dataset: str                                   # absolute path
+    grid: dict = field(default_factory=dict)       # key -> list of values (crossed, in this order)
+    fixed: dict = field(default_factory=dict)      # key -> value
+
+    @property
+    def swept(self) -> list[str]:
+        return list(self.grid)
+
+    @property
+    def arms(self) -> list[str]:
+        """The swept keys that define an arm of the summary (the grid without the replicates)."""
+        return [k for k in self.grid if k not in REPLICATE_KEYS]
+
+    def combinations(self) -> list[dict]:
+        keys = list(self.grid)
+        return [dict(zip(keys, values)) for values in itertools.product(*(self.grid[k] for k in keys))]
+
+    def run_specs(self, outdir) -> list:
+        from .experiments.runner import RunSpec
+
+        out = Path(outdir).resolve()
+        specs = []
+        for combo in self.combinations():
+            run_id = run_name(combo)
+            params = {"dataset": self.dataset, "output": str(out / "runs" / run_id), **self.fixed, **combo}
+            specs.append(RunSpec(run_id, RUN_FUNC, params))
+        return specs
+
+    def to_dict(self) -> dict:
+        return {"dataset": self.dataset, "grid": self.grid, "fixed": self.fixed}
+
+
+def run_name(combo: dict) -> str:
+    """A filesystem-safe run id from the swept values, e.g. ``rule=mpd-ed__seed=0``."""
+    import re
+
+    parts = []
+    for k, v in combo.items():
+        text = ("true" if v else "false") if isinstance(v, bool) else (repr(v) if isinstance(v, float) else str(v))
+        parts.append(f"{k}={re.sub(r'[^A-Za-z0-9_.,+@-]', '_', text)}")
+    return "__".join(parts) or "run"
+
+
+# ----------------------------------------------------------------------------- reading a SPEC
+def _read_toml(path: Path) -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:                   # Python 3.10
+        import tomli as tomllib
+    if not path.exists():
+        raise FileFormatError(path, "file not found")
+    if path.is_dir():
+        raise FileFormatError(path, "is a folder, expected a TOML sweep SPEC")
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise FileFormatError(path, f"not valid TOML: {e}") from None
+
+
+def load_spec(spec) -> SweepSpec:
+    """A checked :class:`SweepSpec` from a TOML file path or a dict (relative dataset paths are
+    relative to the file, or to the working folder for a dict). Every error names the key."""
+    from .experiments.training import check_option
+
+    if isinstance(spec, SweepSpec):
+        spec = spec.to_dict()
+    if isinstance(spec, (str, Path)):
+        path = Path(spec)
+        raw, base = _read_toml(path), path.resolve().parent
+    elif isinstance(spec, dict):
+        raw, base = spec, Path.cwd()
+    else:
+        raise InputError("spec", "must be a TOML file path or a dict", value=type(spec).__name__)
+    unknown = sorted(set(raw) - SPEC_KEYS)
+    if unknown:
+        raise InputError(unknown[0], "unknown SPEC key", limit=f"one of {sorted(SPEC_KEYS)}",
+                         hint="options go in [grid] (lists, crossed) or [fixed] (single values)")
+    if "dataset" not in raw:
+        raise InputError("dataset", "missing", hint='add dataset = "PATH" (an `anp data preprocess` file)')
+    if not isinstance(raw["dataset"], str) or not raw["dataset"]:
+        raise InputError("dataset", "must be a file path (text)", value=repr(raw["dataset"]))
+    dataset = Path(raw["dataset"]).expanduser()
+    dataset = (dataset if dataset.is_absolute() else base / dataset).resolve()
+    if not dataset.is_file():
+        raise InputError("dataset", "file not found", value=str(dataset))
+    grid, fixed = raw.get("grid", {}), raw.get("fixed", {})
+    for name, table in (("grid", grid), ("fixed", fixed)):
+        if not isinstance(table, dict):
+            raise InputError(name, "must be a table", value=repr(table), hint=f"write [{name}] on a line of its own")
+    if not grid:
+        raise InputError("grid", "empty: nothing to sweep",
+                         hint='give at least one list of values, e.g. [grid] seed = [0, 1, 2]')
+    for key, values in grid.items():
+        if not isinstance(values, list):
+            raise InputError(f"grid.{key}", "must be a list of values", value=repr(values),
+                             hint=f"or move it to [fixed]")
+        if not values:
+            raise InputError(f"grid.{key}", "empty list: the grid would have no runs", value="[]")
+        for v in values:
+            check_option(key, v, "grid.")
+        seen = []
+        for v in values:
+            if any(v == s and type(v) is type(s) for s in seen):
+                raise InputError(f"grid.{key}", "repeated value", value=repr(v))
+            seen.append(v)
+    for key, value in fixed.items():
+        if key in grid:
+            raise InputError(f"fixed.{key}", "is also in [grid]", hint="keep it in one table")
+        if isinstance(value, list):
+            raise InputError(f"fixed.{key}", "must be a single value (lists belong in [grid])", value=repr(value))
+        check_option(key, value, "fixed.")
+    grid = {k: [_resolve_path(k, v, base) for v in vs] for k, vs in grid.items()}
+    fixed = {k: _resolve_path(k, v, base) for k, v in fixed.items()}
+    out = SweepSpec(str(dataset), grid, fixed)
+    _check_combinations(out)
+    return out
+
+
+def _resolve_path(key, value, base: Path):
+    """File options (e.g. ``chip``) relative to the SPEC's folder, as the dataset."""
+    import click
+
+    from .experiments.training import train_parameters
+
+    if isinstance(train_parameters()[key].type, click.Path) and value:
+        p = Path(value).expanduser()
+        return str(p if p.is_absolute() else (base / p).resolve())
+    return value
+
+
+def _check_combinations(spec: SweepSpec) -> None:
+    """Constraints between options, checked for every run before any starts."""
+    from .training import TrainOptions
+
+    for combo in spec.combinations():
+        opts = {**spec.fixed, **combo}
+        try:
+            TrainOptions(epochs=opts.get("epochs", 5), precision=opts.get("precision", "int"),
+                         aft=opts.get("aft", "aux"))
+        except InputError as e:
+            raise InputError(f"{run_name(combo)}: {e.field}", e.problem, limit=e.limit, value=e.value) from None
+        if opts.get("split") == "subjects" and not opts.get("test_subjects"):
+            raise InputError(f"{run_name(combo)}: test_subjects", "needed with split = \"subjects\"",
+                             hint='e.g. test_subjects = "1,2"')
+
+
+# ----------------------------------------------------------------------------- running
+def run(spec, outdir, workers: int | None = None, executor: str = "local", scheduler: str | None = None,
+        progress=None, threads_per_worker: int | None = None) -> pd.DataFrame:
+    """Run the sweep ``spec`` (TOML path, dict or :class:`SweepSpec`) into ``outdir`` (finished
+    runs are skipped) and return the results table (one row per run, in grid order)."""
+    from .experiments.runner import run_all
+    from .fileio import atomic_write_text
+
+    sweep = load_spec(spec)
+    out = Path(outdir)
+    if out.exists() and not out.is_dir():
+        raise FileFormatError(out, "output path exists and is not a folder")
+    specs = sweep.run_specs(out)
+    records = run_all(specs, out, workers=workers, executor=executor, scheduler=scheduler, progress=progress,
+                      threads_per_worker=threads_per_worker)
+    table = results_table(sweep, records)
+    atomic_write_text(out / "spec.json", json.dumps(sweep.to_dict(), indent=1) + "\n")
+    atomic_write_text(out / "results.csv", table.to_csv(index=False))
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        from .fileio import atomic_path
+
+        with atomic_path(out / "results.parquet") as tmp:
+            table.to_parquet(tmp, index=False)
+    atomic_write_text(out / "summary.csv", summarise(table, sweep.arms).to_csv(index=False))
+    return table
+
+
+def results_table(sweep: SweepSpec, records: list[dict]) -> pd.DataFrame:
+    """One row per run: run_id, a column per option (grid, then fixed), the figures, status,
+    error line, wall time."""
+    from .experiments.training import METRICS
+
+    keys = list(sweep.grid) + [k for k in sweep.fixed if k not in sweep.grid]
+    rows = []
+    for rec in records:
+        p = rec["params"]
+        row = {"run_id": rec["run_id"], **{k: p.get(k) for k in keys}}
+        res = rec.get("result") or {}
+        for m in METRICS + ("epochs_done",):
+            row[m] = res.get(m, math.nan)
+        row["status"] = rec["status"]
+        row["error"] = rec.get("error") or ""
+        row["wall_s"] = rec.get("wall_s", math.nan)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summarise(table: pd.DataFrame, arms: list[str], metrics=SUMMARY_METRICS) -> pd.DataFrame:
+    """Mean, sd (n - 1) and n of each metric per arm, over the finished runs."""
+    ok = table[table["status"] == "ok"]
+    cols = [m for m in metrics if m in ok.columns]
+    if arms:
+        groups = ok.groupby(arms, sort=False, dropna=False)
+    else:
+        groups = [((), ok)]
+    rows = []
+    for key, g in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(arms, key))
+        row["n"] = len(g)
+        for m in cols:
+            x = pd.to_numeric(g[m], errors="coerce")
+            row[f"{m}_mean"] = float(x.mean()) if len(x) else math.nan
+            row[f"{m}_sd"] = float(x.std(ddof=1)) if len(x) > 1 else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_summary(summary: pd.DataFrame, arms: list[str]) -> str:
+    """The summary as a human table: mean ± sd (n) of accuracy and energy per arm."""
+    lines = []
+    head = arms + ["n", "test accuracy", "train accuracy", "nJ / training sample", "hidden activity"]
+    body = []
+    for r in summary.to_dict(orient="records"):
+        def pm(m, scale=1.0, fmt="{:.1f}"):
+            mu, sd = r.get(f"{m}_mean", math.nan), r.get(f"{m}_sd", math.nan)
+            s = fmt.format(mu * scale)
+            return s + (" ± " + fmt.format(sd * scale) if not math.isnan(sd) else "")
+        body.append([str(r[a]) for a in arms] + [str(r["n"]), pm("test_accuracy", 100) + " %",
+                                                 pm("train_accuracy", 100) + " %",
+                                                 pm("energy_nj_per_sample", 1, "{:,.0f}"),
+                                                 pm("hidden_activity", 100, "{:.2f}") + " %"])
+    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
+    lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths)))
+    for b in body:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(b, widths)))
+    return "\n".join(lines)

@@ -1,0 +1,163 @@
+"""anp sweep: same table for any executor and worker count, resume, failures recorded, bad SPECs."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from anp_emu import sweep
+from anp_emu.cli.main import main
+from anp_emu.config_io import save_config
+from anp_emu.emg.dataset import EventDataset
+from anp_emu.errors import InputError
+from anp_emu.initialise import init_config
+from anp_emu.spec import ChipSpec
+from test_learning import separable_task
+
+FIGURES = ["train_accuracy", "test_accuracy", "energy_nj_per_sample", "hidden_activity", "output_activity",
+           "sop_per_sample", "learning_ops_per_sample", "loss", "status", "error"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A tiny event dataset (64 lines, 12 steps, 45 samples) and a 64-16-4 initial chip."""
+    d = tmp_path_factory.mktemp("sweep")
+    xs, ys = separable_task(3, n=45, T=12)
+    n = len(xs)
+    ds = EventDataset.from_spikes(xs, 12, 64, ys, np.zeros(n), np.zeros(n), np.arange(n), ["a", "b", "c", "d"],
+                                  "test", {})
+    ds.save(d / "ev.h5")
+    tr, _ = ds.split_random(seed=0)
+    cfg, _ = init_config(ChipSpec(n_in=64, n_hid=16, n_out=4), [tr.sample(i) for i in range(10)], seed=1,
+                         target_hidden=0.1)
+    save_config(cfg, d / "chip.h5")
+    (d / "bad_chip.h5").write_text("not hdf5")
+    return d
+
+
+def spec(files, **grid):
+    return {"dataset": str(files / "ev.h5"), "grid": grid or {"rule": ["mpd-ed", "stbp"], "seed": [0, 1]},
+            "fixed": {"epochs": 1, "lr": 3000.0, "chip": str(files / "chip.h5")}}
+
+
+def figures(table):
+    return table[["run_id", "rule", "seed"] + FIGURES].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def reference(files, tmp_path_factory):
+    return sweep.run(spec(files), tmp_path_factory.mktemp("ref") / "out", workers=1)
+
+
+def test_table_has_a_row_per_run_and_a_column_per_option(reference, files):
+    t = reference
+    assert list(t.run_id) == ["rule=mpd-ed__seed=0", "rule=mpd-ed__seed=1", "rule=stbp__seed=0", "rule=stbp__seed=1"]
+    assert {"rule", "seed", "epochs", "lr", "chip", "wall_s"} <= set(t.columns)
+    assert (t.status == "ok").all() and (t.energy_nj_per_sample > 0).all()
+    # STBP is dense on the post side: more energy per training sample than MPD-ED
+    assert t[t.rule == "stbp"].energy_nj_per_sample.min() > t[t.rule == "mpd-ed"].energy_nj_per_sample.max()
+    s = sweep.summarise(t, ["rule"])
+    assert list(s["n"]) == [2, 2]
+    mpd = t[t.rule == "mpd-ed"].test_accuracy
+    assert s.loc[0, "test_accuracy_mean"] == pytest.approx(mpd.mean())
+    assert s.loc[0, "test_accuracy_sd"] == pytest.approx(mpd.std(ddof=1))
+
+
+def test_two_local_workers_give_the_same_table(reference, files, tmp_path):
+    t2 = sweep.run(spec(files), tmp_path / "out", workers=2)
+    pd.testing.assert_frame_equal(figures(t2), figures(reference))
+    on_disk = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert list(on_disk.run_id) == list(t2.run_id)
+    assert (tmp_path / "out" / "runs" / "rule=stbp__seed=1" / "config.h5").exists()
+
+
+def test_dask_local_cluster_gives_the_same_table(reference, files, tmp_path):
+    pytest.importorskip("dask.distributed")
+    td = sweep.run(spec(files), tmp_path / "out", workers=2, executor="dask")
+    pd.testing.assert_frame_equal(figures(td), figures(reference))
+
+
+def test_interrupted_sweep_runs_only_the_missing_runs(reference, files, tmp_path):
+    out = tmp_path / "out"
+
+    def stop_after_two(st):
+        if st.done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run(spec(files), out, workers=1, progress=stop_after_two)
+    first = sorted(p for p in (out / "runs").glob("*.json"))
+    assert len(first) == 2
+    stamps = {p.name: p.stat().st_mtime_ns for p in first}
+    seen = []
+    table = sweep.run(spec(files), out, workers=1, progress=seen.append)
+    assert seen[-1].skipped == 2 and seen[-1].done == 2
+    assert {p.name: p.stat().st_mtime_ns for p in first} == stamps          # finished runs not redone
+    pd.testing.assert_frame_equal(figures(table), figures(reference))
+
+
+def test_a_failing_run_is_recorded_and_the_sweep_goes_on(files, tmp_path):
+    s = spec(files, seed=[0])
+    s["grid"]["chip"] = [str(files / "chip.h5"), str(files / "bad_chip.h5")]
+    del s["fixed"]["chip"]
+    r = CliRunner().invoke(main, ["sweep", _toml(tmp_path, s), "-o", str(tmp_path / "out"), "--workers", "1",
+                                  "--no-progress"])
+    assert r.exit_code == 1
+    assert r.output.strip().splitlines()[-1].startswith("error: 1 of 2 runs failed")
+    t = pd.read_csv(tmp_path / "out" / "results.csv")
+    assert list(t.status) == ["ok", "failed"]
+    assert "bad_chip.h5" in t.error[1] and "\n" not in t.error[1]
+    assert t.test_accuracy.notna()[0] and t.test_accuracy.isna()[1]
+
+
+def _toml(tmp_path, s):
+    def val(v):
+        return json.dumps(v) if not isinstance(v, bool) else str(v).lower()
+    lines = [f'dataset = {json.dumps(s["dataset"])}'] if "dataset" in s else []
+    lines += [f"{k} = {val(v)}" for k, v in s.items() if k not in ("dataset", "grid", "fixed")]
+    for table in ("grid", "fixed"):
+        if table in s:
+            lines.append(f"[{table}]")
+            lines += [f"{k} = {val(v)}" for k, v in s[table].items()]
+    p = tmp_path / "spec.toml"
+    p.write_text("\n".join(lines) + "\n")
+    return str(p)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s["grid"].update(learning_rate=[1.0]), "grid.learning_rate: unknown option"),
+    (lambda s: s["grid"].update(seed=["0"]), "grid.seed: must be an integer"),
+    (lambda s: s["fixed"].update(epochs=1.5), "fixed.epochs: must be an integer"),
+    (lambda s: s["fixed"].update(temporal="no"), "fixed.temporal: must be true or false"),
+    (lambda s: s["fixed"].update(rule="sgd"), "fixed.rule"),
+    (lambda s: s["fixed"].update(epochs=0), "fixed.epochs"),
+    (lambda s: s["grid"].update(seed=[]), "grid.seed: empty list"),
+    (lambda s: s.update(grid={}), "grid: empty"),
+    (lambda s: s["grid"].update(seed=3), "grid.seed: must be a list"),
+    (lambda s: s["grid"].update(seed=[1, 1]), "grid.seed: repeated value"),
+    (lambda s: s["fixed"].update(seed=0), "fixed.seed: is also in [grid]"),
+    (lambda s: s.update(dataset="nowhere.h5"), "dataset: file not found"),
+    (lambda s: s.pop("dataset"), "dataset: missing"),
+    (lambda s: s.update(workers=2), "workers: unknown SPEC key"),
+    (lambda s: s["fixed"].update(output="x"), "fixed.output: unknown option"),
+    (lambda s: s["fixed"].update(aft="ideal"), "aft: the ideal AFT-LIF neuron exists only in the float twin"),
+])
+def test_bad_spec_gets_one_line_naming_the_key_before_any_run(files, tmp_path, change, message):
+    s = spec(files)
+    change(s)
+    with pytest.raises(InputError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        sweep.load_spec(s)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["sweep", _toml(tmp_path, s), "-o", str(out), "--no-progress"])
+    assert r.exit_code == 1 and len(r.output.strip().splitlines()) == 1, r.output
+    assert r.output.startswith("error: ") and message in r.output
+    assert not out.exists()
+
+
+def test_bad_spec_files(tmp_path):
+    r = CliRunner().invoke(main, ["sweep", str(tmp_path / "none.toml"), "-o", str(tmp_path / "o")])
+    assert r.exit_code == 1 and "file not found" in r.output
+    (tmp_path / "bad.toml").write_text("grid = [\n")
+    r = CliRunner().invoke(main, ["sweep", str(tmp_path / "bad.toml"), "-o", str(tmp_path / "o")])
+    assert r.exit_code == 1 and "not valid TOML" in r.output and len(r.output.strip().splitlines()) == 1
