@@ -12,21 +12,32 @@ import pandas as pd
 from anp_emu.cli.common import (CLI_LOSS, err_stream, initial_config, load_chip_config, load_dataset, make_outdir,
                                 write_csv, write_json)
 from anp_emu.cli.main import main
-from anp_emu.errors import InputError
+from anp_emu.errors import FileFormatError, InputError
 
 
 # ----------------------------------------------------------------------------- shared pieces
-def split_dataset(ds, split: str, train_fraction: float, test_subjects: str | None, seed: int):
-    """(train, test) by a seeded stratified random split (the paper's 2:1) or leave-subjects-out."""
-    if split == "random":
-        return ds.split_random(train_fraction=train_fraction, seed=seed)
-    if not test_subjects:
-        raise InputError("--test-subjects", "needed with --split subjects", hint="e.g. --test-subjects 1,2")
-    try:
-        subs = [int(s) for s in test_subjects.split(",") if s.strip()]
-    except ValueError:
-        raise InputError("--test-subjects", "comma-separated subject numbers", value=repr(test_subjects)) from None
-    return ds.split_leave_subjects_out(subs)
+def split_dataset(ds, split: str, train_fraction: float, test_subjects: str | None, seed: int, fold=None,
+                  folds: int = 5, refit: bool = True, align: bool = False):
+    """(train, test) of one fold, both encoded with the encoder fitted on the training part only
+    (see :func:`anp_emu.emg.crossval.split_dataset`)."""
+    from anp_emu.emg.crossval import split_dataset as split_fold
+
+    sd = split_fold(ds, split, fold, seed=seed, train_fraction=train_fraction, k=folds, test_subjects=test_subjects,
+                    refit=refit, align=align)
+    return sd
+
+
+def warn_sparse(sd, quiet: bool = False) -> list[str]:
+    """One line per side with samples below the encoder's event floor (they are still used)."""
+    lines = []
+    for side, d in (("training", sd.sparse_train), ("test", sd.sparse_test)):
+        if d:
+            lines.append(f"{side} samples with fewer than the encoder's min_events input events: "
+                         + ", ".join(f"{k} {v}" for k, v in d.items()))
+    if not quiet:
+        for line in lines:
+            click.echo(f"warning: {line}", err=True)
+    return lines
 
 
 def energy_model_for(point: str):
@@ -87,9 +98,22 @@ def learning_options(f):
                           "output spike counts (the library default; with MPD-ED it can let a silent target "
                           "class stay silent and hidden activity run away, see docs/experiments.md)."),
         click.option("--logit-gain", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True),
-        click.option("--split", type=click.Choice(["random", "subjects"]), default="random", show_default=True,
-                     help="random: seeded stratified 2:1 train/test (the paper); subjects: leave subjects out."),
+        click.option("--split", type=click.Choice(["random", "session", "subject", "kfold", "subjects"]), default="random",
+                     show_default=True,
+                     help="random: seeded stratified 2:1 train/test (the paper); session / subject: leave one "
+                          "session (the armband put on again) / one subject out; kfold: stratified k-fold; "
+                          "subjects: the --test-subjects are the test set."),
+        click.option("--fold", default=None, help="Fold of session/subject/kfold: its name (session2, subject3, fold0) "
+                                                  "or 0-based index. anp cv runs every fold."),
+        click.option("--folds", type=click.IntRange(2, 1000), default=5, show_default=True,
+                     help="k of --split kfold."),
         click.option("--test-subjects", default=None, help="Comma-separated subjects held out (with --split subjects)."),
+        click.option("--encoder-fit", type=click.Choice(["train", "file"]), default="train", show_default=True,
+                     help="train: refit the encoder (scales, level step / thresholds) on the training part of the "
+                          "split from the features the events file keeps; file: use the events as stored."),
+        click.option("--align-sessions", is_flag=True,
+                     help="Undo armband rotation: shift each session's channels to best match the training "
+                          "sessions' mean activity (unsupervised; reads the test session's unlabelled signal)."),
         click.option("--train-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=2 / 3,
                      show_default=True),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of init, split, order and rounding."),
@@ -173,7 +197,8 @@ def run_training(ds, cfg, settings, options, point, progress, outdir: Path | Non
 @learning_options
 def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, as_json, epochs, lr, lr_shift, schedule,
               rounding, surrogate, surrogate_width, temporal, temporal_window, reset_path, loss, logit_gain, split,
-              test_subjects, train_fraction, seed, target_hidden, aux_frac, point, progress):
+              fold, folds, test_subjects, encoder_fit, align_sessions, train_fraction, seed, target_hidden, aux_frac,
+              point, progress):
     """Train a spiking network on the emulated ANP-I, sample by sample (batch size 1).
 
     Writes an atomic checkpoint after each epoch (Ctrl-C keeps the last one; --resume continues
@@ -185,7 +210,10 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, as
         raise InputError("--aft ideal", "the ideal AFT-LIF neuron exists only in the float twin",
                          hint="add --precision float")
     ds = load_dataset(dataset)
-    train, test = split_dataset(ds, split, train_fraction, test_subjects, seed)
+    sd = split_dataset(ds, split, train_fraction, test_subjects, seed, fold, folds, encoder_fit == "train",
+                       align_sessions)
+    train, test = sd.train, sd.test
+    sparse = warn_sparse(sd, quiet=as_json)
     cfg, init_rep = initial_config(train, chip_path, seed, target_hidden, aux_frac)
     settings = build_settings(rule, seed, lr=lr, lr_shift=lr_shift, rounding=rounding, surrogate=surrogate,
                               surrogate_width=surrogate_width, temporal=temporal, temporal_window=temporal_window,
@@ -196,15 +224,21 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, as
         click.echo(f"init: theta {init_rep.theta_hid}/{init_rep.theta_out}, aux {init_rep.w_aux_hid}/"
                    f"{init_rep.w_aux_out}, hidden activity {init_rep.hidden_activity:.2%}, dead neurons "
                    f"{init_rep.dead_hidden} hidden / {init_rep.dead_output} output", err=True)
+    if sd.calibration is not None:
+        write_json(out / "encoding.json", {"encoder": train.encoder, "encoder_params": train.encoder_params,
+                                           "calibration": sd.calibration, "fold": sd.fold, "align_sessions": align_sessions})
     trainer = run_training(ds, cfg, settings, options, point, progress, out, resume, (train, test))
     log = trainer.log_frame()
-    summary = {"dataset": str(dataset), "rule": rule, "aft": aft, "precision": precision,
+    summary = {"dataset": str(dataset), "rule": rule, "aft": aft, "precision": precision, "split": split,
+               "fold": sd.fold, "classes": list(train.class_names), "sparse_samples": sparse,
+               "encoder_calibration": sd.calibration,
                "network": f"{cfg.spec.n_in}-{cfg.spec.n_hid}-{cfg.spec.n_out}", "train_samples": len(train),
                "test_samples": len(test), "epochs": epochs, "final": log.iloc[-1].to_dict(),
                "settings": settings.to_dict(), "options": asdict(options),
                "init": asdict(init_rep) if init_rep is not None else {"chip": str(chip_path)},
                "files": {k: str(out / f) for k, f in (("log", "log.csv"), ("checkpoint", "checkpoint.h5"),
-                                                       ("config", "config.h5")) if (out / f).exists()}}
+                                                       ("config", "config.h5"), ("encoding", "encoding.json"))
+                         if (out / f).exists()}}
     write_json(out / "summary.json", summary)
     if as_json:
         click.echo(json.dumps(summary, indent=1, default=str))
@@ -221,29 +255,60 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, as
 @main.command("eval")
 @click.argument("config", type=click.Path())
 @click.argument("dataset", type=click.Path())
-@click.option("--split", type=click.Choice(["all", "test", "train"]), default="all", show_default=True,
-              help="Evaluate all samples, or one side of the seeded 2:1 split `anp train` used.")
+@click.option("--split", type=click.Choice(["all", "random", "session", "subject", "kfold", "subjects", "test", "train"]),
+              default="all", show_default=True,
+              help="Evaluate all samples, or one side of a split as `anp train` made it (same --seed, --fold, "
+                   "--folds, --test-subjects, --train-fraction). test / train: the sides of the random split.")
+@click.option("--side", type=click.Choice(["test", "train"]), default="test", show_default=True)
+@click.option("--fold", default=None, help="Fold name or index (session, subject, kfold).")
+@click.option("--folds", type=click.IntRange(2, 1000), default=5, show_default=True, help="k of --split kfold.")
+@click.option("--test-subjects", default=None, help="With --split subjects.")
 @click.option("--train-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=2 / 3,
               show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split (as in anp train).")
+@click.option("--encoding", "encoding_path", type=click.Path(dir_okay=False), default=None,
+              help="Encoder calibration of the training run (default: encoding.json beside CONFIG, when present).")
 @click.option("--precision", type=click.Choice(["int", "float"]), default="int", show_default=True)
 @click.option("--operating-point", "point", default="0.56V", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def eval_cmd(config, dataset, split, train_fraction, seed, precision, point, as_json):
-    """Accuracy, confusion matrix, per-class accuracy, energy and latency per inference."""
+def eval_cmd(config, dataset, split, side, fold, folds, test_subjects, train_fraction, seed, encoding_path, precision,
+             point, as_json):
+    """Accuracy, confusion matrix, per-class accuracy, energy and latency per inference.
+
+    The events are re-encoded with the encoder calibration the training run fitted on its training
+    part (encoding.json beside CONFIG), so evaluation sees what training saw."""
     from anp_emu.chip import Chip
+    from anp_emu.emg.crossval import folds_of
     from anp_emu.energy.report import step_energy
     from anp_emu.evaluate import evaluate
+    from anp_emu.experiments.splits import select_fold
 
     cfg = load_chip_config(config)
     ds = load_dataset(dataset)
+    enc_file = Path(encoding_path) if encoding_path else Path(config).parent / "encoding.json"
+    encoding = None
+    if ds.features is not None and (encoding_path or enc_file.exists()):
+        if not enc_file.is_file():
+            raise FileFormatError(enc_file, "encoding file not found")
+        try:
+            encoding = json.loads(enc_file.read_text())["calibration"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise FileFormatError(enc_file, f"not an encoding file of anp train ({e.__class__.__name__})") from None
+        ds = ds.with_calibration(encoding)
+    if ds.n_in != cfg.spec.n_in:
+        raise InputError("dataset.n_in", "input lines of the dataset differ from the chip config's",
+                         limit=cfg.spec.n_in, value=ds.n_in, hint="evaluate on a dataset made with the training encoder")
+    if split in ("test", "train"):
+        split, side = "random", split
     if split != "all":
-        tr, te = ds.split_random(train_fraction=train_fraction, seed=seed)
-        ds = te if split == "test" else tr
+        f = select_fold(folds_of(ds, split, seed=seed, train_fraction=train_fraction, k=folds,
+                                 test_subjects=test_subjects), fold)
+        ds = ds.subset(f.test if side == "test" else f.train)
     model = energy_model_for(point)
     res = evaluate(Chip(cfg, precision), ds)
     e = step_energy(res.counters, cfg.spec, ds.T, model)
-    out = {"config": str(config), "dataset": str(dataset), "split": split, "samples": len(ds),
+    out = {"config": str(config), "dataset": str(dataset), "split": split, "side": side if split != "all" else "all",
+           "samples": len(ds), "encoding": str(enc_file) if encoding is not None else None,
            "accuracy": res.accuracy, "per_class_accuracy": res.per_class_accuracy.to_dict(),
            "confusion": res.confusion.to_numpy().tolist(), "classes": res.class_names,
            "energy_nj_per_inference": e["energy_nj"], "latency_us_per_inference": e["latency_us"],
@@ -251,7 +316,8 @@ def eval_cmd(config, dataset, split, train_fraction, seed, precision, point, as_
     if as_json:
         click.echo(json.dumps(out, indent=1, default=float))
         return
-    click.echo(f"{len(ds)} samples ({split}): accuracy {res.accuracy:.2%}")
+    click.echo(f"{len(ds)} samples ({out['side']}): accuracy {res.accuracy:.2%}"
+               + (f" (encoder calibration from {enc_file})" if encoding is not None else ""))
     click.echo(res.confusion.to_string())
     click.echo("per-class accuracy: " + ", ".join(f"{k} {v:.1%}" for k, v in out["per_class_accuracy"].items()))
     click.echo(f"per inference at {point}: {e['energy_nj']:.1f} nJ, {e['latency_us']:.1f} us, "

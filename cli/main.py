@@ -40,6 +40,7 @@ def main():
 def _register() -> None:
     # Each command module owns its commands; imported here so `anp --help` lists them all.
     from anp_emu.cli import commands_chip  # noqa: F401
+    from anp_emu.cli import commands_cv  # noqa: F401
     from anp_emu.cli import commands_data  # noqa: F401
     from anp_emu.cli import commands_energy  # noqa: F401
     from anp_emu.cli import commands_sweep  # noqa: F401

@@ -31,7 +31,7 @@ FORMAT = "anp-emu-events"
 VERSION = 2          # 2: optional /features group (the encoder's pre-threshold values) and @feature_kind
 _DATASETS = {"labels", "subject", "session", "trial", "sample_ptr", "step", "line"}
 _ATTRS = {"format", "version", "T", "n_in", "encoder", "encoder_params", "class_names", "notes"}
-_FEATURE_KINDS = {"chip-magnitude-sums": {"sums": 3}, "delta-rms": {"rms": 3, "moments": 3}}
+_FEATURE_KINDS = {"chip-magnitude-sums": {"sums": 3, "mav": 3}, "delta-rms": {"rms": 3, "moments": 3, "mav": 3}}
 _I16 = np.iinfo(np.int16).max
 
 

@@ -130,7 +130,17 @@ def _merge(parts):
 # chip encoder
 # ----------------------------------------------------------------------------------------------
 
-CHIP_FEATURES = "chip-magnitude-sums"   # features (N, T, 16) float64: S per step, line group 2*c + p, LSB
+CHIP_FEATURES = "chip-magnitude-sums"   # features: sums (N, T, 16) S per step, line group 2*c + p, LSB; mav
+MAV_WINDOW = 100                          # samples (0.5 s at 200 Hz): windows of the reference MAV feature
+
+
+def mav_windows(x: np.ndarray, window: int = MAV_WINDOW) -> np.ndarray:
+    """(N, n // window, 8) mean absolute value of each channel in consecutive windows (LSB), of
+    (N, n, 8) trials (the reference classifiers' feature; at least one window)."""
+    n, m, c = x.shape
+    k = max(1, m // window)
+    w = min(window, m)
+    return np.abs(x[:, :k * w]).reshape(n, k, w, c).mean(axis=2)
 
 
 def chip_features(trials, T: int = 39, group: int = 10) -> np.ndarray:
@@ -316,9 +326,10 @@ def encode_chip(trials, T: int = 39, group: int = 10, levels: int = 64, level_st
     """Chip encoder on trials at 200 Hz (see the module docstring); returns one CSR for all trials,
     with the features kept so that each training split can refit the calibration."""
     p = chip_params(T, group, levels, level_step, calibrate, compress, target_density, min_events)
-    parts = []
+    parts, mav = [], []
     for a, b in _chunks(len(trials), chunk):
         parts.append(chip_features(trials[a:b], T, group))
+        mav.append(mav_windows(fit_length(trials[a:b], p["n_samples"])))
         if progress is not None:
             progress(b - a)
     if not parts:
@@ -327,7 +338,7 @@ def encode_chip(trials, T: int = 39, group: int = 10, levels: int = 64, level_st
     lv = levels_for(p, S, labels, "all samples of this file (anp train / anp cv refit on each training split)")
     p["calibration"] = lv.to_dict()
     enc = Encoded("chip", T, p["n_in"], p, *events_from_counts(lv.counts(S), p["levels"]))
-    enc.features, enc.feature_kind = {"sums": S}, CHIP_FEATURES
+    enc.features, enc.feature_kind = {"sums": S, "mav": np.concatenate(mav)}, CHIP_FEATURES
     return enc
 
 
@@ -428,7 +439,8 @@ def delta_features(trials, n_samples: int, rms_window: int) -> dict:
     """The delta encoder's pre-threshold values: ``rms`` (N, n_samples, 8) causal RMS in LSB, and
     ``moments`` (N, 2, 8) per trial and channel: sum of x and sum of x^2 over the n_samples (LSB, LSB^2)."""
     x = fit_length(trials, n_samples)
-    return {"rms": causal_rms(x, rms_window), "moments": np.stack([x.sum(axis=1), np.square(x).sum(axis=1)], axis=1)}
+    return {"rms": causal_rms(x, rms_window), "moments": np.stack([x.sum(axis=1), np.square(x).sum(axis=1)], axis=1),
+            "mav": mav_windows(x)}
 
 
 def _delta_norm(moments: np.ndarray, n_samples: int, norm: str) -> np.ndarray:
@@ -564,7 +576,7 @@ def fit_calibration(encoder: str, params: dict, features: dict, fit_idx, labels=
     if encoder == "chip":
         lab = None if labels is None else np.asarray(labels)[idx]
         return levels_for(p, features["sums"][idx], lab, fitted_on).to_dict()
-    cal = fit_delta({k: v[idx] for k, v in features.items()}, p, None if labels is None else np.asarray(labels)[idx])
+    cal = fit_delta({k: v[idx] for k, v in features.items() if k != "mav"}, p, None if labels is None else np.asarray(labels)[idx])
     cal["fitted"]["on"] = fitted_on
     return cal
 
