@@ -451,10 +451,9 @@ def _delta_norm(moments: np.ndarray, n_samples: int, norm: str) -> np.ndarray:
     if norm == "global":
         s1, s2, cnt = np.full(N_CHANNELS, s1.sum()), np.full(N_CHANNELS, s2.sum()), cnt * N_CHANNELS
     var = np.maximum(s2 / cnt - (s1 / cnt) ** 2, 0.0)
-    if not np.all(var > 0):
-        c = int(np.flatnonzero(~(var > 0))[0])
-        raise InputError(f"trials (channel {c})", "all EMG values are equal: cannot normalise by the std", value=0.0)
-    return np.sqrt(var)
+    if not np.any(var > 0):
+        raise InputError("trials", "all EMG values are equal: cannot normalise by the std", value=0.0)
+    return np.where(var > 0, np.sqrt(var), 1.0)    # a channel that never moves: 1 LSB
 
 
 def _delta_events(rms: np.ndarray, sigma: np.ndarray, p: dict, thr_up: float, thr_down: float, chunk: int = 256):

@@ -99,17 +99,39 @@ def test_full_session_gives_25_trials_with_metadata(tmp_path):
     assert {len(x) for x in ts.trials} == {400}
 
 
-def test_missing_trial_is_reported_and_kept(tmp_path):
+def test_any_number_of_trials_per_class_is_regular(tmp_path):
+    # issue 18: 4 trials of one class, or 1 trial per class (a recording with one repetition per
+    # gesture), is read without a warning; only a class missing from a session is reported
     write_session(tmp_path, 1, 1, protocol_ann(200.0))
     write_session(tmp_path, 1, 2, protocol_ann(200.0, drop=(3, 2)))
+    write_session(tmp_path, 1, 3, protocol_ann(200.0, reps=1))
     ts = load_raw_folder(tmp_path)
-    assert len(ts) == 49
-    assert ts.report.warnings == ["subject 1 session 2: class index has 4 trials (expected 5)"]
-    row = ts.report.sessions.set_index("session").loc[2]
-    assert row["index"] == 4 and not row["ok"]
+    assert len(ts) == 25 + 24 + 5 and ts.report.warnings == []
+    assert ts.report.sessions.set_index("session").loc[2, "index"] == 4
+    assert len(load_raw_folder(tmp_path, on_irregular="drop")) == 54
+
+
+def test_missing_class_is_reported_and_kept(tmp_path):
+    write_session(tmp_path, 1, 1, protocol_ann(200.0))
+    ann = protocol_ann(200.0)
+    ann[ann == "index"] = "none"                          # no index trial at all in session 2
+    write_session(tmp_path, 1, 2, ann)
+    ts = load_raw_folder(tmp_path)
+    assert len(ts) == 45
+    assert ts.report.warnings == ["subject 1 session 2: class index missing (no trial)"]
+    assert not ts.report.sessions.set_index("session").loc[2, "ok"]
     assert len(load_raw_folder(tmp_path, on_irregular="drop")) == 25
-    with pytest.raises(FileFormatError, match="class index has 4 trials"):
+    with pytest.raises(FileFormatError, match="class index missing"):
         load_raw_folder(tmp_path, on_irregular="raise")
+
+
+def test_label_gap_is_reported(tmp_path):
+    ann = protocol_ann(200.0)
+    first = int(np.flatnonzero(ann == "yo")[0])
+    ann[first + 100:first + 105] = "none"                 # 25 ms hole inside a yo trial
+    write_session(tmp_path, 1, 1, ann)
+    w = load_raw_folder(tmp_path).report.warnings
+    assert sum("label gap of 5 samples inside a yo trial" in x for x in w) == 1
 
 
 def test_low_fs_session_gives_shorter_trials_resampled_with_override(tmp_path):

@@ -49,9 +49,9 @@ def test_chip_step_and_saturation():
 def test_chip_threshold_is_inclusive_and_default_step():
     # a group summing exactly to level_step fires level 0; one LSB less does not
     x = trial(c2=np.concatenate([np.zeros(11), np.full(380, 32.0)]))     # +32 at difference 10 -> step 1
-    assert np.argwhere(chip_encode([x])[0].to_dense(1024)).tolist() == [[1, 4 * 64]]
+    assert np.argwhere(chip_encode([x], calibrate="fixed")[0].to_dense(1024)).tolist() == [[1, 4 * 64]]
     x = trial(c2=np.concatenate([np.zeros(11), np.full(380, 31.0)]))
-    assert chip_encode([x])[0].n_events == 0
+    assert chip_encode([x], calibrate="fixed")[0].n_events == 0
 
 
 def test_chip_crop_and_pad():
@@ -94,7 +94,7 @@ def test_delta_ramp():
     # line 0 (channel 0 up) fires at all 39 steps; RMS never falls -> no down events.
     # A falling ramp -t/100 has the same RMS (RMS rectifies): identical events.
     for sign in (1, -1):
-        s = delta_encode([trial(c0=sign * np.arange(391) / 100)], norm_std=1.0)[0]
+        s = delta_encode([trial(c0=sign * np.arange(391) / 100)], norm_std=1.0, calibrate="fixed")[0]
         expect = np.zeros((39, 16), np.uint8)
         expect[:, 0] = 1
         assert np.array_equal(s.to_dense(16), expect)
@@ -106,12 +106,12 @@ def test_delta_step_up_and_down():
     # fall between 0.4955 s and 0.515 s, i.e. steps floor(t * 39 / 1.955) = 9 and 10, line 4
     # (channel 2 up); symmetrically the down events at 1.495..1.515 s are steps 29, 30, line 5.
     x = trial(c2=np.where((np.arange(391) >= 100) & (np.arange(391) < 300), 1.0, 0.0))
-    s = delta_encode([x], norm_std=1.0)[0]
+    s = delta_encode([x], norm_std=1.0, calibrate="fixed")[0]
     assert np.argwhere(s.to_dense(16)).tolist() == [[9, 4], [10, 4], [29, 5], [30, 5]]
     # with norm_std 16 the RMS plateau is 1/16 = 0.0625: a single up event when it passes 0.05
     # (between samples 101 and 102, about 0.508 s -> step 10) and a single down event when it falls
     # to 0.0125 (between samples 302 and 303, about 1.511 s -> step 30)
-    s = delta_encode([x], norm_std=16.0)[0]
+    s = delta_encode([x], norm_std=16.0, calibrate="fixed")[0]
     assert np.argwhere(s.to_dense(16)).tolist() == [[10, 4], [30, 5]]
 
 
@@ -123,8 +123,8 @@ def test_causal_rms_uses_fewer_samples_at_start():
 
 def test_delta_global_std_is_recorded_and_constant_refused():
     x = trial(c0=np.tile([0.0, 2.0], 196)[:391])
-    e = encode_delta([x, x])
-    assert e.params["norm_std"] == pytest.approx(np.std(np.stack([x, x])))
+    e = encode_delta([x, x], calibrate="fixed")
+    assert e.params["calibration"]["sigma"] == pytest.approx([np.std(np.stack([x, x]))] * 8)
     assert e.n_in == 16 and e.params["window_s"] == pytest.approx(1.955)
     with pytest.raises(InputError, match="all EMG values are equal"):
         encode_delta([trial()])
