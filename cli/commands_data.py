@@ -14,9 +14,24 @@ from anp_emu.cli.main import main
 from anp_emu.errors import FileFormatError
 
 
-def _progress(length: int, label: str):
+def _progress(length: int, label: str, enabled: bool = True):
+    if not enabled:
+        return _NoBar()
     return click.progressbar(length=max(length, 0), label=label, file=sys.stderr,
                              show_pos=True)
+
+
+class _NoBar:
+    """The progress bar's interface, silent (--no-progress)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n, current_item=None):
+        pass
 
 
 def _parse_params(items) -> dict:
@@ -40,17 +55,22 @@ def data():
 @data.command("synth")
 @click.argument("outdir", type=click.Path(file_okay=False))
 @click.option("--subjects", "n_subjects", type=click.IntRange(1, 99), default=4, show_default=True,
-              help="Number of subjects (x 3 sessions x 25 trials).")
+              help="Number of subjects (each --sessions x 5 gestures x --reps trials).")
 @click.option("--sessions", "n_sessions", type=click.IntRange(1, 99), default=3, show_default=True,
               help="Sessions per subject.")
 @click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True, help="Random seed.")
+@click.option("--reps", "n_reps", type=click.IntRange(1, 99), default=5, show_default=True,
+              help="Repetitions of each gesture per session.")
+@click.option("--profile", type=click.Choice(["real", "clean"]), default="real", show_default=True,
+              help="real: gestures over a 10x+ amplitude range with one near rest, session gain drift, a rotated "
+                   "armband in about a quarter of the sessions (as real Myo recordings); clean: the earlier generator.")
 @click.option("--fs-jitter", is_flag=True, help="Record about a third of the sessions at 167-197 Hz "
                                                 "(listed in OUTDIR/sampling_rates.csv).")
 @click.option("--pattern-noise", type=click.FloatRange(0, 5), default=None,
-              help="Per-repetition log-normal pattern noise per channel (default 0.45: the documented set).")
+              help="Per-repetition log-normal pattern noise per channel (default 0.30 real, 0.45 clean).")
 @click.option("--effort-noise", type=click.FloatRange(0, 5), default=None,
-              help="Per-repetition log-effort std (default 0.35).")
-def synth(outdir, n_subjects, n_sessions, seed, fs_jitter, pattern_noise, effort_noise):
+              help="Per-repetition log-effort std (default 0.30 real, 0.35 clean).")
+def synth(outdir, n_subjects, n_sessions, n_reps, profile, seed, fs_jitter, pattern_noise, effort_noise):
     """Write a synthetic EMG dataset in the raw Ceolini format into OUTDIR (a new folder).
 
     The default noise levels leave about a fifth of the trials ambiguous for any classifier of
@@ -60,13 +80,13 @@ def synth(outdir, n_subjects, n_sessions, seed, fs_jitter, pattern_noise, effort
 
     from anp_emu.emg.synthetic import SynthParams, check_outdir, write_synthetic_dataset
     check_outdir(outdir)
-    params = SynthParams()
+    params = SynthParams.profile(profile)
     if pattern_noise is not None:
         params = replace(params, rep_pattern_sd=pattern_noise)
     if effort_noise is not None:
         params = replace(params, effort_sd=effort_noise)
     with _progress(n_subjects * n_sessions, "synthesising sessions") as bar:
-        info = write_synthetic_dataset(outdir, n_subjects=n_subjects, seed=seed, n_sessions=n_sessions,
+        info = write_synthetic_dataset(outdir, n_subjects=n_subjects, seed=seed, n_sessions=n_sessions, n_reps=n_reps,
                                        fs_jitter=fs_jitter, params=params, progress=bar.update)
     odd = {k: f for k, f in info.fs.items() if f != 200.0}
     click.echo(f"wrote {info.outdir}: {n_subjects} subjects x {n_sessions} sessions, {info.n_trials} trials, "
@@ -84,11 +104,13 @@ def synth(outdir, n_subjects, n_sessions, seed, fs_jitter, pattern_noise, effort
 @click.option("--fs-overrides", type=click.Path(dir_okay=False), default=None,
               help="CSV (subject,session,fs) or JSON table of per-session sampling rates in Hz.")
 @click.option("--on-irregular", type=click.Choice(["keep", "drop", "raise"]), default="keep", show_default=True,
-              help="Sessions without 5 trials per class: keep (reported), drop (reported) or fail.")
+              help="Sessions that miss a class: keep (reported), drop (reported) or fail.")
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Encoder parameter, e.g. -p level_step=24 (chip) or -p threshold_up=0.1 (delta).")
+              help="Encoder parameter, e.g. -p target_density=0.05 or -p level_step=24 (fixed LSB step) for the "
+                   "chip encoder, -p threshold_up=0.1 or -p calibrate=fixed (the authors' definition) for delta.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def preprocess_cmd(src, output, encoder, T, fs_overrides, on_irregular, params, as_json):
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def preprocess_cmd(src, output, encoder, T, fs_overrides, on_irregular, params, as_json, progress):
     """Encode SRC (a raw Ceolini folder or the .pkl) into an events file."""
     from pathlib import Path
 
@@ -99,11 +121,11 @@ def preprocess_cmd(src, output, encoder, T, fs_overrides, on_irregular, params, 
         raise FileFormatError(output, f"output folder {parent} does not exist")
     n_sessions = count_sessions(src) if Path(src).is_dir() else 0
     if n_sessions:
-        with _progress(n_sessions, "reading sessions") as bar:
+        with _progress(n_sessions, "reading sessions", progress and not as_json) as bar:
             data_ = load_source(src, fs_overrides=fs_overrides, on_irregular=on_irregular, progress=bar.update)
     else:
         data_ = load_source(src, fs_overrides=fs_overrides, on_irregular=on_irregular)
-    with _progress(len(data_), f"encoding ({encoder})") as bar:
+    with _progress(len(data_), f"encoding ({encoder})", progress and not as_json) as bar:
         ds = encode_source(data_, encoder, T, progress=bar.update, **enc_params)
     ds.save(output)
     st = ds.stats().loc["all"]
@@ -167,12 +189,17 @@ def baseline(src, method, seed, as_json):
 
     from anp_emu.emg.baseline import baseline_accuracy
     from anp_emu.emg.dataset import EventDataset
+    from anp_emu.emg.ceolini import load_raw_folder
+
     p = Path(src)
-    data_ = p if p.is_dir() else EventDataset.load(p)
+    data_ = load_raw_folder(p) if p.is_dir() else EventDataset.load(p)
+    warnings = data_.report.warnings if p.is_dir() and data_.report is not None else list(data_.notes)
     r = baseline_accuracy(data_, seed=seed, method=method)
     if as_json:
-        click.echo(json.dumps(r.__dict__))
+        click.echo(json.dumps({**r.__dict__, "warnings": warnings}))
     else:
+        for w in warnings:
+            click.echo(f"warning: {w}", err=True)
         click.echo(str(r))
 
 

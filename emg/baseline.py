@@ -1,4 +1,4 @@
-"""A simple, non-spiking reference classifier for the EMG gestures (numpy only).
+"""A simple, non-spiking reference classifier for the EMG gestures (scikit-learn).
 
 Multinomial logistic regression (or nearest centroid) on standardised per-trial features; the
 ``quadratic`` method adds every pairwise product of the standardised features (a non-linear
@@ -39,36 +39,26 @@ MAX_QUADRATIC_FEATURES = 64
 
 
 def quadratic_features(x: np.ndarray) -> np.ndarray:
-    """(N, F + F(F+1)/2): the features and all products x_i * x_j, i <= j."""
-    i, j = np.triu_indices(x.shape[1])
-    return np.hstack([x, x[:, i] * x[:, j]])
+    """(N, F + F(F+1)/2): the features and all products x_i * x_j, i <= j (scikit-learn's
+    PolynomialFeatures of degree 2 without the constant)."""
+    from sklearn.preprocessing import PolynomialFeatures
+
+    return PolynomialFeatures(degree=2, include_bias=False).fit_transform(x)
 
 
-def _standardise(xtr, xte):
-    mu = xtr.mean(axis=0)
-    sd = xtr.std(axis=0)
-    sd[sd == 0] = 1.0
-    return (xtr - mu) / sd, (xte - mu) / sd
+def _classifier(method: str):
+    """The scikit-learn pipeline of ``method`` (standardised features; logreg with C = 1/(n l2))."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import NearestCentroid
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-
-def fit_logreg(x: np.ndarray, y: np.ndarray, n_classes: int, l2: float = 1e-2, iters: int = 500) -> np.ndarray:
-    """Softmax regression by full-batch gradient descent with Nesterov momentum; returns (F+1, K)."""
-    n, f = x.shape
-    xb = np.hstack([x, np.ones((n, 1))])
-    onehot = np.eye(n_classes)[y]
-    w = np.zeros((f + 1, n_classes))
-    v = np.zeros_like(w)
-    lr = 1.0 / (0.25 * np.linalg.norm(xb, 2) ** 2 / n + l2)   # 1/L of the smooth objective
-    for _ in range(iters):
-        wl = w + 0.9 * v
-        z = xb @ wl
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        g = xb.T @ (p - onehot) / n + l2 * np.vstack([wl[:-1], np.zeros((1, n_classes))])
-        v = 0.9 * v - lr * g
-        w = w + v
-    return w
+    if method == "centroid":
+        return make_pipeline(StandardScaler(), NearestCentroid())
+    steps = [StandardScaler()]
+    if method == "quadratic":
+        steps += [FunctionTransformer(quadratic_features), StandardScaler()]
+    return make_pipeline(*steps, LogisticRegression(C=1.0, max_iter=5000))
 
 
 @dataclass
@@ -83,18 +73,6 @@ class BaselineResult:
     def __str__(self) -> str:
         return (f"baseline {self.method} on {self.features}: test accuracy {100 * self.accuracy:.1f}% "
                 f"({self.n_test} trials), train {100 * self.train_accuracy:.1f}% ({self.n_train} trials)")
-
-
-def _stratified(labels, frac, seed):
-    rng = np.random.default_rng(seed)
-    tr = []
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        idx = idx[rng.permutation(len(idx))]
-        tr.extend(idx[:int(round(frac * len(idx)))])
-    tr = np.sort(np.asarray(tr, dtype=np.int64))
-    te = np.setdiff1d(np.arange(len(labels)), tr)
-    return tr, te
 
 
 def _features(data):
@@ -122,7 +100,10 @@ def baseline_accuracy(data, test=None, *, train_fraction: float = 2 / 3, seed: i
     if test is None:
         if not 0 < train_fraction < 1:
             raise InputError("train_fraction", "must be inside (0, 1)", value=train_fraction)
-        tr, te = _stratified(y, train_fraction, seed)
+        from anp_emu.experiments.splits import make_folds
+
+        f = make_folds("random", y, train_fraction=train_fraction, seed=seed)[0]
+        tr, te = f.train, f.test
         xtr, ytr, xte, yte = x[tr], y[tr], x[te], y[te]
     else:
         xtr, ytr = x, y
@@ -131,19 +112,12 @@ def baseline_accuracy(data, test=None, *, train_fraction: float = 2 / 3, seed: i
             raise InputError("test", "features do not match the training set", limit=xtr.shape[1], value=xte.shape[1])
     if len(ytr) == 0 or len(yte) == 0:
         raise InputError("data", "train and test sets must both be non-empty", value=f"{len(ytr)}/{len(yte)}")
-    xtr, xte = _standardise(xtr, xte)
     if method == "quadratic":
         if xtr.shape[1] > MAX_QUADRATIC_FEATURES:
             raise InputError("method", "quadratic features only for small feature sets", limit=MAX_QUADRATIC_FEATURES,
                              value=xtr.shape[1])
-        xtr, xte = _standardise(quadratic_features(xtr), quadratic_features(xte))
         feat += " + pairwise products"
-    if method in ("logreg", "quadratic"):
-        w = fit_logreg(xtr, ytr, k)
-        pred = lambda a: np.argmax(np.hstack([a, np.ones((len(a), 1))]) @ w, axis=1)  # noqa: E731
-    else:
-        cent = np.stack([xtr[ytr == c].mean(axis=0) if np.any(ytr == c) else np.full(xtr.shape[1], np.inf)
-                         for c in range(k)])
-        pred = lambda a: np.argmin(((a[:, None, :] - cent[None]) ** 2).sum(-1), axis=1)  # noqa: E731
+    clf = _classifier(method).fit(xtr, ytr)
+    pred = clf.predict
     return BaselineResult(float(np.mean(pred(xte) == yte)), float(np.mean(pred(xtr) == ytr)), len(ytr), len(yte),
                           method, feat)
