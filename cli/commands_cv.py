@@ -115,7 +115,11 @@ def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_over
                          executor=executor, scheduler=scheduler)
     base_rows, act = [], {}
     for f in folds:
-        b = fold_baselines(ds, f)
+        if align_sessions:
+            from anp_emu.emg.alignment import align_sessions as align
+            b = fold_baselines(align(ds, f.train), f)       # the baselines see the aligned features too
+        else:
+            b = fold_baselines(ds, f)
         sd = split_dataset(ds, split, f.name, k=k, align=align_sessions)
         act[f.name] = float(sd.train.events_per_sample.mean() / (ds.T * ds.n_in))
         for name, acc in b.items():

@@ -180,3 +180,25 @@ def test_cli_cv_rows_resume_and_bad_input(raw_small, tmp_path):
     assert res.exit_code == 1 and res.stderr.count("\n") == 1 and "rule" in res.stderr and "Traceback" not in res.output
     res = r.invoke(main, ["cv", str(tmp_path / "missing"), "-o", str(tmp_path / "y")])
     assert res.exit_code == 2
+
+
+def test_train_then_eval_reuse_the_training_encoder(raw_small, tmp_path):
+    r = CliRunner()
+    ev = tmp_path / "ev.h5"
+    assert r.invoke(main, ["data", "preprocess", str(raw_small), "-o", str(ev), "--no-progress"]).exit_code == 0
+    run = tmp_path / "run"
+    res = r.invoke(main, ["train", str(ev), "-o", str(run), "--split", "session", "--fold", "session3", "--epochs", "1",
+                          "--no-progress", "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["fold"] == "session3" and summary["classes"] == ["pinky", "elle", "yo", "index", "thumb"]
+    enc = json.loads((run / "encoding.json").read_text())
+    assert enc["calibration"]["fitted"]["n_samples"] == 20
+    res = r.invoke(main, ["eval", str(run / "config.h5"), str(ev), "--split", "session", "--fold", "session3", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["encoding"].endswith("encoding.json") and out["samples"] == 10
+    assert out["accuracy"] == pytest.approx(summary["final"]["test_accuracy"])
+    assert out["classes"] == summary["classes"] and len(out["confusion"]) == 5
+    res = r.invoke(main, ["train", str(ev), "-o", str(tmp_path / "r2"), "--split", "session", "--no-progress"])
+    assert res.exit_code == 1 and "--fold" in res.stderr and "session1" in res.stderr
