@@ -16,7 +16,7 @@ from anp_emu.cli.main import main
 from anp_emu.errors import FileFormatError, InputError
 
 CV_RULES = ("mpd-ed", "stbp")
-MIN_TRAINING_STEPS = 400    # samples seen per run when --epochs is not given (small real sets: 15 trials)
+MIN_TRAINING_STEPS = 750    # samples seen per run without --epochs: 50 epochs on a 15-trial fold (docs/experiments.md)
 MAX_AUTO_EPOCHS = 50
 
 
