@@ -238,3 +238,34 @@ def _plot_ablation(table, path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- anp warmup
+@main.command("warmup")
+@click.option("--json", "as_json", is_flag=True, help="Print the seconds per path as JSON.")
+def warmup_cmd(as_json):
+    """Compile every numba kernel ahead of time (int and float chip, MPD-ED and STBP, both losses,
+    the ideal AFT, inference, the delta encoder) into the on-disk cache, so that later commands,
+    notebooks and sweep workers start without compiling — e.g. once when building an image or on
+    each machine of a cluster. NUMBA_CACHE_DIR chooses the cache folder."""
+    import os
+    import time
+
+    import numpy as np
+
+    from anp_emu.warmup import compile_kernels
+
+    t0 = time.perf_counter()
+    rows = compile_kernels(None if as_json else (lambda name, s: click.echo(f"{name:28s} {s:6.1f} s", err=True)))
+    from anp_emu.emg.encoders import encode_delta
+
+    t = time.perf_counter()
+    encode_delta([np.random.default_rng(0).normal(0, 20, (400, 8))])
+    rows.append(("delta encoder", time.perf_counter() - t))
+    total = time.perf_counter() - t0
+    cache = os.environ.get("NUMBA_CACHE_DIR") or "__pycache__ beside the sources"
+    if as_json:
+        click.echo(json.dumps({"paths": dict(rows), "total_s": total, "cache": cache}, indent=1))
+    else:
+        click.echo(f"{'delta encoder':28s} {rows[-1][1]:6.1f} s", err=True)
+        click.echo(f"compiled or loaded every kernel in {total:.1f} s (cache: {cache})")
