@@ -2,6 +2,9 @@
 from .errors import (AnpError, CheckpointError, ConfigKeyError, DesignRuleError, FileFormatError,
                      InputError, UnsafePickleError)
 from .spec import ANP1, ChipSpec
+from .codegen import apply_default as _apply_codegen_default
+
+_apply_codegen_default()   # before any kernel exists: one code generation (and cache) for CLI and API
 
 __all__ = ["AnpError", "CheckpointError", "ConfigKeyError", "DesignRuleError", "FileFormatError",
            "InputError", "UnsafePickleError", "SpikeInput", "ChipSpec", "ANP1"]

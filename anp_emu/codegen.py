@@ -11,11 +11,18 @@ has AVX-512, is not one of the 14 nm Skylake-derived cores whose clock drops on 
 reason for LLVM's preference), and the user has not chosen numba's CPU features
 (``NUMBA_CPU_NAME`` or ``NUMBA_CPU_FEATURES``: setting either opts out). numba fixes its code
 generation when the first kernel of the process is *created* (decorated), not compiled, so this
-must run before any module with a numba kernel is imported — importing ``anp_emu`` itself creates
-none — and refuses (returns False) when it is too late. The ``anp`` command and the benchmarks
-call it before their other imports. It is a process-wide numba option, so the library does not
-call it on import: a library user opts in by calling it first. Results do not change: the
-integer kernels are exact, and numba does not reorder float sums (no fastmath).
+must run before any module with a numba kernel is imported, and refuses (returns False) when it
+is too late.
+
+One setting for the command line and the Python API: ``import anp_emu`` applies it
+(``apply_default``), so ``anp`` commands, notebooks, benchmarks and spawned sweep workers compile
+the same code and share one on-disk cache (numba keys cache entries by the CPU features: before,
+a notebook after ``anp demo`` compiled everything again). The switch, read by both:
+``ANP_VECTOR_WIDTH=llvm`` keeps LLVM's own preference (numba's default) for the process;
+``NUMBA_CPU_NAME``/``NUMBA_CPU_FEATURES`` (numba's own switches) opt out as well. It is a
+process-wide numba option: a program that created numba kernels of its own before importing
+anp_emu keeps its setting (and compiles anp_emu's kernels anew for it). Results do not change:
+the integer kernels are exact, and numba does not reorder float sums (no fastmath).
 """
 from __future__ import annotations
 
@@ -25,6 +32,7 @@ import numba
 from llvmlite import binding as llvm
 from numba.core.registry import cpu_target
 
+SWITCH = "ANP_VECTOR_WIDTH"      # "full" (default) or "llvm" (LLVM's own preference)
 NO_256_BIT_PREFERENCE = "-prefer-256-bit"
 SLOW_512_BIT_CPUS = ("skylake-avx512", "cascadelake", "cooperlake")   # LLVM's CPU names
 
@@ -52,6 +60,15 @@ def use_full_vector_width() -> bool:
         return False
     numba.config.CPU_FEATURES = f"{features.flatten()},{NO_256_BIT_PREFERENCE}"
     return True
+
+
+def apply_default() -> bool:
+    """The setting ``import anp_emu`` applies: the full vector width unless ``ANP_VECTOR_WIDTH``
+    says ``llvm``; returns whether the full width was applied now."""
+    choice = os.environ.get(SWITCH, "full").strip().lower()
+    if choice in ("llvm", "default", "256"):
+        return False
+    return use_full_vector_width()
 
 
 def current_settings() -> dict:

@@ -9,6 +9,11 @@ A SPEC is a small TOML file (or the same as a dict):
     [fixed]                              # single values, the same for every run
     epochs = 3
     loss = "tet"
+    [[arms]]                             # optional: option sets taken together, crossed with [grid]
+    aft = "aux"
+    [[arms]]
+    aft = "ideal"
+    precision = "float"
 
 Keys are the ``anp train`` options under their long names with ``_`` for ``-`` (``lr_shift``,
 ``temporal_window``, ``operating_point``, ``temporal = false`` ...). Every key, type and range is
@@ -38,7 +43,7 @@ import pandas as pd
 from .errors import FileFormatError, InputError
 
 RUN_FUNC = "anp_emu.experiments.training:train_run"
-SPEC_KEYS = {"dataset", "grid", "fixed"}
+SPEC_KEYS = {"dataset", "grid", "fixed", "arms"}
 # swept options that are replicates, not arms: the summary pools over them
 REPLICATE_KEYS = ("seed", "fold")
 SUMMARY_METRICS = ("test_accuracy", "train_accuracy", "energy_nj_per_sample", "hidden_activity", "output_activity",
@@ -50,19 +55,23 @@ class SweepSpec:
     dataset: str                                   # absolute path
     grid: dict = field(default_factory=dict)       # key -> list of values (crossed, in this order)
     fixed: dict = field(default_factory=dict)      # key -> value
+    arms: list = field(default_factory=list)       # [[arms]]: option sets taken together, crossed with the grid
 
     @property
     def swept(self) -> list[str]:
-        return list(self.grid)
+        """Every key that varies between runs: the arms' keys, then the grid's."""
+        keys = [k for a in self.arms for k in a]
+        return list(dict.fromkeys(keys + list(self.grid)))
 
     @property
-    def arms(self) -> list[str]:
-        """The swept keys that define an arm of the summary (the grid without the replicates)."""
-        return [k for k in self.grid if k not in REPLICATE_KEYS]
+    def arm_keys(self) -> list[str]:
+        """The swept keys that define an arm of the summary (all but the replicates seed, fold)."""
+        return [k for k in self.swept if k not in REPLICATE_KEYS]
 
     def combinations(self) -> list[dict]:
         keys = list(self.grid)
-        return [dict(zip(keys, values)) for values in itertools.product(*(self.grid[k] for k in keys))]
+        crossed = [dict(zip(keys, values)) for values in itertools.product(*(self.grid[k] for k in keys))]
+        return [{**arm, **combo} for arm in (self.arms or [{}]) for combo in crossed]
 
     def run_specs(self, outdir) -> list:
         from .experiments.runner import RunSpec
@@ -76,7 +85,10 @@ class SweepSpec:
         return specs
 
     def to_dict(self) -> dict:
-        return {"dataset": self.dataset, "grid": self.grid, "fixed": self.fixed}
+        d = {"dataset": self.dataset, "grid": self.grid, "fixed": self.fixed}
+        if self.arms:
+            d["arms"] = self.arms
+        return d
 
 
 def run_name(combo: dict) -> str:
@@ -132,17 +144,29 @@ def load_spec(spec) -> SweepSpec:
     dataset = (dataset if dataset.is_absolute() else base / dataset).resolve()
     if not dataset.is_file():
         raise InputError("dataset", "file not found", value=str(dataset))
-    grid, fixed = raw.get("grid", {}), raw.get("fixed", {})
+    grid, fixed, arms = raw.get("grid", {}), raw.get("fixed", {}), raw.get("arms", [])
     for name, table in (("grid", grid), ("fixed", fixed)):
         if not isinstance(table, dict):
             raise InputError(name, "must be a table", value=repr(table), hint=f"write [{name}] on a line of its own")
-    if not grid:
+    if not isinstance(arms, list) or not all(isinstance(a, dict) and a for a in arms):
+        raise InputError("arms", "must be an array of non-empty tables", value=repr(arms),
+                         hint="write [[arms]] above each arm's options")
+    for i, arm in enumerate(arms):
+        for key, value in arm.items():
+            if key in grid or key in fixed:
+                raise InputError(f"arms[{i}].{key}", "is also in [grid] or [fixed]", hint="keep it in one table")
+            if isinstance(value, list):
+                raise InputError(f"arms[{i}].{key}", "must be a single value", value=repr(value))
+            check_option(key, value, f"arms[{i}].")
+    if len({json.dumps(a, sort_keys=True) for a in arms}) < len(arms):
+        raise InputError("arms", "two arms are the same", value=repr(arms))
+    if not grid and not arms:
         raise InputError("grid", "empty: nothing to sweep",
                          hint='give at least one list of values, e.g. [grid] seed = [0, 1, 2]')
     for key, values in grid.items():
         if not isinstance(values, list):
             raise InputError(f"grid.{key}", "must be a list of values", value=repr(values),
-                             hint=f"or move it to [fixed]")
+                             hint="or move it to [fixed]")
         if not values:
             raise InputError(f"grid.{key}", "empty list: the grid would have no runs", value="[]")
         for v in values:
@@ -160,7 +184,8 @@ def load_spec(spec) -> SweepSpec:
         check_option(key, value, "fixed.")
     grid = {k: [_resolve_path(k, v, base) for v in vs] for k, vs in grid.items()}
     fixed = {k: _resolve_path(k, v, base) for k, v in fixed.items()}
-    out = SweepSpec(str(dataset), grid, fixed)
+    arms = [{k: _resolve_path(k, v, base) for k, v in a.items()} for a in arms]
+    out = SweepSpec(str(dataset), grid, fixed, arms)
     _check_combinations(out)
     return out
 
@@ -220,7 +245,7 @@ def run(spec, outdir, workers: int | None = None, executor: str = "local", sched
 
         with atomic_path(out / "results.parquet") as tmp:
             table.to_parquet(tmp, index=False)
-    atomic_write_text(out / "summary.csv", summarise(table, sweep.arms).to_csv(index=False))
+    atomic_write_text(out / "summary.csv", summarise(table, sweep.arm_keys).to_csv(index=False))
     return table
 
 
@@ -229,7 +254,7 @@ def results_table(sweep: SweepSpec, records: list[dict]) -> pd.DataFrame:
     error line, wall time."""
     from .experiments.training import METRICS
 
-    keys = list(sweep.grid) + [k for k in sweep.fixed if k not in sweep.grid]
+    keys = sweep.swept + [k for k in sweep.fixed if k not in sweep.swept]
     rows = []
     for rec in records:
         p = rec["params"]

@@ -21,6 +21,7 @@ from .errors import CheckpointError, InputError
 from .evaluate import check_fits, evaluate
 from .learning.engine import LearningEngine
 from .learning.settings import LearningSettings
+from .threads import adapt as adapt_threads
 
 SCHEDULES = ("constant", "cosine")
 
@@ -131,6 +132,7 @@ class Trainer:
 
     # ---------------------------------------------------------------- one epoch
     def run_epoch(self, progress=None) -> EpochLog:
+        adapt_threads()                            # no-op unless enabled (the anp command does)
         e = self.epochs_done
         opt = self.options
         lr = opt.lr_at(self.settings.effective_lr, e)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from anp_emu.cli.common import err_stream, make_outdir
+from anp_emu.cli.common import CLI_LOSS, err_stream, make_outdir
 from anp_emu.cli.main import main
 from anp_emu.errors import AnpError
 
@@ -104,14 +104,14 @@ def sweep_cmd(spec, outdir, workers, executor, scheduler, as_json, do_plot, prog
     out = make_outdir(outdir)
     table = run_with_bar(sweep.run, progress and not as_json, spec=sw, outdir=out, workers=workers,
                          executor=executor, scheduler=scheduler)
-    summary = sweep.summarise(table, sw.arms)
+    summary = sweep.summarise(table, sw.arm_keys)
     if as_json:
         click.echo(json.dumps(table.to_dict(orient="records"), indent=1, default=float))
     else:
-        click.echo(sweep.format_summary(summary, sw.arms))
+        click.echo(sweep.format_summary(summary, sw.arm_keys))
         click.echo(f"wrote {out / 'results.csv'} ({len(table)} runs), {out / 'summary.csv'}")
     if do_plot:
-        plot_accuracy_energy(table, sw.arms, out / "accuracy_vs_energy.png")
+        plot_accuracy_energy(table, sw.arm_keys, out / "accuracy_vs_energy.png")
         if not as_json:
             click.echo(f"wrote {out / 'accuracy_vs_energy.png'}")
     report_failures(table, out)
@@ -143,3 +143,129 @@ def plot_accuracy_energy(table, arms, path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- anp ablation
+ABLATION_ARMS = (("mpd-ed", "aux", "int"), ("mpd-ed", "ideal", "float"), ("mpd-ed", "none", "int"),
+                 ("stbp", "aux", "int"))
+ABLATION_COLUMNS = ("test_accuracy", "best_test_accuracy", "train_accuracy", "energy_nj_per_sample",
+                    "learning_ops_per_sample", "hidden_activity")
+
+
+def ablation_spec(dataset, epochs: int, seeds: list[int], loss: str, point: str):
+    """The Fig. 5-style ablation as a sweep: four arms (MPD-ED with aux-neuron AFT, with the ideal
+    AFT-LIF of the float twin, without AFT; STBP) crossed with ``seeds``. Each seed gives every
+    arm the same split and initial weights (those of ``anp train --seed``)."""
+    from anp_emu import sweep
+
+    return sweep.load_spec({"dataset": str(dataset), "grid": {"seed": list(seeds)},
+                            "fixed": {"epochs": epochs, "loss": loss, "operating_point": point},
+                            "arms": [{"rule": r, "aft": a, "precision": p} for r, a, p in ABLATION_ARMS]})
+
+
+def ablation_table(table):
+    """One row per arm: the mean over seeds of each figure, its sd (n - 1) and n."""
+    import pandas as pd
+
+    ok = table[table["status"] == "ok"]
+    rows = []
+    for (rule, aft, precision), g in ok.groupby(["rule", "aft", "precision"], sort=False):
+        row = {"rule": rule, "aft": aft, "precision": precision, "n": len(g)}
+        for c in ABLATION_COLUMNS:
+            row[c] = float(g[c].mean())
+        for c in ABLATION_COLUMNS:
+            row[f"{c}_sd"] = float(g[c].std(ddof=1)) if len(g) > 1 else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@main.command("ablation")
+@click.argument("dataset", type=click.Path())
+@click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), required=True,
+              help="Folder for ablation.csv/json (per arm), results.csv (per run), runs/ and the plot with --plot.")
+@click.option("--epochs", type=click.IntRange(1, 100000), default=5, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="First seed (split, init, order, rounding).")
+@click.option("--seeds", "n_seeds", type=click.IntRange(1, 1000), default=3, show_default=True,
+              help="Seeds per arm: SEED, SEED+1, ... (mean ± sd over them).")
+@click.option("--operating-point", "point", default="0.56V", show_default=True)
+@click.option("--loss", type=click.Choice(["ce", "tet"]), default=CLI_LOSS, show_default=True,
+              help="Loss of every arm (see anp train --help).")
+@executor_options
+@click.option("--plot", "do_plot", is_flag=True, help="Also write ablation.png (needs matplotlib).")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def ablation_cmd(dataset, outdir, epochs, seed, n_seeds, point, loss, workers, executor, scheduler, do_plot,
+                 progress):
+    """The paper's ablation (Fig. 5 style) on the emulated chip: MPD-ED with aux-neuron AFT, with
+    the ideal AFT-LIF (float twin), without AFT, and STBP — accuracy and energy per sample, mean
+    ± sd over seeds. A preset of `anp sweep`: runs in parallel, and an interrupted ablation
+    continues where it stopped."""
+    from anp_emu import sweep
+    from anp_emu.cli.common import load_dataset, write_csv, write_json
+    from anp_emu.cli.commands_train import energy_model_for
+
+    load_dataset(dataset)                     # a bad file: one line before any run
+    energy_model_for(point)
+    if scheduler is not None:
+        executor = "dask"
+    sw = ablation_spec(Path(dataset).resolve(), epochs, list(range(seed, seed + n_seeds)), loss, point)
+    out = make_outdir(outdir)
+    runs = run_with_bar(sweep.run, progress, spec=sw, outdir=out, workers=workers, executor=executor,
+                        scheduler=scheduler)
+    table = ablation_table(runs)
+    write_csv(out / "ablation.csv", table)
+    write_json(out / "ablation.json", table.to_dict(orient="records"))
+    click.echo(sweep.format_summary(sweep.summarise(runs, ["rule", "aft", "precision"]), ["rule", "aft", "precision"]))
+    if do_plot:
+        _plot_ablation(table, out / "ablation.png")
+        click.echo(f"wrote {out / 'ablation.png'}")
+    click.echo(f"wrote {out / 'ablation.csv'} (per arm), {out / 'results.csv'} (per run)")
+    report_failures(runs, out)
+
+
+def _plot_ablation(table, path: Path) -> None:
+    from anp_emu.energy.plot import _pyplot
+    from anp_emu.fileio import atomic_path
+
+    plt = _pyplot()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    labels = [f"{r.rule}\nAFT {r.aft}" for r in table.itertuples()]
+    err = (lambda c: table[c].fillna(0) if c in table else None)
+    a1.bar(labels, table["test_accuracy"] * 100, yerr=err("test_accuracy_sd") * 100, capsize=3)
+    a1.set_ylabel("test accuracy (%)")
+    a2.bar(labels, table["energy_nj_per_sample"], yerr=err("energy_nj_per_sample_sd"), capsize=3)
+    a2.set_ylabel("energy per training sample (nJ)")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- anp warmup
+@main.command("warmup")
+@click.option("--json", "as_json", is_flag=True, help="Print the seconds per path as JSON.")
+def warmup_cmd(as_json):
+    """Compile every numba kernel ahead of time (int and float chip, MPD-ED and STBP, both losses,
+    the ideal AFT, inference, the delta encoder) into the on-disk cache, so that later commands,
+    notebooks and sweep workers start without compiling — e.g. once when building an image or on
+    each machine of a cluster. NUMBA_CACHE_DIR chooses the cache folder."""
+    import os
+    import time
+
+    import numpy as np
+
+    from anp_emu.warmup import compile_kernels
+
+    t0 = time.perf_counter()
+    rows = compile_kernels(None if as_json else (lambda name, s: click.echo(f"{name:28s} {s:6.1f} s", err=True)))
+    from anp_emu.emg.encoders import encode_delta
+
+    t = time.perf_counter()
+    encode_delta([np.random.default_rng(0).normal(0, 20, (400, 8))])
+    rows.append(("delta encoder", time.perf_counter() - t))
+    total = time.perf_counter() - t0
+    cache = os.environ.get("NUMBA_CACHE_DIR") or "__pycache__ beside the sources"
+    if as_json:
+        click.echo(json.dumps({"paths": dict(rows), "total_s": total, "cache": cache}, indent=1))
+    else:
+        click.echo(f"{'delta encoder':28s} {rows[-1][1]:6.1f} s", err=True)
+        click.echo(f"compiled or loaded every kernel in {total:.1f} s (cache: {cache})")

@@ -1,4 +1,4 @@
-"""Training commands: ``anp train``, ``anp eval``, ``anp ablation`` and ``anp demo``."""
+"""Training commands: ``anp train``, ``anp eval`` and ``anp demo`` (``anp ablation``: commands_sweep)."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
-import pandas as pd
 
 from anp_emu.cli.common import (CLI_LOSS, err_stream, initial_config, load_chip_config, load_dataset, make_outdir,
                                 write_csv, write_json)
@@ -322,78 +321,6 @@ def eval_cmd(config, dataset, split, side, fold, folds, test_subjects, train_fra
     click.echo("per-class accuracy: " + ", ".join(f"{k} {v:.1%}" for k, v in out["per_class_accuracy"].items()))
     click.echo(f"per inference at {point}: {e['energy_nj']:.1f} nJ, {e['latency_us']:.1f} us, "
                f"{out['sop_per_inference']:.0f} SOPs")
-
-
-# ----------------------------------------------------------------------------- anp ablation
-ABLATION_ARMS = (("mpd-ed", "aux", "int"), ("mpd-ed", "ideal", "float"), ("mpd-ed", "none", "int"),
-                 ("stbp", "aux", "int"))
-
-
-def run_ablation(ds, train, test, cfg, settings_for, epochs, seed, point, progress, outdir: Path | None):
-    """Fig. 5-style ablation: MPD-ED with aux-neuron AFT, ideal AFT (float twin), no AFT, and STBP,
-    from the same initial weights and split. Returns one row per arm."""
-    from anp_emu.training import TrainOptions
-
-    rows = []
-    for rule, aft, precision in ABLATION_ARMS:
-        options = TrainOptions(epochs=epochs, schedule="cosine", precision=precision, seed=seed, aft=aft)
-        arm_dir = make_outdir(outdir / f"{rule}-{aft}") if outdir else None
-        click.echo(f"--- {rule}, AFT {aft}, {precision} ---", err=True)
-        tr = run_training(ds, cfg, settings_for(rule), options, point, progress, arm_dir, split_args=(train, test))
-        log = tr.log_frame()
-        rows.append({"rule": rule, "aft": aft, "precision": precision,
-                     "test_accuracy": float(log["test_accuracy"].iloc[-1]),
-                     "best_test_accuracy": float(log["test_accuracy"].max()),
-                     "train_accuracy": float(log["train_accuracy"].iloc[-1]),
-                     "energy_nj_per_sample": float(log["energy_nj_per_sample"].mean()),
-                     "learning_ops_per_sample": float(log["learning_ops_per_sample"].mean()),
-                     "hidden_activity": float(log["hidden_activity"].mean())})
-    return pd.DataFrame(rows)
-
-
-@main.command("ablation")
-@click.argument("dataset", type=click.Path())
-@click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), required=True,
-              help="Folder for ablation.csv/json, one training folder per arm, and the plot with --plot.")
-@click.option("--epochs", type=click.IntRange(1, 100000), default=5, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--operating-point", "point", default="0.56V", show_default=True)
-@click.option("--loss", type=click.Choice(["ce", "tet"]), default=CLI_LOSS, show_default=True,
-              help="Loss of every arm (see anp train --help).")
-@click.option("--plot", "do_plot", is_flag=True, help="Also write ablation.png (needs matplotlib).")
-@click.option("--progress/--no-progress", default=True, show_default=True)
-def ablation_cmd(dataset, outdir, epochs, seed, point, loss, do_plot, progress):
-    """The paper's ablation (Fig. 5 style) on the emulated chip: MPD-ED with aux-neuron AFT, with
-    the ideal AFT-LIF (float twin), without AFT, and STBP — accuracy and energy per sample."""
-    ds = load_dataset(dataset)
-    train, test = ds.split_random(train_fraction=2 / 3, seed=seed)
-    cfg, _ = initial_config(train, None, seed, 0.05, 0.3)
-    out = make_outdir(outdir)
-    table = run_ablation(ds, train, test, cfg, lambda rule: build_settings(rule, seed, loss=loss), epochs, seed, point, progress, out)
-    write_csv(out / "ablation.csv", table)
-    write_json(out / "ablation.json", table.to_dict(orient="records"))
-    click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    if do_plot:
-        _plot_ablation(table, out / "ablation.png")
-        click.echo(f"wrote {out / 'ablation.png'}")
-    click.echo(f"wrote {out / 'ablation.csv'}")
-
-
-def _plot_ablation(table: pd.DataFrame, path: Path) -> None:
-    from anp_emu.energy.plot import _pyplot
-    from anp_emu.fileio import atomic_path
-
-    plt = _pyplot()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
-    labels = [f"{r.rule}\nAFT {r.aft}" for r in table.itertuples()]
-    a1.bar(labels, table["test_accuracy"] * 100)
-    a1.set_ylabel("test accuracy (%)")
-    a2.bar(labels, table["energy_nj_per_sample"])
-    a2.set_ylabel("energy per training sample (nJ)")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
 
 
 # ----------------------------------------------------------------------------- anp demo

@@ -10,10 +10,10 @@ import sys
 
 import click
 
-from anp_emu.codegen import use_full_vector_width
+from anp_emu.codegen import apply_default
 from anp_emu.errors import AnpError
 
-use_full_vector_width()          # before any kernel is created: the command owns its process
+apply_default()                  # before any kernel is created (import anp_emu did it already)
 
 
 class AnpGroup(click.Group):
@@ -34,7 +34,13 @@ class AnpGroup(click.Group):
 @click.group(cls=AnpGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="anp-emu")
 def main():
-    """anp-emu: emulate the ANP-I neuromorphic processor and train spiking networks on it."""
+    """anp-emu: emulate the ANP-I neuromorphic processor and train spiking networks on it.
+
+    Threads: numba gets the cores other processes leave free, re-checked every epoch
+    (ANP_THREADING=numba or NUMBA_NUM_THREADS=N keep numba's own or a fixed count)."""
+    from anp_emu.threads import enable_auto
+
+    enable_auto()
 
 
 def _register() -> None:

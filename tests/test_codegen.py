@@ -78,3 +78,17 @@ def test_the_anp_command_compiles_at_full_width_where_it_applies(tmp_path):
                         "from numba.core.registry import cpu_target\n"
                         "print(cpu_target.target_context.codegen()._tm_features.split(',')[-1])", tmp_path)
     assert out == [codegen.NO_256_BIT_PREFERENCE]
+
+
+def test_the_python_api_and_the_command_share_one_code_generation(tmp_path):
+    """One on-disk cache for both: a library session compiles with the command's CPU features,
+    and ANP_VECTOR_WIDTH=llvm (read by both) keeps numba's default instead."""
+    code = ("import numba, anp_emu{}\nfrom anp_emu.kernels import forward\n"
+            "print(repr(numba.config.CPU_FEATURES).replace(' ', ''))")
+    api = _fresh_python(code.format(""), tmp_path)
+    cli = _fresh_python(code.format(", anp_emu.cli.main"), tmp_path)
+    assert api == cli
+    env_code = "import os; os.environ['ANP_VECTOR_WIDTH'] = 'llvm'\n" + code.format("")
+    assert _fresh_python(env_code, tmp_path) == ["None"]
+    assert _fresh_python("import os; os.environ['ANP_VECTOR_WIDTH'] = 'llvm'\n" + code.format(", anp_emu.cli.main"),
+                         tmp_path) == ["None"]

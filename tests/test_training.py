@@ -192,14 +192,24 @@ def test_demo_runs_end_to_end_small(tmp_path):
 def test_ablation_writes_one_row_per_arm(tmp_path, dataset):
     ev = tmp_path / "ev.h5"
     dataset.save(ev)
-    r = CliRunner().invoke(main, ["ablation", str(ev), "-o", str(tmp_path / "abl"), "--epochs", "1", "--no-progress"])
+    r = CliRunner().invoke(main, ["ablation", str(ev), "-o", str(tmp_path / "abl"), "--epochs", "1", "--seeds", "2",
+                                  "--workers", "1", "--no-progress"])
     assert r.exit_code == 0, r.output
     import pandas as pd
     t = pd.read_csv(tmp_path / "abl" / "ablation.csv")
     assert list(zip(t.rule, t.aft)) == [("mpd-ed", "aux"), ("mpd-ed", "ideal"), ("mpd-ed", "none"), ("stbp", "aux")]
-    assert (t.energy_nj_per_sample > 0).all()
+    assert (t.energy_nj_per_sample > 0).all() and (t.n == 2).all()
+    runs = pd.read_csv(tmp_path / "abl" / "results.csv")
+    assert len(runs) == 8 and sorted(set(runs.seed)) == [0, 1]
+    arm = runs[(runs.rule == "stbp")]
+    assert t.energy_nj_per_sample[3] == pytest.approx(arm.energy_nj_per_sample.mean())
+    assert t.energy_nj_per_sample_sd[3] == pytest.approx(arm.energy_nj_per_sample.std(ddof=1))
+    # each arm is `anp train` with the same seed: the same figures as a train run of that arm
+    r2, _, _ = train_json(tmp_path, dataset, "--epochs", "1", "--rule", "stbp", "--seed", "1")
+    assert json.loads(r2.stdout)["final"]["test_accuracy"] == pytest.approx(arm.test_accuracy.iloc[1])
     r = CliRunner().invoke(main, ["ablation", str(ev), "-o", str(tmp_path / "abl_ce"), "--epochs", "1", "--loss", "ce",
-                                  "--no-progress"])
+                                  "--seeds", "1", "--workers", "1", "--no-progress"])
     assert r.exit_code == 0, r.output
     from anp_emu.config_io import load_config
-    assert load_config(tmp_path / "abl_ce" / "mpd-ed-none" / "config.h5").learning.loss == "ce"
+    run = tmp_path / "abl_ce" / "runs" / "rule=mpd-ed__aft=none__precision=int__seed=0"
+    assert load_config(run / "config.h5").learning.loss == "ce"

@@ -26,9 +26,10 @@ from .settings import LearningSettings
 from .stbp import STBP
 from .surrogate import SHAPE_ID
 from .rounding import ROUNDING_ID
-from .update import dense_counts, dense_update, gradient_rows, sparse_update
+from .update import dense_counts, gradient_rows, update_kernels
 
 RULES = {r.name: r for r in (MPD_ED, STBP)}
+PARALLEL_LAYERS = (0,)   # layers whose update runs on the numba threads (the output layer's is serial)
 
 
 @dataclass
@@ -135,8 +136,10 @@ class LearningEngine:
             pre = pres[layer]
             lo, hi, is_int = self._limits(layer)
             wT, nnz = chip.wT[layer], chip.nnz_row[layer]
+            parallel = layer in PARALLEL_LAYERS
+            sparse_update, dense_update = update_kernels(parallel)
             if self.rule.dense:
-                G = gradient_rows(pre, du, wT.shape[0], n_threads)      # (n_pre, n_post)
+                G = gradient_rows(pre, du, wT.shape[0], n_threads, parallel)      # (n_pre, n_post)
                 counts[layer, C_WGRAD] += dense_counts(du, wT.shape[0])
                 if apply:
                     dense_update(G, wT, nnz, lr, mode, lo, hi, is_int, counts, layer, int(keys[layer]),

@@ -335,15 +335,42 @@ def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key, n
     counts[layer, C_UPD_SKIPPED] += n_pre * n_post - writes
 
 
-def gradient_rows(si, du: np.ndarray, n_pre: int, n_threads: int) -> np.ndarray:
+def gradient_rows(si, du: np.ndarray, n_pre: int, n_threads: int, parallel: bool = True) -> np.ndarray:
     """dL/dW (n_pre, n_post) = sum over the events (t, j) of du[t] into row j, exactly the sums
     ``sparse_update`` forms — the dense rule's gradient without a BLAS call, whose own threads
-    would compete with the numba workers still spinning after a parallel update."""
+    would compete with the numba workers still spinning after a parallel update. ``parallel``:
+    the threaded kernel (hidden layer) or its serial twin (output layer), as ``update_kernels``."""
     G = np.zeros((n_pre, du.shape[1]))
-    no_weights = np.zeros((n_pre, 0), dtype=np.int16)     # not applying: only n_pre is read
-    sparse_update(si.step_ptr, si.lines, du, no_weights, np.zeros(n_pre, np.int64), G, 0.0, NEAREST, 0.0, 0.0,
-                  True, False, new_counts(), 0, 0, n_threads)
+    no_weights = np.zeros((n_pre, 0), dtype=np.int8)      # not applying: only n_pre is read
+    sparse, _ = update_kernels(parallel)
+    sparse(si.step_ptr, si.lines, du, no_weights, np.zeros(n_pre, np.int64), G, 0.0, NEAREST, 0.0, 0.0,
+           True, False, new_counts(), 0, 0, n_threads)
     return G
+
+
+def _serial_twin(kernel, name: str):
+    """The same source compiled without threads (``prange`` is ``range`` there) under its own
+    name, so that its on-disk cache entries never mix with the parallel kernel's."""
+    import types
+
+    f = kernel.py_func
+    g = types.FunctionType(f.__code__, f.__globals__, name, f.__defaults__, f.__closure__)
+    g.__qualname__ = name
+    g.__doc__ = f"``{f.__name__}`` without threads (same numbers): the output layer's update."
+    return njit(cache=True)(g)
+
+
+# The output layer (n_hid x n_out = 512 x 10 synapses) gains nothing from threads, and a parallel
+# kernel costs several times the compile time of a serial one (benchmarks/README.md, cold start):
+# its update runs the same source serially, so each parallel kernel is compiled for the hidden
+# layer's weight type only (int8 on the chip, float64 on the float twin).
+sparse_update_serial = _serial_twin(sparse_update, "sparse_update_serial")
+dense_update_serial = _serial_twin(dense_update, "dense_update_serial")
+
+
+def update_kernels(parallel: bool):
+    """(sparse, dense) update kernels: threaded (the hidden layer) or serial (the output layer)."""
+    return (sparse_update, dense_update) if parallel else (sparse_update_serial, dense_update_serial)
 
 
 def dense_counts(du: np.ndarray, n_pre: int) -> int:
