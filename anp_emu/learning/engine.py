@@ -26,7 +26,7 @@ from .settings import LearningSettings
 from .stbp import STBP
 from .surrogate import SHAPE_ID
 from .rounding import ROUNDING_ID
-from .update import dense_counts, dense_update, gradient_rows, sparse_update
+from .update import dense_update, gradient_rows, sparse_update, stbp_chip_counts
 
 RULES = {r.name: r for r in (MPD_ED, STBP)}
 
@@ -131,10 +131,11 @@ class LearningEngine:
             wT, nnz = chip.wT[layer], chip.nnz_row[layer]
             if self.rule.dense:
                 G = gradient_rows(pre, du, wT.shape[0], n_threads)      # (n_pre, n_post)
-                counts[layer, C_WGRAD] += dense_counts(du, wT.shape[0])
+                wgrad, n_read = stbp_chip_counts(pre.step_ptr, pre.lines, du.shape[1])
+                counts[layer, C_WGRAD] += wgrad
                 if apply:
                     dense_update(G, wT, nnz, lr, mode, lo, hi, is_int, counts, layer, int(keys[layer]),
-                                 n_threads)
+                                 n_threads, n_read)
                 else:
                     grads[layer] = G.T.copy()
             else:
