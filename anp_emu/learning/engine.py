@@ -20,7 +20,7 @@ from ..counters import C_AUX_WRITES, C_WGRAD, Counters
 from ..errors import InputError
 from ..events import SpikeInput, as_spike_input
 from .backward import backward
-from .loss import ce_count_loss, tet_loss
+from .loss import ce_count_loss, tet_loss, tet_mse_loss
 from .mpd_ed import MPD_ED
 from .settings import LearningSettings
 from .stbp import STBP
@@ -96,7 +96,10 @@ class LearningEngine:
             loss, g_s = ce_count_loss(r.s_out, int(label), float(st.logit_gain))
             g_u = np.zeros_like(g_s)
         else:
-            loss, g_u = tet_loss(r.v_out, int(label), float(st.logit_gain), th[1])
+            if st.tet_lambda > 0:
+                loss, g_u = tet_mse_loss(r.v_out, int(label), float(st.logit_gain), th[1], float(st.tet_lambda))
+            else:
+                loss, g_u = tet_loss(r.v_out, int(label), float(st.logit_gain), th[1])
             g_s = np.zeros_like(g_u)
         du_hid = np.zeros((T, chip.spec.n_hid))
         du_out = np.zeros((T, n_out))
