@@ -183,3 +183,21 @@ def test_train_with_the_paper_preset_records_it_and_explicit_options_win(tmp_pat
     cfg = load_config(out / "config.h5")
     assert cfg.w_aux_hid == aux_step_weight(cfg.theta_hid, dataset.T, cfg.spec.w_range(0)[1])
     assert cfg.learning.tet_lambda == 1e-3
+
+
+def test_energy_and_ablation_take_the_paper_preset(tmp_path, dataset):  # noqa: F811
+    ev = tmp_path / "ev.h5"
+    dataset.save(ev)
+    r = CliRunner().invoke(main, ["energy", str(ev), "-n", "2", "--preset", "paper", "--json", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    meta = json.loads(r.stdout)["meta"]
+    assert meta["preset"] == "paper" and "preset paper" in meta["chip"]
+    out = tmp_path / "abl"
+    r = CliRunner().invoke(main, ["ablation", str(ev), "-o", str(out), "--epochs", "1", "--preset", "paper",
+                                  "--no-progress"])
+    assert r.exit_code == 0, r.output
+    t = pd.read_csv(out / "ablation.csv")
+    assert len(t) == 4 and (t.energy_nj_per_sample_averaged_over_training > 0).all()
+    assert np.allclose(t.energy_nj_per_sample, t.energy_nj_per_sample_averaged_over_training)
+    log = pd.read_csv(out / "mpd-ed-aux" / "log.csv")
+    assert len(log) == 1                                  # --epochs given: it wins over the preset's 50
