@@ -188,8 +188,10 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
     _echo_table("per layer and phase:", frames["phases"][["rule", "layer", "phase", "energy_nj", "cycles",
                                                           "latency_us", "power_mw"]])
     cx = res.complexity[["rule", "layer", "M", "N", "T", "zeta_i", "zeta_o", "complexity", "stbp_complexity",
-                         "reduction_pct", "measured_bp", "measured_wgrad"]]
-    _echo_table("training complexity (Table II with the measured activity) and backward ops counted:", cx)
+                         "reduction_pct", "measured_bp", "measured_wgrad", "stbp_chip_wgrad", "stbp_dense_wgrad"]]
+    _echo_table("training complexity (Table II with the measured activity) and backward ops counted; STBP's weight "
+                "gradient as the chip forms it (stbp_chip_wgrad = zeta_i M N T, counted) and Table II's dense M N T "
+                "(stbp_dense_wgrad, analytic):", cx)
     if "mpd-ed" in res.reports and "stbp" in res.reports:
         line = f"STBP : MPD-ED training energy per sample = {meta['stbp_over_mpd_ed_training']:.2f}x"
         if pname == PAPER_POINT:
