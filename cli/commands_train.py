@@ -348,8 +348,10 @@ def eval_cmd(config, dataset, split, train_fraction, seed, precision, point, as_
 
 
 # ----------------------------------------------------------------------------- anp ablation
-ABLATION_ARMS = (("mpd-ed", "aux", "int"), ("mpd-ed", "ideal", "float"), ("mpd-ed", "none", "int"),
-                 ("stbp", "aux", "int"))
+# the float twin with the aux AFT separates the AFT (ideal vs aux, both float) from the precision
+# (aux on int vs aux on float)
+ABLATION_ARMS = (("mpd-ed", "aux", "int"), ("mpd-ed", "ideal", "float"), ("mpd-ed", "aux", "float"),
+                 ("mpd-ed", "none", "int"), ("stbp", "aux", "int"))
 
 
 def run_ablation(ds, train, test, cfg, settings_for, epochs, seed, point, progress, outdir: Path | None):
@@ -360,7 +362,8 @@ def run_ablation(ds, train, test, cfg, settings_for, epochs, seed, point, progre
     rows = []
     for rule, aft, precision in ABLATION_ARMS:
         options = TrainOptions(epochs=epochs, schedule="cosine", precision=precision, seed=seed, aft=aft)
-        arm_dir = make_outdir(outdir / f"{rule}-{aft}") if outdir else None
+        arm_dir = make_outdir(outdir / (f"{rule}-{aft}" + ("-float" if (aft, precision) == ("aux", "float") else ""))) \
+            if outdir else None
         click.echo(f"--- {rule}, AFT {aft}, {precision} ---", err=True)
         tr = run_training(ds, cfg, settings_for(rule), options, point, progress, arm_dir, split_args=(train, test))
         log = tr.log_frame()

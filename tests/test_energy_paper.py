@@ -197,7 +197,7 @@ def test_energy_and_ablation_take_the_paper_preset(tmp_path, dataset):  # noqa: 
                                   "--no-progress"])
     assert r.exit_code == 0, r.output
     t = pd.read_csv(out / "ablation.csv")
-    assert len(t) == 4 and (t.energy_nj_per_sample_averaged_over_training > 0).all()
+    assert len(t) == 5 and (t.energy_nj_per_sample_averaged_over_training > 0).all()
     assert np.allclose(t.energy_nj_per_sample, t.energy_nj_per_sample_averaged_over_training)
     log = pd.read_csv(out / "mpd-ed-aux" / "log.csv")
     assert len(log) == 1                                  # --epochs given: it wins over the preset's 50

@@ -196,7 +196,9 @@ def test_ablation_writes_one_row_per_arm(tmp_path, dataset):
     assert r.exit_code == 0, r.output
     import pandas as pd
     t = pd.read_csv(tmp_path / "abl" / "ablation.csv")
-    assert list(zip(t.rule, t.aft)) == [("mpd-ed", "aux"), ("mpd-ed", "ideal"), ("mpd-ed", "none"), ("stbp", "aux")]
+    assert list(zip(t.rule, t.aft, t.precision)) == [("mpd-ed", "aux", "int"), ("mpd-ed", "ideal", "float"),
+                                                     ("mpd-ed", "aux", "float"), ("mpd-ed", "none", "int"),
+                                                     ("stbp", "aux", "int")]
     assert (t.energy_nj_per_sample > 0).all()
     r = CliRunner().invoke(main, ["ablation", str(ev), "-o", str(tmp_path / "abl_ce"), "--epochs", "1", "--loss", "ce",
                                   "--no-progress"])
