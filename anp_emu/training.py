@@ -24,6 +24,9 @@ from .learning.settings import LearningSettings
 from .threads import adapt as adapt_threads
 
 SCHEDULES = ("constant", "cosine")
+# samples.csv: one row per training sample (energy_nj at the run's operating point, static included)
+SAMPLE_COLUMNS = ("epoch", "step", "sample", "label", "prediction", "loss", "energy_nj", "input_events",
+                  "hidden_spikes", "output_spikes")
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,30 @@ class EpochLog:
     energy_nj_per_sample: float    # NaN without an energy model
     dead_hidden: int               # hidden neurons silent over the whole epoch
     samples_per_s: float
+    samples: int = 0               # training samples of the epoch (0: a log written before it was kept)
+    input_events_per_sample: float = float("nan")
+    counts: list | None = None     # (2 layers, N counters) totals of the epoch (anp_emu.counters.NAMES)
+
+
+LOG_COLUMNS = tuple(f for f in EpochLog.__dataclass_fields__ if f != "counts")   # log.csv (counts: counters.csv)
+
+
+def averaged_energy_nj(history, energy_model, spec, T: int) -> float:
+    """The paper's metric: learning energy per training sample averaged over every sample of
+    every epoch (nJ) = energy of all epochs' counters / all samples, at ``energy_model``. Energy
+    is linear in the counters (dynamic: counts x pJ; static: power x cycles, cycles linear in the
+    counts and samples), so this equals the mean of the per-sample energies."""
+    from .energy.report import step_energy
+
+    total = Counters(n_samples=0)
+    for h in history:
+        if h.counts is None or not h.samples:
+            raise InputError("history", "an epoch without its counters (a log written before they were kept)",
+                             value=h.epoch)
+        total.update(Counters(np.asarray(h.counts, dtype=np.int64), n_samples=int(h.samples)))
+    if total.n_samples == 0:
+        raise InputError("history", "no trained epochs", value=0)
+    return step_energy(total, spec, T, energy_model)["energy_nj"]
 
 
 
@@ -129,6 +156,7 @@ class Trainer:
         self.chip = Chip(cfg, self.options.precision, aft="ideal" if self.options.aft == "ideal" else "aux")
         self.history: list[EpochLog] = []
         self.epochs_done = 0
+        self.last_samples = pd.DataFrame(columns=list(SAMPLE_COLUMNS))   # per-sample log of the last epoch
 
     # ---------------------------------------------------------------- one epoch
     def run_epoch(self, progress=None) -> EpochLog:
@@ -144,6 +172,7 @@ class Trainer:
         total = Counters(n_samples=0)
         loss_sum, correct = 0.0, 0
         fired = np.zeros(self.config.spec.n_hid, bool)
+        rows = []
         t0 = time.perf_counter()
         for k, i in enumerate(order):
             res = engine.train_step(self.train.sample(int(i)), int(labels[i]))
@@ -151,6 +180,9 @@ class Trainer:
             correct += int(res.prediction == labels[i])
             total.update(res.counters)
             fired |= res.hidden_fired
+            c = res.counters
+            rows.append((e + 1, k, int(i), int(labels[i]), int(res.prediction), float(res.loss),
+                         self._energy_nj(c), c["hidden", "input_events"], c["hidden", "spikes"], c["output", "spikes"]))
             if progress is not None:
                 progress(k + 1, correct / (k + 1), self._energy_nj(res.counters))
         dt = time.perf_counter() - t0
@@ -165,7 +197,9 @@ class Trainer:
             output_activity=total["output", "spikes"] / (n * T * self.config.spec.n_out),
             sop_per_sample=total["sop_effective"] / n, learning_ops_per_sample=learn_ops / n,
             energy_nj_per_sample=self._energy_nj(total),
-            dead_hidden=int((~fired).sum()), samples_per_s=n / dt if dt > 0 else float("inf"))
+            dead_hidden=int((~fired).sum()), samples_per_s=n / dt if dt > 0 else float("inf"),
+            samples=n, input_events_per_sample=total["hidden", "input_events"] / n, counts=total.counts.tolist())
+        self.last_samples = pd.DataFrame(rows, columns=list(SAMPLE_COLUMNS))
         self.history.append(log)
         self.epochs_done += 1
         return log
@@ -192,7 +226,27 @@ class Trainer:
         return self.log_frame()
 
     def log_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([asdict(h) for h in self.history], columns=list(EpochLog.__dataclass_fields__))
+        """One row per epoch (log.csv); the epochs' counters are in ``counters_frame``."""
+        return pd.DataFrame([{k: v for k, v in asdict(h).items() if k != "counts"} for h in self.history],
+                            columns=list(LOG_COLUMNS))
+
+    def counters_frame(self) -> pd.DataFrame:
+        """counters.csv: epoch, samples, layer, counter, total over the epoch (every counter of
+        both layers), from which any energy table and operating point re-prices the run."""
+        from .counters import LAYERS, NAMES
+
+        rows = [(h.epoch, h.samples, LAYERS[li], name, int(h.counts[li][ci]))
+                for h in self.history if h.counts is not None
+                for li in range(len(LAYERS)) for ci, name in enumerate(NAMES)]
+        return pd.DataFrame(rows, columns=["epoch", "samples", "layer", "counter", "total"])
+
+    def averaged_energy_nj(self, energy_model=None) -> float:
+        """Energy per training sample averaged over every sample of every epoch (the paper's
+        metric), at ``energy_model`` (default: the trainer's)."""
+        model = energy_model or self.energy_model
+        if model is None:
+            return float("nan")
+        return averaged_energy_nj(self.history, model, self.config.spec, self.train.T)
 
     def trained_config(self) -> ChipConfig:
         """The trained integer config (int precision), with the original learning settings."""

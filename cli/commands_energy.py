@@ -52,7 +52,22 @@ def _echo_table(title: str, df: pd.DataFrame):
     click.echo("")
 
 
-@main.command("energy")
+class EnergyGroup(click.Group):
+    """``anp energy DATASET ...`` measures (the ``measure`` subcommand, named or not);
+    ``anp energy calibrate`` and ``anp energy summary RUN...`` are subcommands."""
+
+    def parse_args(self, ctx, args):
+        if not args or args[0] not in self.commands:
+            args = ["measure", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group("energy", cls=EnergyGroup)
+def energy_group():
+    """Energy per training sample: measure (default), summary of training runs, calibrate."""
+
+
+@energy_group.command("measure")
 @click.argument("dataset", type=click.Path())
 @click.option("--chip", "chip_path", type=click.Path(), default=None,
               help="Chip config file (initial weights). Default: a seeded, threshold-calibrated random init.")
@@ -73,13 +88,20 @@ def _echo_table(title: str, df: pd.DataFrame):
               help="Folder for CSV tables, energy.json, the energy table used and the plot (created if needed).")
 @click.option("--plot", "do_plot", is_flag=True, help="Also write energy_over_training.png to the output folder "
               "(needs matplotlib: pip install 'anp-emu[plot]').")
+@click.option("--preset", type=click.Choice(["paper"]), default=None,
+              help="Learning settings and AFT step of a preset (paper: Wei et al. 2024 as printed; see anp train --help).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
 def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_items, seed, as_json, outdir,
-               do_plot, progress):
+               do_plot, preset, progress):
     """Energy per training sample on the emulated ANP-I, MPD-ED vs STBP.
 
     Trains each rule (MPD-ED, STBP) on the same samples from the same initial weights and report energy, cycles, latency, power and EDP
-    per sample, per phase and per layer, side by side with the STBP : MPD-ED ratio."""
+    per sample, per phase and per layer, side by side with the STBP : MPD-ED ratio. These are
+    figures at (near) the initial weights; the paper's metric, the average over every sample of a
+    whole training run, is `anp energy summary RUN_DIR...` of `anp train` runs.
+
+    Other subcommands: `anp energy summary RUN_DIR...` (averaged energy of training runs),
+    `anp energy calibrate` (fit the unpublished op costs to the paper's 312 / 9320 nJ)."""
     from anp_emu.energy.runner import measure_training, sample_order
     from anp_emu.energy.report import PAPER_POINT, PAPER_TRAINING_NJ, frames_to_json, ratio, write_frames
 
@@ -98,9 +120,22 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
         cfg = load_chip_config(chip_path)
         chip_desc = str(chip_path)
     else:
-        cfg, init = initial_config(ds, None, seed, 0.05, 0.3)
-        chip_desc = (f"random init seed {seed} (theta {init.theta_hid}/{init.theta_out}, "
-                     f"aux {init.w_aux_hid}/{init.w_aux_out})")
+        aux_frac = 0.3
+        if preset:
+            from anp_emu.presets import preset as get_preset
+
+            aux_frac = get_preset(preset).aux_frac(int(ds.T))
+        cfg, init = initial_config(ds, None, seed, 0.05, aux_frac)
+    if preset:
+        from anp_emu.presets import preset as get_preset
+
+        p = get_preset(preset)
+        cfg = p.apply_config(cfg, int(ds.T)).replace(learning=p.apply_settings(cfg.learning))
+    if not chip_path:
+        chip_desc = (f"random init seed {seed} (theta {cfg.theta_hid}/{cfg.theta_out}, "
+                     f"aux {cfg.w_aux_hid}/{cfg.w_aux_out})")
+    if preset:
+        chip_desc += f"; preset {preset}"
     spec = cfg.spec
     total = n_samples * len(rule_list)
     if progress:
@@ -111,7 +146,7 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
         res = measure_training(cfg, ds, model, rules=rule_list, n_samples=n_samples, seed=seed, indices=idx)
     meta = {"dataset": str(dataset), "chip": chip_desc,
             "network": f"{spec.n_in}-{spec.n_hid}-{spec.n_out}", "T": res.T, "samples": n_samples,
-            "rules": rule_list, "seed": seed, "energy_table": table.source,
+            "rules": rule_list, "seed": seed, "energy_table": table.source, "preset": preset,
             "cost_overrides": list(cost_items), "model": model.describe(),
             "paper_training_nj": PAPER_TRAINING_NJ if pname == PAPER_POINT else None}
     if "mpd-ed" in res.reports and "stbp" in res.reports:
@@ -153,8 +188,10 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
     _echo_table("per layer and phase:", frames["phases"][["rule", "layer", "phase", "energy_nj", "cycles",
                                                           "latency_us", "power_mw"]])
     cx = res.complexity[["rule", "layer", "M", "N", "T", "zeta_i", "zeta_o", "complexity", "stbp_complexity",
-                         "reduction_pct", "measured_bp", "measured_wgrad"]]
-    _echo_table("training complexity (Table II with the measured activity) and backward ops counted:", cx)
+                         "reduction_pct", "measured_bp", "measured_wgrad", "stbp_chip_wgrad", "stbp_dense_wgrad"]]
+    _echo_table("training complexity (Table II with the measured activity) and backward ops counted; STBP's weight "
+                "gradient as the chip forms it (stbp_chip_wgrad = zeta_i M N T, counted) and Table II's dense M N T "
+                "(stbp_dense_wgrad, analytic):", cx)
     if "mpd-ed" in res.reports and "stbp" in res.reports:
         line = f"STBP : MPD-ED training energy per sample = {meta['stbp_over_mpd_ed_training']:.2f}x"
         if pname == PAPER_POINT:
@@ -164,6 +201,209 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
     click.echo(ASSUMPTION_NOTE)
     for w in written:
         click.echo(f"wrote {w}")
+
+
+def _read_run(run_dir: Path):
+    """(summary dict, log frame, counters frame) of an `anp train` output folder."""
+    from anp_emu.errors import FileFormatError
+
+    if not run_dir.is_dir():
+        raise FileFormatError(run_dir, "not a training run folder (expected the -o folder of anp train)")
+    files = {n: run_dir / n for n in ("summary.json", "log.csv", "counters.csv")}
+    for n, f in files.items():
+        if not f.exists():
+            raise FileFormatError(f, "missing: not an `anp train` run folder, or one written before counters.csv "
+                                     "was kept (train it again)" if n == "counters.csv" else "missing")
+    try:
+        summary = json.loads(files["summary.json"].read_text())
+        log = pd.read_csv(files["log.csv"])
+        counts = pd.read_csv(files["counters.csv"])
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
+        raise FileFormatError(run_dir, f"unreadable run files: {e}") from None
+    for k in ("rule", "network", "T"):
+        if k not in summary:
+            raise FileFormatError(files["summary.json"], f"{k}: required field missing")
+    need = {"epoch", "samples", "layer", "counter", "total"}
+    if not need <= set(counts.columns):
+        raise FileFormatError(files["counters.csv"], f"columns: expected {sorted(need)}, got {sorted(counts.columns)}")
+    return summary, log, counts
+
+
+def run_energy(run_dir: Path, table, points) -> tuple[dict, pd.DataFrame]:
+    """Per epoch and averaged over every sample of every epoch: energy per training sample of
+    one `anp train` run at each operating point of ``points`` (re-priced from counters.csv)."""
+    import numpy as np
+
+    from anp_emu.counters import LAYERS, NAMES, Counters
+    from anp_emu.energy.report import step_energy
+    from anp_emu.spec import ChipSpec
+
+    summary, log, counts = _read_run(run_dir)
+    try:
+        n_in, n_hid, n_out = (int(v) for v in str(summary["network"]).split("-"))
+        spec = ChipSpec(n_in=n_in, n_hid=n_hid, n_out=n_out)
+        T = int(summary["T"])
+    except (ValueError, TypeError):
+        raise FileFormatError(run_dir / "summary.json", f"network/T: unreadable {summary['network']!r}/{summary['T']!r}") from None
+    rows, total = [], Counters(n_samples=0)
+    for epoch, g in counts.groupby("epoch", sort=True):
+        c = np.zeros((len(LAYERS), len(NAMES)), dtype=np.int64)
+        for _, r in g.iterrows():
+            if r["layer"] not in LAYERS or r["counter"] not in NAMES:
+                raise FileFormatError(run_dir / "counters.csv", f"unknown layer/counter {r['layer']}/{r['counter']}")
+            c[LAYERS.index(r["layer"]), NAMES.index(r["counter"])] = int(r["total"])
+        n = int(g["samples"].iloc[0])
+        cnt = Counters(c, n_samples=n)
+        total.update(cnt)
+        row = {"run": str(run_dir), "rule": summary["rule"], "epoch": int(epoch), "samples": n,
+               "input_events_per_sample": cnt["hidden", "input_events"] / n,
+               "hidden_spikes_per_sample": cnt["hidden", "spikes"] / n}
+        for pname in points:
+            row[f"energy_nj@{pname}"] = step_energy(cnt, spec, T, table.model(pname))["energy_nj"]
+        rows.append(row)
+    if total.n_samples == 0:
+        raise FileFormatError(run_dir / "counters.csv", "no trained epoch")
+    per_epoch = pd.DataFrame(rows)
+    res = {"run": str(run_dir), "rule": summary["rule"], "preset": summary.get("preset"), "epochs": len(per_epoch),
+           "samples": total.n_samples, "test_accuracy": float(log["test_accuracy"].iloc[-1]) if len(log) else None}
+    for pname in points:
+        m = table.model(pname)
+        res[f"averaged_nj@{pname}"] = step_energy(total, spec, T, m)["energy_nj"]
+        res[f"first_epoch_nj@{pname}"] = float(per_epoch[f"energy_nj@{pname}"].iloc[0])
+        res[f"last_epoch_nj@{pname}"] = float(per_epoch[f"energy_nj@{pname}"].iloc[-1])
+    samples_csv = run_dir / "samples.csv"
+    run_point = summary.get("operating_point")
+    if samples_csv.exists() and run_point in points:
+        sm = pd.read_csv(samples_csv)
+        if "energy_nj" in sm.columns and len(sm) == total.n_samples:
+            # the per-sample log is priced with the built-in table at the run's point
+            res["samples_csv_mean_nj"] = float(sm["energy_nj"].mean())
+    return res, per_epoch
+
+
+@energy_group.command("summary")
+@click.argument("runs", nargs=-1, required=True, type=click.Path())
+@click.option("--costs", "costs_file", type=click.Path(), default=None, help="Energy table file (default: built-in).")
+@click.option("--cost", "cost_items", multiple=True, metavar="NAME=VALUE", help="Override one cost (see anp energy).")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default=None,
+              help="Folder for runs.csv, epochs.csv and energy_summary.json.")
+def energy_summary_cmd(runs, costs_file, cost_items, as_json, outdir):
+    """The paper's metric from `anp train` runs: energy per training sample averaged over every
+    sample of every epoch, at every operating point, beside the first and last epoch; with an
+    MPD-ED and an STBP run, their ratio. Re-priced from each run's counters.csv, so --costs/--cost
+    apply."""
+    from anp_emu.energy.report import PAPER_TRAINING_NJ, frames_to_json, write_frames
+
+    table, _ = _resolve(costs_file, cost_items, "0.56V")
+    points = list(table.points)
+    results, epochs = [], []
+    for r in runs:
+        res, per_epoch = run_energy(Path(r), table, points)
+        results.append(res)
+        epochs.append(per_epoch)
+    df = pd.DataFrame(results)
+    meta = {"energy_table": table.source, "cost_overrides": list(cost_items), "paper_training_nj": PAPER_TRAINING_NJ}
+    by_rule = {r["rule"]: r for r in results}
+    if "mpd-ed" in by_rule and "stbp" in by_rule:
+        meta["stbp_over_mpd_ed_averaged"] = {p: by_rule["stbp"][f"averaged_nj@{p}"] / by_rule["mpd-ed"][f"averaged_nj@{p}"]
+                                             for p in points}
+    frames = {"runs": df, "epochs": pd.concat(epochs, ignore_index=True)}
+    if outdir:
+        out = Path(outdir)
+        if out.exists() and not out.is_dir():
+            raise FileFormatError(out, "output path exists and is not a folder")
+        out.mkdir(parents=True, exist_ok=True)
+        write_frames(out, frames, meta, json_name="energy_summary.json")
+    if as_json:
+        click.echo(frames_to_json(frames, meta), nl=False)
+        return
+    _echo_table("energy per training sample (nJ) averaged over every sample of every epoch:", df)
+    for p, v in meta.get("stbp_over_mpd_ed_averaged", {}).items():
+        click.echo(f"STBP : MPD-ED averaged over training at {p}: {v:.2f}x")
+    click.echo(f"paper (ANP-I, 0.56 V, averaged over 50 epochs): {PAPER_TRAINING_NJ['mpd-ed']:.0f} / "
+               f"{PAPER_TRAINING_NJ['stbp']:.0f} nJ = {PAPER_TRAINING_NJ['stbp'] / PAPER_TRAINING_NJ['mpd-ed']:.1f}x")
+    click.echo(ASSUMPTION_NOTE)
+
+
+@energy_group.command("calibrate")
+@click.option("--fit", "fit", default="bwd_inter_ops,wgrad_accumulates", show_default=True,
+              help="Comma-separated costs to fit (in SOPs); the others keep the table's values. At most two from the "
+                   "paper's two energies.")
+@click.option("--input-events", type=click.FloatRange(0), default=100.0, show_default=True,
+              help="Activity assumption: input events per training sample (both rules).")
+@click.option("--hidden-activity", type=click.FloatRange(0, 1), default=0.01, show_default=True,
+              help="Activity assumption: hidden spikes per neuron and step, averaged over training.")
+@click.option("--output-activity", type=click.FloatRange(0, 1), default=0.10, show_default=True,
+              help="Activity assumption: output spikes per neuron and step.")
+@click.option("--write-fraction", type=click.FloatRange(0, 1), default=0.3, show_default=True,
+              help="Activity assumption: weight writes / weight reads (non-zero rounded updates).")
+@click.option("--window", type=click.IntRange(-1, 1 << 20), default=1, show_default=True,
+              help="Temporal path: 1 = Eq. 21 (the paper), 0 off, -1 full recursion.")
+@click.option("--reset/--no-reset", "reset_path", default=True, show_default=True, help="Spike-induced BP path.")
+@click.option("--from-ops", "ops_csv", type=click.Path(), default=None,
+              help="Use measured per-sample counts (ops.csv of `anp energy -o`) instead of the activity assumption.")
+@click.option("--target", "target_items", multiple=True, metavar="RULE=NJ",
+              help="Energy per training sample to fit (default: the paper's mpd-ed=312, stbp=9320 at 0.56V).")
+@click.option("--operating-point", "point", default="0.56V", show_default=True)
+@click.option("--costs", "costs_file", type=click.Path(), default=None, help="Starting energy table (default: built-in).")
+@click.option("--cost", "cost_items", multiple=True, metavar="NAME=VALUE", help="Override one fixed cost first.")
+@click.option("--write", "write_path", type=click.Path(), default=None,
+              help="Write the calibrated table as JSON (usable with --costs).")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def energy_calibrate_cmd(fit, input_events, hidden_activity, output_activity, write_fraction, window, reset_path,
+                         ops_csv, target_items, point, costs_file, cost_items, write_path, as_json):
+    """Fit unpublished op costs to the paper's chip measurement (1024-512-10, T = 39, 312 nJ MPD-ED,
+    9320 nJ STBP per training sample at 0.56 V) under a stated activity assumption; report the fit,
+    the residuals and each result's sensitivity to each cost (share of the energy it carries)."""
+    from anp_emu.energy.calibrate import Activity, calibrate, counts_from_ops, paper_counts
+    from anp_emu.energy.model import save_table
+    from anp_emu.energy.report import PAPER_TRAINING_NJ, _jsonable
+
+    table, pname = _resolve(costs_file, cost_items, point)
+    targets = dict(PAPER_TRAINING_NJ)
+    for item in target_items:
+        rule, sep, val = item.partition("=")
+        try:
+            targets[rule.strip()] = float(val)
+        except ValueError:
+            raise InputError("--target", "expected RULE=NJ", value=repr(item)) from None
+        if not sep or rule.strip() not in ("mpd-ed", "stbp"):
+            raise InputError("--target", "expected RULE=NJ with RULE mpd-ed or stbp", value=repr(item))
+    if ops_csv:
+        p = Path(ops_csv)
+        if not p.exists():
+            raise FileFormatError(p, "file not found")
+        try:
+            frame = pd.read_csv(p)
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
+            raise FileFormatError(p, f"not a CSV table: {e}") from None
+        counts = counts_from_ops(frame, str(p))
+        assumption = {"counts": str(p)}
+    else:
+        a = Activity(input_events=input_events, hidden=hidden_activity, output=output_activity,
+                     write_fraction=write_fraction, window=window, reset_path=reset_path)
+        counts = {r: paper_counts(r, a) for r in ("mpd-ed", "stbp")}
+        assumption = {"activity": a.__dict__}
+    fit_names = [f.strip() for f in fit.split(",") if f.strip()]
+    cal = calibrate(counts, table, fit=fit_names, targets=targets, point=pname)
+    if write_path:
+        save_table(cal.table, write_path)
+    doc = {"assumption": assumption, "operating_point": pname, "energy_table": table.source, **cal.to_dict()}
+    if as_json:
+        doc["targets"] = _jsonable(cal.targets)
+        doc["sensitivity"] = _jsonable(cal.sensitivity)
+        click.echo(json.dumps(doc, indent=2, default=float))
+        return
+    click.echo(f"assumption: {assumption}")
+    click.echo("fitted costs (SOPs): " + ", ".join(f"{k} = {v:.4g}" for k, v in cal.fitted.items()))
+    _echo_table("targets and fit (nJ per training sample):", cal.targets)
+    sens = cal.sensitivity.pivot_table(index="cost", columns="rule", values="energy_share", sort=False).reset_index()
+    _echo_table("sensitivity: share of each energy carried by each cost (= d ln E / d ln cost):", sens)
+    if cal.note:
+        click.echo(cal.note)
+    if write_path:
+        click.echo(f"wrote {write_path}")
 
 
 @main.command("energy-table")

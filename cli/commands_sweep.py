@@ -146,20 +146,23 @@ def plot_accuracy_energy(table, arms, path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- anp ablation
-ABLATION_ARMS = (("mpd-ed", "aux", "int"), ("mpd-ed", "ideal", "float"), ("mpd-ed", "none", "int"),
-                 ("stbp", "aux", "int"))
+# the float twin with the aux AFT separates the AFT (ideal vs aux, both float) from the precision
+# (aux on int vs aux on float)
+ABLATION_ARMS = (("mpd-ed", "aux", "int"), ("mpd-ed", "ideal", "float"), ("mpd-ed", "aux", "float"),
+                 ("mpd-ed", "none", "int"), ("stbp", "aux", "int"))
 ABLATION_COLUMNS = ("test_accuracy", "best_test_accuracy", "train_accuracy", "energy_nj_per_sample",
                     "learning_ops_per_sample", "hidden_activity")
 
 
-def ablation_spec(dataset, epochs: int, seeds: list[int], loss: str, point: str):
+def ablation_spec(dataset, epochs: int | None, seeds: list[int], loss: str | None, point: str, preset: str | None = None):
     """The Fig. 5-style ablation as a sweep: four arms (MPD-ED with aux-neuron AFT, with the ideal
     AFT-LIF of the float twin, without AFT; STBP) crossed with ``seeds``. Each seed gives every
     arm the same split and initial weights (those of ``anp train --seed``)."""
     from anp_emu import sweep
 
-    return sweep.load_spec({"dataset": str(dataset), "grid": {"seed": list(seeds)},
-                            "fixed": {"epochs": epochs, "loss": loss, "operating_point": point},
+    fixed = {"operating_point": point}
+    fixed.update({k: v for k, v in (("epochs", epochs), ("loss", loss), ("preset", preset)) if v is not None})
+    return sweep.load_spec({"dataset": str(dataset), "grid": {"seed": list(seeds)}, "fixed": fixed,
                             "arms": [{"rule": r, "aft": a, "precision": p} for r, a, p in ABLATION_ARMS]})
 
 
@@ -183,17 +186,20 @@ def ablation_table(table):
 @click.argument("dataset", type=click.Path())
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), required=True,
               help="Folder for ablation.csv/json (per arm), results.csv (per run), runs/ and the plot with --plot.")
-@click.option("--epochs", type=click.IntRange(1, 100000), default=5, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 100000), default=None,
+              help="Epochs per run (default 5, or the preset's).")
 @click.option("--seed", type=int, default=0, show_default=True, help="First seed (split, init, order, rounding).")
 @click.option("--seeds", "n_seeds", type=click.IntRange(1, 1000), default=3, show_default=True,
               help="Seeds per arm: SEED, SEED+1, ... (mean ± sd over them).")
 @click.option("--operating-point", "point", default="0.56V", show_default=True)
-@click.option("--loss", type=click.Choice(["ce", "tet"]), default=CLI_LOSS, show_default=True,
-              help="Loss of every arm (see anp train --help).")
+@click.option("--loss", type=click.Choice(["ce", "tet"]), default=None,
+              help=f"Loss of every arm (default {CLI_LOSS}, or the preset's; see anp train --help).")
+@click.option("--preset", type=click.Choice(["paper"]), default=None,
+              help="Every arm with anp train --preset (Wei et al. 2024 as printed; see anp train --help).")
 @executor_options
 @click.option("--plot", "do_plot", is_flag=True, help="Also write ablation.png (needs matplotlib).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def ablation_cmd(dataset, outdir, epochs, seed, n_seeds, point, loss, workers, executor, scheduler, do_plot,
+def ablation_cmd(dataset, outdir, epochs, seed, n_seeds, point, loss, preset, workers, executor, scheduler, do_plot,
                  progress):
     """The paper's ablation (Fig. 5 style) on the emulated chip: MPD-ED with aux-neuron AFT, with
     the ideal AFT-LIF (float twin), without AFT, and STBP — accuracy and energy per sample, mean
@@ -207,7 +213,9 @@ def ablation_cmd(dataset, outdir, epochs, seed, n_seeds, point, loss, workers, e
     energy_model_for(point)
     if scheduler is not None:
         executor = "dask"
-    sw = ablation_spec(Path(dataset).resolve(), epochs, list(range(seed, seed + n_seeds)), loss, point)
+    if preset is None:
+        epochs, loss = epochs or 5, loss or CLI_LOSS
+    sw = ablation_spec(Path(dataset).resolve(), epochs, list(range(seed, seed + n_seeds)), loss, point, preset)
     out = make_outdir(outdir)
     runs = run_with_bar(sweep.run, progress, spec=sw, outdir=out, workers=workers, executor=executor,
                         scheduler=scheduler)

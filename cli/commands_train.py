@@ -72,6 +72,58 @@ def progress_factory(enabled: bool, n: int, epochs: int):
     return factory
 
 
+PRESET_OPTION = click.option(
+    "--preset", type=click.Choice(["paper"]), default=None,
+    help="paper: Wei et al. 2024 as printed - Eq. 21 (temporal window 1), reset path on, TET with its MSE term "
+         "(lambda 1e-3), AFT step theta0/T (aux weight round(theta/T)), cosine lr, 50 epochs. Options given "
+         "explicitly win. See anp_emu/presets.py and docs/energy.md.")
+
+# click parameter -> (LearningSettings | TrainOptions field) that a preset may set
+_PRESET_PARAMS = {"temporal": "temporal_path", "temporal_window": "temporal_window", "reset_path": "reset_path",
+                  "loss": "loss", "tet_lambda": "tet_lambda", "epochs": "epochs", "schedule": "schedule",
+                  "aux_frac": "aux_frac"}
+
+
+def explicit_params() -> set:
+    """Names of the current command's parameters the user gave on the command line."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return set()
+    return {n for n in ctx.params if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE}
+
+
+def preset_values(name, T: int, **given) -> dict:
+    """The command's values of the preset-controlled parameters: ``given`` (the command's own
+    values), replaced by the preset's where the user did not give the option explicitly. Keys:
+    the click parameter names of ``_PRESET_PARAMS`` present in ``given``."""
+    if name is None:
+        return dict(given)
+    from anp_emu.presets import preset
+
+    p = preset(name)
+    explicit = explicit_params()
+    fields = {**p.settings, **p.options, "aux_frac": p.aux_frac(T)}
+    out = dict(given)
+    for param, value in given.items():
+        f = _PRESET_PARAMS.get(param)
+        if f in fields and fields[f] is not None and param not in explicit:
+            out[param] = fields[f]
+    if "tet_lambda" in out and out.get("loss") != "tet" and "tet_lambda" not in explicit:
+        out["tet_lambda"] = 0.0           # the regulariser belongs to TET; a loss given explicitly wins
+    return out
+
+
+def preset_config(name, cfg, T: int, aux_given: bool = False):
+    """``cfg`` with the preset's aux weights (theta0/T), unless --aux-frac was given."""
+    if name is None or aux_given:
+        return cfg
+    from anp_emu.presets import preset
+
+    return preset(name).apply_config(cfg, T)
+
+
 def learning_options(f):
     """click options of the learning rule and the training run (shared by train and ablation)."""
     opts = [
@@ -97,6 +149,9 @@ def learning_options(f):
                           "output spike counts (the library default; with MPD-ED it can let a silent target "
                           "class stay silent and hidden activity run away, see docs/experiments.md)."),
         click.option("--logit-gain", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True),
+        click.option("--tet-lambda", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
+                     help="Weight of TET's MSE regulariser (Deng et al. 2022 use 1e-3); needs --loss tet."),
+        PRESET_OPTION,
         click.option("--split", type=click.Choice(["random", "session", "subject", "kfold", "subjects"]), default="random",
                      show_default=True,
                      help="random: seeded stratified 2:1 train/test (the paper); session / subject: leave one "
@@ -133,14 +188,14 @@ DEFAULT_LR = {"mpd-ed": 1000.0, "stbp": 1000.0}  # tuned on the synthetic EMG se
 
 def build_settings(rule, seed, *, lr=None, lr_shift=None, rounding="stochastic", surrogate="rect",
                    surrogate_width=1.0, temporal=True, temporal_window=None, reset_path=False, loss=CLI_LOSS,
-                   logit_gain=10.0):
+                   logit_gain=10.0, tet_lambda=0.0):
     """LearningSettings from the CLI options (defaults: the commands' defaults)."""
     from anp_emu.learning.settings import LearningSettings
 
     return LearningSettings(rule=rule, surrogate=surrogate, surrogate_width=surrogate_width, temporal_path=temporal,
                             temporal_window=temporal_window, reset_path=reset_path, loss=loss, logit_gain=logit_gain,
                             lr=lr if lr is not None else DEFAULT_LR[rule], lr_shift=lr_shift, rounding=rounding,
-                            seed=seed)
+                            seed=seed, tet_lambda=tet_lambda)
 
 
 def run_training(ds, cfg, settings, options, point, progress, outdir: Path | None, resume: bool = False,
@@ -160,9 +215,13 @@ def run_training(ds, cfg, settings, options, point, progress, outdir: Path | Non
         if not quiet:
             click.echo(f"resumed {ckpt} after epoch {trainer.epochs_done}", err=True)
 
+    samples_csv = outdir / "samples.csv" if outdir else None
+
     def on_epoch(log):
         if outdir:
             write_csv(outdir / "log.csv", trainer.log_frame())
+            write_csv(outdir / "counters.csv", trainer.counters_frame())
+            _append_samples(samples_csv, trainer.last_samples, log.epoch)
         if not quiet:
             click.echo(f"epoch {log.epoch}: loss {log.loss:.3f}  train {log.train_accuracy:.1%}  "
                        f"test {log.test_accuracy:.1%}  hidden activity {log.hidden_activity:.2%}  "
@@ -175,6 +234,24 @@ def run_training(ds, cfg, settings, options, point, progress, outdir: Path | Non
 
         save_config(trainer.trained_config(), outdir / "config.h5")
     return trainer
+
+
+def _append_samples(path: Path, rows: pd.DataFrame, epoch: int) -> None:
+    """samples.csv: the per-sample log of epochs 1..epoch (rows of later epochs, left by an
+    interrupted run that is being resumed, are dropped), rewritten atomically."""
+    old = pd.read_csv(path) if path.exists() else None
+    if old is not None and len(old):
+        old = old[old["epoch"] < epoch]
+        rows = pd.concat([old, rows], ignore_index=True)
+    write_csv(path, rows)
+
+
+def averaged_energy_both_points(trainer) -> dict:
+    """{operating point: energy per training sample averaged over every sample of every epoch}."""
+    from anp_emu.energy.model import default_table
+
+    table = default_table()
+    return {name: trainer.averaged_energy_nj(table.model(name)) for name in table.points}
 
 
 # ----------------------------------------------------------------------------- anp train
@@ -195,9 +272,9 @@ def run_training(ds, cfg, settings, options, point, progress, outdir: Path | Non
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @learning_options
 def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, as_json, epochs, lr, lr_shift, schedule,
-              rounding, surrogate, surrogate_width, temporal, temporal_window, reset_path, loss, logit_gain, split,
-              fold, folds, test_subjects, encoder_fit, align_sessions, train_fraction, seed, target_hidden, aux_frac,
-              point, progress):
+              rounding, surrogate, surrogate_width, temporal, temporal_window, reset_path, loss, logit_gain, tet_lambda,
+              preset, split, fold, folds, test_subjects, encoder_fit, align_sessions, train_fraction, seed, target_hidden,
+              aux_frac, point, progress):
     """Train a spiking network on the emulated ANP-I, sample by sample (batch size 1).
 
     Writes an atomic checkpoint after each epoch (Ctrl-C keeps the last one; --resume continues
@@ -213,29 +290,38 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, as
                        align_sessions)
     train, test = sd.train, sd.test
     sparse = warn_sparse(sd, quiet=as_json)
+    pv = preset_values(preset, int(ds.T), temporal=temporal, temporal_window=temporal_window, reset_path=reset_path,
+                       loss=loss, tet_lambda=tet_lambda, epochs=epochs, schedule=schedule, aux_frac=aux_frac)
+    temporal, temporal_window, reset_path, loss, tet_lambda, epochs, schedule, aux_frac = (
+        pv[k] for k in ("temporal", "temporal_window", "reset_path", "loss", "tet_lambda", "epochs", "schedule",
+                        "aux_frac"))
     cfg, init_rep = initial_config(train, chip_path, seed, target_hidden, aux_frac)
+    cfg = preset_config(preset, cfg, int(ds.T), aux_given="aux_frac" in explicit_params())
     settings = build_settings(rule, seed, lr=lr, lr_shift=lr_shift, rounding=rounding, surrogate=surrogate,
                               surrogate_width=surrogate_width, temporal=temporal, temporal_window=temporal_window,
-                              reset_path=reset_path, loss=loss, logit_gain=logit_gain)
+                              reset_path=reset_path, loss=loss, logit_gain=logit_gain, tet_lambda=tet_lambda)
     options = TrainOptions(epochs=epochs, schedule=schedule, precision=precision, seed=seed, aft=aft)
     out = make_outdir(outdir)
     if init_rep is not None and not as_json:
-        click.echo(f"init: theta {init_rep.theta_hid}/{init_rep.theta_out}, aux {init_rep.w_aux_hid}/"
-                   f"{init_rep.w_aux_out}, hidden activity {init_rep.hidden_activity:.2%}, dead neurons "
+        click.echo(f"init: theta {init_rep.theta_hid}/{init_rep.theta_out}, aux {cfg.w_aux_hid}/"
+                   f"{cfg.w_aux_out}, hidden activity {init_rep.hidden_activity:.2%}, dead neurons "
                    f"{init_rep.dead_hidden} hidden / {init_rep.dead_output} output", err=True)
     if sd.calibration is not None:
         write_json(out / "encoding.json", {"encoder": train.encoder, "encoder_params": train.encoder_params,
                                            "calibration": sd.calibration, "fold": sd.fold, "align_sessions": align_sessions})
     trainer = run_training(ds, cfg, settings, options, point, progress, out, resume, (train, test))
     log = trainer.log_frame()
-    summary = {"dataset": str(dataset), "rule": rule, "aft": aft, "precision": precision, "split": split,
-               "fold": sd.fold, "classes": list(train.class_names), "sparse_samples": sparse,
+    summary = {"dataset": str(dataset), "rule": rule, "aft": aft, "precision": precision, "preset": preset,
+               "split": split, "fold": sd.fold, "classes": list(train.class_names), "sparse_samples": sparse,
                "encoder_calibration": sd.calibration,
-               "network": f"{cfg.spec.n_in}-{cfg.spec.n_hid}-{cfg.spec.n_out}", "train_samples": len(train),
+               "network": f"{cfg.spec.n_in}-{cfg.spec.n_hid}-{cfg.spec.n_out}", "T": int(ds.T),
+               "operating_point": point, "train_samples": len(train),
                "test_samples": len(test), "epochs": epochs, "final": log.iloc[-1].to_dict(),
                "settings": settings.to_dict(), "options": asdict(options),
                "init": asdict(init_rep) if init_rep is not None else {"chip": str(chip_path)},
-               "files": {k: str(out / f) for k, f in (("log", "log.csv"), ("checkpoint", "checkpoint.h5"),
+               "energy_nj_per_sample_averaged_over_training": averaged_energy_both_points(trainer),
+               "files": {k: str(out / f) for k, f in (("log", "log.csv"), ("counters", "counters.csv"),
+                                                       ("samples", "samples.csv"), ("checkpoint", "checkpoint.h5"),
                                                        ("config", "config.h5"), ("encoding", "encoding.json"))
                          if (out / f).exists()}}
     write_json(out / "summary.json", summary)
@@ -245,7 +331,10 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, as
     f = summary["final"]
     click.echo(f"{rule} on {summary['network']} ({precision}): test accuracy {f['test_accuracy']:.1%}, "
                f"train {f['train_accuracy']:.1%}, {f['energy_nj_per_sample']:.0f} nJ per training sample "
-               f"at {point}")
+               f"at {point} in the last epoch")
+    avg = summary["energy_nj_per_sample_averaged_over_training"]
+    click.echo("energy per training sample averaged over every sample of every epoch: "
+               + ", ".join(f"{v:,.0f} nJ at {k}" for k, v in avg.items()))
     for k, v in summary["files"].items():
         click.echo(f"wrote {v}")
 
@@ -379,7 +468,19 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress):
     click.echo(res.confusion.to_string())
     click.echo(f"      test accuracy {res.accuracy:.1%} (nearest centroid on MAV {base_all['centroid']:.1%}, "
                f"logistic regression {base_all['logreg']:.1%})")
-    click.echo(f"[5/5] energy per training sample, MPD-ED vs STBP, same {energy_samples} samples and initial weights")
+    click.echo(f"[5/5] energy per training sample averaged over every sample of all {epochs} epochs "
+               f"(the paper's metric): the MPD-ED run above, and STBP trained the same way")
+    stbp_trainer = run_training(ds, cfg, build_settings("stbp", seed), options, "0.56V", progress,
+                                make_outdir(out / "train-stbp"), split_args=(train, test), quiet=True)
+    averaged = {"mpd-ed": averaged_energy_both_points(trainer), "stbp": averaged_energy_both_points(stbp_trainer)}
+    ratios = {p: averaged["stbp"][p] / averaged["mpd-ed"][p] for p in averaged["mpd-ed"]}
+    for p in ratios:
+        click.echo(f"      at {p}: MPD-ED {averaged['mpd-ed'][p]:,.0f} nJ, STBP {averaged['stbp'][p]:,.0f} nJ, "
+                   f"STBP : MPD-ED = {ratios[p]:.1f}x")
+    click.echo(f"      (paper, ANP-I at 0.56 V, 50 epochs: {PAPER_TRAINING_NJ['stbp']:.0f} / "
+               f"{PAPER_TRAINING_NJ['mpd-ed']:.0f} nJ = {PAPER_TRAINING_NJ['stbp'] / PAPER_TRAINING_NJ['mpd-ed']:.1f}x; "
+               f"why ours differs: docs/energy.md)")
+    click.echo(f"      at the initial weights, same {energy_samples} samples for both rules:")
     model = energy_model_for("0.56V")
     if progress:
         with click.progressbar(length=2 * energy_samples, label="energy steps", file=err_stream()) as bar:
@@ -390,17 +491,18 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress):
     comp = en.comparison
     click.echo(comp.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
     r = ratio(en.reports)
-    click.echo(f"      STBP : MPD-ED = {r:.1f}x per training sample at 0.56 V/40 MHz "
-               f"(paper, ANP-I: {PAPER_TRAINING_NJ['stbp']:.0f} / {PAPER_TRAINING_NJ['mpd-ed']:.0f} nJ = "
-               f"{PAPER_TRAINING_NJ['stbp'] / PAPER_TRAINING_NJ['mpd-ed']:.1f}x)")
+    click.echo(f"      STBP : MPD-ED = {r:.1f}x per training sample at 0.56 V/40 MHz at the initial weights")
     en_dir = make_outdir(out / "energy")
     from anp_emu.energy.report import write_frames
 
     write_frames(en_dir, en.frames(), {"samples": energy_samples, "seed": seed})
     summary = {"baseline_accuracy": base_all["centroid"], "baselines": base_all, "test_accuracy": res.accuracy,
+               "energy_nj_per_training_sample_averaged_over_training": averaged,
+               "stbp_over_mpd_ed_averaged_over_training": ratios,
                "energy_nj_per_training_sample": {k: float(v.summary["training_nj"].iloc[0]) for k, v in en.reports.items()},
                "stbp_over_mpd_ed": r, "seconds": time.perf_counter() - t_start}
     write_json(out / "demo_summary.json", summary)
     click.echo(f"done in {summary['seconds']:.0f} s. Files: {raw} (raw EMG), {out / 'events.h5'} (events), "
-               f"{out / 'train'} (config.h5, log.csv, checkpoint.h5), {en_dir} (energy tables), "
+               f"{out / 'train'} (config.h5, log.csv, counters.csv, samples.csv, checkpoint.h5), {out / 'train-stbp'}, "
+               f"{en_dir} (energy tables), "
                f"{out / 'demo_summary.json'}")

@@ -123,8 +123,10 @@ def test_learning_phases_counters_times_table():
     assert row["dynamic_nj"] == pytest.approx(per_sample_dyn)
     assert row["training_nj"] == pytest.approx(row["inference_nj"] + row["backward_nj"] + row["update_nj"])
     assert row["learning_increment_nj"] == pytest.approx(row["backward_nj"] + row["update_nj"])
-    # backward of the hidden layer by hand: (bwd_inter 17 x 2 + intra 18 x 0.5 + spike 19 + wgrad 20) SOPs / 2
-    bwd_dyn_h = (17 * 2.98 + 18 * 0.745 + 19 * 1.49 + 20 * 1.49) / 2
+    # backward of the hidden layer by hand: (bwd_inter 17 + intra 18 + spike 19 + wgrad 20) x cost x 1.49 pJ / 2
+    rc = default_table().relative_costs
+    bwd_dyn_h = (17 * rc["bwd_inter_ops"] + 18 * rc["bwd_intra_ops"] + 19 * rc["bwd_spike_ops"]
+                 + 20 * rc["wgrad_accumulates"]) * 1.49 / 2
     ph = rep.phases.set_index(["layer", "phase"])
     assert ph.loc[("hidden", "backward"), "dynamic_nj"] * 1e3 == pytest.approx(bwd_dyn_h)
     # per-step helper agrees with the report
@@ -173,7 +175,8 @@ def test_cli_style_overrides():
     assert t2.points["0.9V"].static_power_mw == 1.5
     assert t2.points["0.56V"].pj_per_sop == 2.0
     assert t2.cycle_table.synaptic_lanes == 32
-    assert t.relative_costs["weight_writes"] == 2.0             # the original is untouched
+    assert t.relative_costs["weight_writes"] == 1.5             # the original is untouched
+    assert t2.sources["weight_writes"].startswith("overridden (3 SOP)") and "CACTI" in t.sources["weight_writes"]
     t3 = t.with_overrides(["pj_per_sop=5"], point="0.9V")
     assert t3.points["0.9V"].pj_per_sop == 5 and t3.points["0.56V"].pj_per_sop == 1.49
 
@@ -304,3 +307,14 @@ def test_every_error_is_typed():
 def test_table_from_dict_without_file():
     t = table_from_dict(_base())
     assert isinstance(t, EnergyTable) and math.isclose(t.model().sop_pj, 1.49)
+
+
+def test_shipped_table_names_a_source_for_every_cost():
+    t = default_table()
+    for name in (*t.relative_costs, "sop", "static_power_mw"):
+        assert len(t.sources.get(name, "")) > 20, name
+    d = t.to_dict()
+    d["sources"]["nonsense"] = "x"
+    from anp_emu.energy.model import table_from_dict
+    with pytest.raises(ConfigKeyError, match="sources.nonsense"):
+        table_from_dict(d)

@@ -208,9 +208,42 @@ def test_learning_op_counts_by_hand_stbp():
     assert c["hidden", "bwd_intra_ops"] == N * T and c["output", "bwd_intra_ops"] == K * T
     assert c["hidden", "bwd_spike_ops"] == N * T and c["output", "bwd_spike_ops"] == K * T
     assert c["output", "bwd_inter_ops"] == K * T + N * K * T      # loss error + W_out^T delta
-    assert c["hidden", "wgrad_accumulates"] == T * N * M and c["output", "wgrad_accumulates"] == T * K * N
-    assert c["hidden", "weight_reads"] == N * M and c["output", "weight_reads"] == K * N
-    assert c["weight_writes"] + c["updates_skipped"] == N * M + K * N
+    # post side dense, input side event-driven (the paper's emulation on ANP-I): one accumulate per
+    # (presynaptic event, post neuron). Input events: line 0 at t0, line 1 at t1 (2 events x N = 2);
+    # hidden spikes: h0 at t0, h1 at t1 (2 events x K = 2) -- not T*N*M = 8 and T*K*N = 8
+    assert c["hidden", "wgrad_accumulates"] == 2 * N and c["output", "wgrad_accumulates"] == 2 * K
+    # every line with an event has its whole row read: 2 lines x N, 2 hidden neurons x K
+    assert c["hidden", "weight_reads"] == 2 * N and c["output", "weight_reads"] == 2 * K
+    assert c["weight_writes"] + c["updates_skipped"] == 2 * N + 2 * K
+
+
+def _stbp_wgrad(cfg, X, label):
+    st = LearningSettings(rule="stbp", lr=1e3, rounding="nearest")
+    return LearningEngine(Chip(cfg), st).train_step(X, label).counters
+
+
+def test_stbp_weight_gradient_work_follows_the_input_events():
+    """Doubling the input events doubles STBP's hidden-layer weight-gradient work; an all-silent
+    input costs none (the old count, dense T*M*N, did not depend on the input at all)."""
+    M, N, K, T = 8, 4, 2, 6
+    rng = np.random.default_rng(3)
+    cfg = make_config(rng.integers(-20, 40, size=(N, M)), rng.integers(-20, 40, size=(K, N)),
+                      theta_hid=30, theta_out=30)
+    X = np.zeros((T, M), dtype=np.uint8)
+    X[:, :2] = rng.integers(0, 2, size=(T, 2))
+    X[0, 0] = 1
+    X2 = X.copy()
+    X2[:, 4:6] = X[:, :2]                     # the same events again on two more lines
+    c1, c2 = _stbp_wgrad(cfg, X, 0), _stbp_wgrad(cfg, X2, 0)
+    ev1 = int(X.sum())
+    assert c1["hidden", "wgrad_accumulates"] == ev1 * N
+    assert c2["hidden", "wgrad_accumulates"] == 2 * c1["hidden", "wgrad_accumulates"]
+    c0 = _stbp_wgrad(cfg, np.zeros((T, M), dtype=np.uint8), 0)
+    assert c0["hidden", "wgrad_accumulates"] == 0 and c0["hidden", "weight_reads"] == 0
+    assert c0["hidden", "weight_writes"] == 0
+    # the output layer's events are the hidden spikes: silent hidden layer, no output gradient work
+    assert c0["hidden", "spikes"] == 0 and c0["output", "wgrad_accumulates"] == 0
+    assert c1["output", "wgrad_accumulates"] == c1["hidden", "spikes"] * K
 
 
 def test_integer_update_nearest_equals_rounded_float_gradient():
@@ -418,7 +451,7 @@ def test_event_driven_update_equals_the_per_synapse_definition(mode, lr, heavy_t
             assert counts[0, C_UPD_SKIPPED] == np.count_nonzero(G) - writes
         wT = w.copy()      # the dense (STBP) update of the same gradient: the same numbers
         dense_update(G, wT, np.count_nonzero(wT, axis=1).astype(np.int64), lr, mode, lo, hi, True, new_counts(), 0,
-                     key, 2)
+                     key, 2, G.size)
         assert np.array_equal(wT, want.astype(np.int16))
     assert beyond_fixed > 0 or not heavy_tail, beyond_fixed
 

@@ -197,13 +197,15 @@ def test_ablation_writes_one_row_per_arm(tmp_path, dataset):
     assert r.exit_code == 0, r.output
     import pandas as pd
     t = pd.read_csv(tmp_path / "abl" / "ablation.csv")
-    assert list(zip(t.rule, t.aft)) == [("mpd-ed", "aux"), ("mpd-ed", "ideal"), ("mpd-ed", "none"), ("stbp", "aux")]
+    assert list(zip(t.rule, t.aft, t.precision)) == [("mpd-ed", "aux", "int"), ("mpd-ed", "ideal", "float"),
+                                                     ("mpd-ed", "aux", "float"), ("mpd-ed", "none", "int"),
+                                                     ("stbp", "aux", "int")]
     assert (t.energy_nj_per_sample > 0).all() and (t.n == 2).all()
     runs = pd.read_csv(tmp_path / "abl" / "results.csv")
-    assert len(runs) == 8 and sorted(set(runs.seed)) == [0, 1]
+    assert len(runs) == 10 and sorted(set(runs.seed)) == [0, 1]
     arm = runs[(runs.rule == "stbp")]
-    assert t.energy_nj_per_sample[3] == pytest.approx(arm.energy_nj_per_sample.mean())
-    assert t.energy_nj_per_sample_sd[3] == pytest.approx(arm.energy_nj_per_sample.std(ddof=1))
+    assert t.energy_nj_per_sample[4] == pytest.approx(arm.energy_nj_per_sample.mean())
+    assert t.energy_nj_per_sample_sd[4] == pytest.approx(arm.energy_nj_per_sample.std(ddof=1))
     # each arm is `anp train` with the same seed: the same figures as a train run of that arm
     r2, _, _ = train_json(tmp_path, dataset, "--epochs", "1", "--rule", "stbp", "--seed", "1")
     assert json.loads(r2.stdout)["final"]["test_accuracy"] == pytest.approx(arm.test_accuracy.iloc[1])

@@ -85,7 +85,17 @@ def complexity_row(rule: str, M: int, N: int, T: int, zeta_i: float, zeta_o: flo
     red = 1.0 - c / stbp
     return {**extra, "rule": rule, "M": M, "N": N, "T": T, "zeta_i": zeta_i, "zeta_o": zeta_o,
             "inter": t["inter"], "intra": t["intra"], "spike": t["spike"], "complexity": c,
-            "stbp_complexity": stbp, "reduction_pct": 100.0 * red, "reduction_pct_2dp": truncate_pct(red)}
+            "stbp_complexity": stbp, "reduction_pct": 100.0 * red, "reduction_pct_2dp": truncate_pct(red),
+            **stbp_wgrad_figures(M, N, T, zeta_i)}
+
+
+def stbp_wgrad_figures(M: int, N: int, T: int, zeta_i: float) -> dict[str, float]:
+    """STBP's weight-gradient accumulates of one layer, two ways (docs/energy.md):
+    ``stbp_dense_wgrad`` = M N T, Table II's analytic figure (every synapse, every step, silent
+    inputs included); ``stbp_chip_wgrad`` = zeta_i M N T, what ANP-I does when STBP is emulated by
+    activating every neuron (dense post side, event-driven input side) and what the learning
+    engine counts."""
+    return {"stbp_dense_wgrad": float(M * N * T), "stbp_chip_wgrad": float(zeta_i * M * N * T)}
 
 
 def paper_table3() -> pd.DataFrame:

@@ -62,7 +62,7 @@ COST_NAMES = tuple(n for n in NAMES if n not in SOP_COUNTERS)   # keys of relati
 POINT_FIELDS = ("voltage_v", "clock_mhz", "pj_per_sop", "power_mw", "static_power_mw")
 OPTION_NAMES = ("zero_skipping", "sop_includes_static")
 DEFAULT_POINT = "0.56V"
-TOP_KEYS = ("format", "version", "description", "operating_points", "relative_costs", "options", "cycles")
+TOP_KEYS = ("format", "version", "description", "operating_points", "relative_costs", "options", "cycles", "sources")
 REQUIRED_TOP = ("format", "version", "operating_points", "relative_costs", "options")
 
 
@@ -212,6 +212,7 @@ class EnergyTable:
     description: str = ""
     source: str = "built-in"
     cli_overrides: tuple = field(default_factory=tuple)
+    sources: dict = field(default_factory=dict)   # entry -> where its number comes from (reasoning, references)
 
     def __post_init__(self):
         for k in self.relative_costs:
@@ -244,6 +245,8 @@ class EnergyTable:
         d["relative_costs"] = dict(self.relative_costs)
         d["options"] = {"zero_skipping": self.zero_skipping, "sop_includes_static": self.sop_includes_static}
         d["cycles"] = self.cycle_table.to_dict()
+        if self.sources:
+            d["sources"] = dict(self.sources)
         return d
 
     def to_json(self) -> str:
@@ -261,7 +264,10 @@ class EnergyTable:
         if name in COST_NAMES:
             costs = dict(self.relative_costs)
             costs[name] = _number(value, f"{where} (relative_costs.{name})", text_ok=True)
-            return replace(self, relative_costs=costs)
+            src = dict(self.sources)
+            if src:
+                src[name] = f"overridden ({costs[name]:g} SOP); was: {src.get(name, 'no source given')}"
+            return replace(self, relative_costs=costs, sources=src)
         if name in SOP_COUNTERS:
             _unknown_cost(name, "--cost")
         if name in OPTION_NAMES:
@@ -384,8 +390,17 @@ def table_from_dict(d: dict, source: str = "<dict>") -> EnergyTable:
             raise type(e)(f"{pre}{e.field}", e.problem, limit=e.limit, value=e.value, hint=e.hint) from None
         raise
     desc = d.get("description", "")
+    sources = d.get("sources", {})
+    if not isinstance(sources, dict):
+        raise InputError(f"{pre}sources", "must be a table of text", value=type(sources).__name__)
+    known = set(COST_NAMES) | set(POINT_FIELDS) | set(OPTION_NAMES) | {"cycles", "sop"}
+    for k, v in sources.items():
+        if k not in known:
+            raise ConfigKeyError(f"{pre}sources.{k}", "unknown entry", limit=f"one of {sorted(known)}")
+        if not isinstance(v, str):
+            raise InputError(f"{pre}sources.{k}", "must be text", value=repr(v))
     return EnergyTable(points, costs, opts["zero_skipping"], opts["sop_includes_static"], cyc,
-                       str(desc), source)
+                       str(desc), source, sources=dict(sources))
 
 
 def _section(d: dict, key: str, pre: str) -> dict:

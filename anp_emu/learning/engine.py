@@ -20,13 +20,13 @@ from ..counters import C_AUX_WRITES, C_WGRAD, Counters
 from ..errors import InputError
 from ..events import SpikeInput, as_spike_input
 from .backward import backward
-from .loss import ce_count_loss, tet_loss
+from .loss import ce_count_loss, tet_loss, tet_mse_loss
 from .mpd_ed import MPD_ED
 from .settings import LearningSettings
 from .stbp import STBP
 from .surrogate import SHAPE_ID
 from .rounding import ROUNDING_ID
-from .update import dense_counts, gradient_rows, update_kernels
+from .update import gradient_rows, stbp_chip_counts, update_kernels
 
 RULES = {r.name: r for r in (MPD_ED, STBP)}
 PARALLEL_LAYERS = (0,)   # layers whose update runs on the numba threads (the output layer's is serial)
@@ -104,7 +104,11 @@ class LearningEngine:
         if st.loss == "ce":
             loss, g_s[:, :K] = ce_count_loss(np.ascontiguousarray(r.s_out[:, :K]), int(label), float(st.logit_gain))
         else:
-            loss, g_u[:, :K] = tet_loss(np.ascontiguousarray(r.v_out[:, :K]), int(label), float(st.logit_gain), th[1])
+            v_k = np.ascontiguousarray(r.v_out[:, :K])
+            if st.tet_lambda > 0:
+                loss, g_u[:, :K] = tet_mse_loss(v_k, int(label), float(st.logit_gain), th[1], float(st.tet_lambda))
+            else:
+                loss, g_u[:, :K] = tet_loss(v_k, int(label), float(st.logit_gain), th[1])
         du_hid = np.zeros((T, chip.spec.n_hid))
         du_out = np.zeros((T, n_out))
         aux = (0.0, 0.0) if chip.aft == "ideal" else (float(chip.w_aux[0]), float(chip.w_aux[1]))
@@ -140,10 +144,11 @@ class LearningEngine:
             sparse_update, dense_update = update_kernels(parallel)
             if self.rule.dense:
                 G = gradient_rows(pre, du, wT.shape[0], n_threads, parallel)      # (n_pre, n_post)
-                counts[layer, C_WGRAD] += dense_counts(du, wT.shape[0])
+                wgrad, n_read = stbp_chip_counts(pre.step_ptr, pre.lines, du.shape[1])
+                counts[layer, C_WGRAD] += wgrad
                 if apply:
                     dense_update(G, wT, nnz, lr, mode, lo, hi, is_int, counts, layer, int(keys[layer]),
-                                 n_threads)
+                                 n_threads, n_read)
                 else:
                     grads[layer] = G.T.copy()
             else:

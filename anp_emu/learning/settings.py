@@ -23,6 +23,8 @@ class LearningSettings:
     ``temporal_window`` (time steps): None carries the temporal path back through the whole
     sample (full BPTT recursion); K >= 1 carries each entered error back at most K steps
     (K = 1: Wei et al. Eq. 21 as printed; see ``backward``). Ignored when ``temporal_path`` is off.
+    ``tet_lambda``: weight of TET's MSE regulariser (Deng et al. 2022; they use 1e-3), loss =
+    (1 - lambda) TET + lambda MSE(logits, 1); 0 (default) is TET alone. Only with ``loss="tet"``.
     """
 
     rule: str = "mpd-ed"
@@ -37,6 +39,7 @@ class LearningSettings:
     lr_shift: int | None = None
     rounding: str = "stochastic"
     seed: int = 0
+    tet_lambda: float = 0.0
 
     def __post_init__(self):
         for name, allowed in (("rule", RULE_NAMES), ("surrogate", SURROGATES), ("loss", LOSSES),
@@ -48,6 +51,12 @@ class LearningSettings:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise InputError(f"learning.{name}", "must be finite and > 0", value=v)
+        lam = self.tet_lambda
+        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam) or not 0 <= lam < 1:
+            raise InputError("learning.tet_lambda", "out of range", limit="0 <= lambda < 1", value=lam)
+        if lam > 0 and self.loss != "tet":
+            raise InputError("learning.tet_lambda", "the MSE regulariser belongs to the TET loss",
+                             limit="loss tet", value=f"loss {self.loss}, lambda {lam}")
         if self.lr_shift is not None and not (0 <= int(self.lr_shift) <= 30):
             raise InputError("learning.lr_shift", "out of range", limit="0..30", value=self.lr_shift)
         if self.temporal_window is not None and not (1 <= int(self.temporal_window) <= 1 << 20):

@@ -303,8 +303,10 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
 
 
 @njit(cache=True, parallel=True)
-def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key, n_threads):
-    """STBP: update every synapse from the dense gradient G (n_pre, n_post); every synapse is read.
+def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key, n_threads, n_read):
+    """STBP: update every synapse from the dense gradient G (n_pre, n_post). ``n_read`` synapses
+    are counted as read (``stbp_chip_counts``: the rows of lines with an event, whole); a row
+    without an event has a zero gradient and is never written.
     Rows are split over the numba threads as in ``sparse_update``; stochastic rounding on the int
     chip runs ``round_row`` with each synapse's exact level as its bound."""
     n_pre, n_post = G.shape
@@ -330,9 +332,9 @@ def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key, n
     writes = 0
     for c in range(n_chunks):
         writes += tally[c, 1]
-    counts[layer, C_W_READS] += n_pre * n_post
+    counts[layer, C_W_READS] += n_read
     counts[layer, C_W_WRITES] += writes
-    counts[layer, C_UPD_SKIPPED] += n_pre * n_post - writes
+    counts[layer, C_UPD_SKIPPED] += n_read - writes
 
 
 def gradient_rows(si, du: np.ndarray, n_pre: int, n_threads: int, parallel: bool = True) -> np.ndarray:
@@ -374,5 +376,19 @@ def update_kernels(parallel: bool):
 
 
 def dense_counts(du: np.ndarray, n_pre: int) -> int:
-    """Weight-gradient accumulates of a dense rule: T x n_post x n_pre."""
+    """The analytic dense figure of Table II's MNT term: T x n_post x n_pre weight-gradient
+    accumulates, silent inputs included. Not what the chip does (``stbp_chip_counts``); kept for
+    the separately named ``stbp_dense_wgrad`` figure of the complexity tables."""
     return du.shape[0] * du.shape[1] * n_pre
+
+
+def stbp_chip_counts(step_ptr: np.ndarray, lines: np.ndarray, n_post: int) -> tuple[int, int]:
+    """STBP as Wei et al. ran it on ANP-I ("we activate each neuron to emulate the way STBP
+    works"): the post side is dense — every post neuron is treated as carrying error at every
+    step — but the chip stays event-driven on the input side, so a weight-gradient accumulate
+    exists only where a presynaptic event arrived. Returns (weight-gradient accumulates, weight
+    reads) of one layer: (events x n_post, lines with at least one event x n_post). Silent input
+    lines cost nothing; doubling the events doubles the accumulates (docs/energy.md)."""
+    n_events = int(step_ptr[-1] - step_ptr[0])
+    n_lines = int(np.unique(lines[step_ptr[0]:step_ptr[-1]]).size)
+    return n_events * int(n_post), n_lines * int(n_post)
