@@ -18,23 +18,80 @@ import numpy as np
 from .errors import ConfigKeyError, FileFormatError
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it to ``path``, else delete it."""
-    final = Path(path)
+def user_umask() -> int:
+    """The process umask (read without changing it for good)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _as_user_error(e: OSError, tmp: Path, final: Path) -> FileFormatError:
+    """An OS error on a temporary file, told in terms of the user's path."""
+    text = e.strerror or str(e)
+    text = str(text).replace(str(tmp), str(final))
+    return FileFormatError(final, f"cannot write: {text}")
+
+
+def temp_path_beside(final: Path, *, folder: bool = False) -> Path:
+    """A new, empty temporary file (or folder) beside ``final``, with the permissions the user's
+    umask gives a new file (0666 & ~umask) or folder (0777 & ~umask), not mkstemp's 0600/0700.
+    Errors name ``final``."""
     parent = final.parent if str(final.parent) else Path(".")
     if not parent.is_dir():
         raise FileFormatError(final, f"output folder {parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    try:
+        if folder:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=parent))
+        else:
+            fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=parent)
+            os.close(fd)
+            tmp = Path(name)
+        os.chmod(tmp, (0o777 if folder else 0o666) & ~user_umask())
+    except OSError as e:
+        raise FileFormatError(final, f"cannot write in {parent}: {e.strerror or e}") from None
+    return tmp
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it to ``path``, else delete it.
+
+    OS errors while writing (read-only folder, disk full) become one :class:`FileFormatError`
+    that names ``path``, never the temporary file."""
+    final = Path(path)
+    if final.is_dir():
+        raise FileFormatError(final, "is a folder, expected a file name")
+    tmp_path = temp_path_beside(final)
     try:
         yield tmp_path
         os.replace(tmp_path, final)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise _as_user_error(e, tmp_path, final) from None
     except BaseException:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
         raise
+
+
+def check_writable(folder, need_bytes: int = 0) -> Path:
+    """Check, before long work starts, that ``folder`` (existing) takes a new file and has
+    ``need_bytes`` free. The probe is a temporary file this call creates and removes."""
+    d = Path(folder)
+    if not d.is_dir():
+        raise FileFormatError(d, "output folder does not exist")
+    probe = temp_path_beside(d / "write-probe")
+    with contextlib.suppress(OSError):
+        probe.unlink()
+    if need_bytes > 0:
+        import shutil
+
+        free = shutil.disk_usage(d).free
+        if free < need_bytes:
+            raise FileFormatError(d, f"not enough free space: need about {need_bytes / 1e6:.1f} MB, "
+                                     f"{free / 1e6:.1f} MB free")
+    return d
 
 
 def atomic_write_text(path, text: str) -> None:

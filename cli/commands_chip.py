@@ -58,13 +58,18 @@ def map_cmd(model, out, percentile, dt, report_path, as_json):
 @click.argument("config", type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["h5", "npz", "csv", "c", "nir"]), required=True)
 @click.option("-o", "--output", "out", type=click.Path(), required=True,
-              help="File to write (a folder for csv).")
-def export_cmd(config, fmt, out):
-    """Export a chip config's quantised weights: h5, npz, csv (folder), C header, or NIR."""
+              help="File to write (a new folder for csv).")
+@click.option("--force", is_flag=True,
+              help="Replace an existing output file; for csv, replace a previous csv export of anp-emu "
+                   "(recognised by its manifest; a folder holding anything else is never replaced).")
+def export_cmd(config, fmt, out, force):
+    """Export a chip config's quantised weights: h5, npz, csv (folder), C header, or NIR.
+
+    Nothing existing is replaced without --force; every output appears complete or not at all."""
     from anp_emu.mapping.export import export_config
 
     cfg = load_chip_config(config)
-    click.echo(f"wrote {export_config(cfg, out, fmt)}")
+    click.echo(f"wrote {export_config(cfg, out, fmt, force=force)}")
 
 
 @main.command("info")

@@ -18,18 +18,19 @@ Formats (every write atomic: a temporary file or folder, then rename):
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from anp_emu.config import ChipConfig
 from anp_emu.config_io import load_config, save_config
-from anp_emu.errors import ConfigKeyError, FileFormatError, InputError
-from anp_emu.fileio import atomic_path, atomic_write_text
+from anp_emu.errors import AnpError, ConfigKeyError, FileFormatError, InputError
+from anp_emu.fileio import atomic_path, atomic_write_text, temp_path_beside, user_umask
 from anp_emu.spec import ChipSpec
 
 FORMATS = ("h5", "npz", "csv", "c", "nir")
@@ -37,10 +38,17 @@ NPZ_FORMAT = "anp-emu-chip-npz"
 _SCALARS = ("theta_hid", "theta_out", "w_aux_hid", "w_aux_out")
 
 
-def export_config(config: ChipConfig, path, fmt: str, dt: float = 1e-3) -> Path:
+def export_config(config: ChipConfig, path, fmt: str, dt: float = 1e-3, force: bool = False) -> Path:
+    """Write ``config`` to ``path`` in format ``fmt``. An existing output is replaced only with
+    ``force`` (and a csv folder only if it is an unmodified csv export of ours)."""
     path = Path(path)
     if fmt not in FORMATS:
         raise InputError("--format", "unknown export format", limit=f"one of {list(FORMATS)}", value=repr(fmt))
+    if fmt != "csv":
+        if path.is_dir():
+            raise FileFormatError(path, "is a folder, expected a file name")
+        if path.exists() and not force:
+            raise FileFormatError(path, "exists; not replaced (add --force to replace it)")
     if fmt == "h5":
         save_config(config, path)
     elif fmt == "npz":
@@ -51,7 +59,7 @@ def export_config(config: ChipConfig, path, fmt: str, dt: float = 1e-3) -> Path:
                          scale_hid=np.float64(config.scale_hid), scale_out=np.float64(config.scale_out),
                          **{f"spec_{k}": np.int64(v) for k, v in config.spec.to_dict().items()})
     elif fmt == "csv":
-        _write_csv_folder(config, path)
+        _write_csv_folder(config, path, force)
     elif fmt == "c":
         atomic_write_text(path, c_header(config, path.stem))
     else:
@@ -65,26 +73,90 @@ def _csv_text(rows) -> str:
     return buf.getvalue()
 
 
-def _write_csv_folder(config: ChipConfig, path: Path) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.exists() and not path.is_dir():
-        raise FileFormatError(path, "exists and is not a folder")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=parent))
+CSV_FORMAT = "anp-emu-chip-csv"
+CSV_MANIFEST = "anp-export.json"   # names and SHA-256 of every file of a csv export of ours
+
+
+def _csv_files(config: ChipConfig) -> dict[str, str]:
+    return {
+        "hidden_weight.csv": _csv_text(config.w_hid.tolist()),
+        "output_weight.csv": _csv_text(config.w_out.tolist()),
+        "neurons.csv": _csv_text([["layer", "theta", "aux_weight", "scale", "w_bits"]]
+                                 + [[name, config.theta(i), config.w_aux(i), repr(config.scale(i)), config.spec.w_bits(i)]
+                                    for i, name in enumerate(("hidden", "output"))]),
+        "spec.csv": _csv_text([["key", "value"]] + [[k, int(v)] for k, v in config.spec.to_dict().items()]),
+        "learning.csv": _csv_text([["key", "value"]] + [[k, json.dumps(v)] for k, v in config.learning.to_dict().items()]),
+    }
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def previous_csv_export(path: Path) -> str | None:
+    """None if ``path`` holds exactly an unmodified csv export of ours (its manifest lists every
+    file in it, with matching SHA-256), else the reason it is not one."""
+    man = path / CSV_MANIFEST
+    if not man.is_file():
+        return f"has no {CSV_MANIFEST} (not a csv export of anp-emu)"
     try:
-        (tmp / "hidden_weight.csv").write_text(_csv_text(config.w_hid.tolist()))
-        (tmp / "output_weight.csv").write_text(_csv_text(config.w_out.tolist()))
-        (tmp / "neurons.csv").write_text(_csv_text(
-            [["layer", "theta", "aux_weight", "scale", "w_bits"]]
-            + [[name, config.theta(i), config.w_aux(i), repr(config.scale(i)), config.spec.w_bits(i)]
-               for i, name in enumerate(("hidden", "output"))]))
-        (tmp / "spec.csv").write_text(_csv_text([["key", "value"]] + [[k, int(v)] for k, v in config.spec.to_dict().items()]))
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=parent))
-            os.replace(path, old / "x")
-            os.replace(tmp, path)
+        m = json.loads(man.read_text())
+        files = dict(m["files"])
+        if m.get("format") != CSV_FORMAT:
+            return f"{CSV_MANIFEST}: format is not {CSV_FORMAT!r}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{CSV_MANIFEST} is not a readable manifest"
+    present = {q.name for q in path.iterdir()}
+    extra = sorted(present - set(files) - {CSV_MANIFEST})
+    if extra:
+        return f"holds {extra[0]!r}, which anp-emu did not write"
+    for name, digest in files.items():
+        f = path / name
+        if not f.is_file() or f.is_symlink() or _sha256(f.read_bytes()) != digest:
+            return f"{name} was changed or removed since anp-emu wrote it"
+    return None
+
+
+def _write_csv_folder(config: ChipConfig, path: Path, force: bool = False) -> None:
+    """Write the csv folder beside ``path`` and rename it into place. An existing folder is
+    replaced only with ``force`` and only if it is an unmodified csv export of ours (so nothing
+    anp-emu did not write is ever removed); the current folder (or one holding it) never is."""
+    final = Path(os.path.abspath(path))
+    if final.exists() or final.is_symlink():
+        if not final.is_dir() or final.is_symlink():
+            raise FileFormatError(path, "exists and is not a folder; not replaced")
+        cwd = Path.cwd().resolve()
+        if final.resolve() == cwd or final.resolve() in cwd.parents:
+            raise FileFormatError(path, "is the current folder or holds it; choose a new folder for the csv export")
+        if not force:
+            raise FileFormatError(path, "exists; not replaced (csv export writes a new folder; --force replaces "
+                                        "a previous csv export of anp-emu, nothing else)")
+        why = previous_csv_export(final)
+        if why is not None and any(final.iterdir()):
+            raise FileFormatError(path, f"not replaced even with --force: {why}")
+    files = _csv_files(config)
+    tmp = temp_path_beside(final, folder=True)
+    try:
+        manifest = {"format": CSV_FORMAT, "version": 1, "files": {}}
+        for name, text in files.items():
+            data = text.encode()
+            (tmp / name).write_bytes(data)
+            manifest["files"][name] = _sha256(data)
+        (tmp / CSV_MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+        for q in tmp.iterdir():
+            os.chmod(q, 0o666 & ~user_umask())
+        if final.exists():
+            # swap: our previous export goes aside under a fresh name, the new one takes its place,
+            # then the old one (verified above to hold only our files) is removed
+            old = temp_path_beside(final.with_name(final.name + ".old"), folder=True)
+            os.rename(final, old / "x")
+            os.rename(tmp, final)
             shutil.rmtree(old)
         else:
-            os.replace(tmp, path)
+            os.rename(tmp, final)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise FileFormatError(path, f"cannot write: {e.strerror or e}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -153,15 +225,43 @@ def import_config(path, fmt: str | None = None) -> ChipConfig:
         return ChipConfig(spec, d["w_hid"], d["w_out"], *(int(d[k]) for k in _SCALARS),
                           float(d["scale_hid"]), float(d["scale_out"]))
     if fmt == "csv":
-        spec = ChipSpec.from_dict({r["key"]: int(r["value"]) for r in csv.DictReader(open(p / "spec.csv"))})
-        neurons = list(csv.DictReader(open(p / "neurons.csv")))
-        w = [np.loadtxt(p / f, delimiter=",", dtype=np.int64, ndmin=2) for f in ("hidden_weight.csv", "output_weight.csv")]
-        return ChipConfig(spec, w[0], w[1], int(neurons[0]["theta"]), int(neurons[1]["theta"]),
-                          int(neurons[0]["aux_weight"]), int(neurons[1]["aux_weight"]),
-                          float(neurons[0]["scale"]), float(neurons[1]["scale"]))
+        return _read_csv_folder(p)
     if fmt == "nir":
         return _read_nir(p)
     raise InputError("format", "cannot import this format", limit="h5, npz, csv or nir", value=repr(fmt))
+
+
+def _read_csv_folder(p: Path) -> ChipConfig:
+    """A csv export folder; with a manifest, every file's SHA-256 is checked first."""
+    from anp_emu.learning.settings import LearningSettings
+
+    if (p / CSV_MANIFEST).exists():
+        why = previous_csv_export(p)
+        if why is not None and "did not write" not in why:
+            raise FileFormatError(p, f"checksum: {why}")
+    for name in ("spec.csv", "neurons.csv", "hidden_weight.csv", "output_weight.csv"):
+        if not (p / name).is_file():
+            raise FileFormatError(p / name, "file not found (not a csv export of anp-emu?)")
+    try:
+        with open(p / "spec.csv", newline="") as f:
+            spec = ChipSpec.from_dict({r["key"]: int(r["value"]) for r in csv.DictReader(f)}, where=f"{p}/spec.csv")
+        with open(p / "neurons.csv", newline="") as f:
+            neurons = list(csv.DictReader(f))
+        if [r.get("layer") for r in neurons] != ["hidden", "output"]:
+            raise FileFormatError(p / "neurons.csv", "expected the rows hidden, output")
+        w = [np.loadtxt(p / f, delimiter=",", dtype=np.int64, ndmin=2) for f in ("hidden_weight.csv", "output_weight.csv")]
+        learning = LearningSettings()
+        if (p / "learning.csv").is_file():
+            with open(p / "learning.csv", newline="") as f:
+                learning = LearningSettings.from_dict({r["key"]: json.loads(r["value"]) for r in csv.DictReader(f)},
+                                                      where=f"{p}/learning.csv")
+        return ChipConfig(spec, w[0], w[1], int(neurons[0]["theta"]), int(neurons[1]["theta"]),
+                          int(neurons[0]["aux_weight"]), int(neurons[1]["aux_weight"]),
+                          float(neurons[0]["scale"]), float(neurons[1]["scale"]), learning)
+    except AnpError:
+        raise
+    except (ValueError, KeyError, TypeError) as e:
+        raise FileFormatError(p, f"malformed csv export: {e.__class__.__name__}: {e}") from None
 
 
 def _read_nir(p: Path) -> ChipConfig:
