@@ -1,8 +1,10 @@
 """Chip config files: HDF5, ``format = "anp-emu-chip-config"``, ``version = 1``.
 
-Layout (the lava-dl netx convention where it fits, so the Loihi ecosystem can read the weights)::
+Layout (group names like lava-dl netx's ``/layer/<i>/weight``, but netx itself cannot build
+this file: ``ANP_LIF`` is not a netx neuron type; ``anp export --format netx`` writes what netx
+builds)::
 
-    /                      attrs: format, version
+    /                      attrs: format, version, sha256 (SHA-256 of all content, checked on load)
     /spec                  attrs: n_in, n_hid, n_out, w_bits_hid, w_bits_out, v_bits, leak_shift, aux
     /learning              attrs: the LearningSettings fields (lr_shift, temporal_window: -1 = unset)
     /layer/0 (hidden), /layer/1 (output)
@@ -27,12 +29,12 @@ import numpy as np
 
 from .config import ChipConfig
 from .errors import FileFormatError
-from .fileio import check_keys, h5_reader, h5_writer, read_array
+from .fileio import check_keys, h5_reader, h5_writer, read_array, verify_h5_checksum
 from .learning.settings import OPTIONAL_INTS, LearningSettings
 from .spec import ChipSpec
 
 FORMAT = "anp-emu-chip-config"
-VERSION = 1
+VERSION = 2          # 2: root attribute sha256 (content checksum, verified on load); 1: without it
 _NEURON_KEYS = {"type", "vThMant", "vDecay", "leakShift", "auxWeight", "scale", "wBits"}
 _LAYER_KEYS = {"type", "shape", "weight", "neuron"}
 
@@ -40,7 +42,7 @@ _LAYER_KEYS = {"type", "shape", "weight", "neuron"}
 def save_config(config: ChipConfig, path) -> None:
     """Write ``config`` to ``path`` atomically."""
     spec = config.spec
-    with h5_writer(path, FORMAT, VERSION) as f:
+    with h5_writer(path, FORMAT, VERSION, checksum=True) as f:
         g = f.create_group("spec")
         for k, v in spec.to_dict().items():
             g.attrs[k] = np.int64(v)
@@ -76,7 +78,8 @@ def _text(group, name, path, where, expected):
 
 def load_config(path) -> ChipConfig:
     """Read and validate a chip config file."""
-    with h5_reader(path, FORMAT, (VERSION,)) as f:
+    with h5_reader(path, FORMAT, (1, VERSION)) as f:
+        verify_h5_checksum(f, path, required=int(f.attrs["version"]) >= 2)
         check_keys(f, {"spec", "learning", "layer"}, {"spec", "layer"}, "", path)
         spec = ChipSpec.from_dict({k: (v.item() if hasattr(v, "item") else v) for k, v in f["spec"].attrs.items()},
                                   where=f"{path}:/spec")

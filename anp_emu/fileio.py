@@ -81,7 +81,10 @@ def check_writable(folder, need_bytes: int = 0) -> Path:
     d = Path(folder)
     if not d.is_dir():
         raise FileFormatError(d, "output folder does not exist")
-    probe = temp_path_beside(d / "write-probe")
+    try:
+        probe = temp_path_beside(d / "write-probe")
+    except FileFormatError as e:
+        raise FileFormatError(d, e.problem) from None
     with contextlib.suppress(OSError):
         probe.unlink()
     if need_bytes > 0:
@@ -104,14 +107,74 @@ def atomic_write_bytes(path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+CHECKSUM_ATTR = "sha256"
+
+
+def _feed(h, name: str, value) -> None:
+    h.update(name.encode() + b"\0")
+    if isinstance(value, bytes):
+        data = b"b" + value
+    elif isinstance(value, str):
+        data = b"s" + value.encode()
+    else:
+        a = np.asarray(value)
+        if a.dtype.kind in "SUO":
+            data = b"t" + "\0".join(x.decode() if isinstance(x, bytes) else str(x) for x in a.ravel()).encode()
+        else:
+            a = np.ascontiguousarray(a)
+            data = a.dtype.str.encode() + str(a.shape).encode() + a.tobytes()
+    h.update(len(data).to_bytes(8, "little") + data)
+
+
+def h5_content_sha256(f: h5py.File) -> str:
+    """SHA-256 of everything in an open HDF5 file: every dataset (name, dtype, shape, bytes) and
+    every attribute of every group and dataset (name, value), in name order, except the root's
+    ``sha256`` attribute itself."""
+    import hashlib
+
+    h = hashlib.sha256()
+    names = [""]
+    f.visit(names.append)
+    for name in sorted(names):
+        obj = f[name] if name else f
+        if isinstance(obj, h5py.Dataset):
+            _feed(h, "/" + name, obj[()])
+        for a in sorted(obj.attrs):
+            if name == "" and a == CHECKSUM_ATTR:
+                continue
+            _feed(h, f"/{name}@{a}", obj.attrs[a])
+    return h.hexdigest()
+
+
+def verify_h5_checksum(f: h5py.File, path, required: bool = True) -> None:
+    """Compare the stored content checksum with the content; one clear error on a mismatch."""
+    stored = f.attrs.get(CHECKSUM_ATTR)
+    if stored is None:
+        if required:
+            raise FileFormatError(path, f"attribute {CHECKSUM_ATTR}: content checksum missing")
+        return
+    stored = stored.decode() if isinstance(stored, bytes) else str(stored)
+    try:
+        actual = h5_content_sha256(f)
+    except (OSError, RuntimeError, ValueError) as e:
+        raise FileFormatError(path, f"truncated or corrupt data ({e.__class__.__name__})") from None
+    if actual != stored:
+        raise FileFormatError(path, f"content checksum mismatch (sha256 stored {stored[:12]}..., content "
+                                    f"{actual[:12]}...): the file was damaged or edited; not used")
+
+
 @contextlib.contextmanager
-def h5_writer(path, fmt: str, version: int) -> Iterator[h5py.File]:
-    """Open a new HDF5 file for writing atomically, stamped with ``format`` and ``version``."""
+def h5_writer(path, fmt: str, version: int, checksum: bool = False) -> Iterator[h5py.File]:
+    """Open a new HDF5 file for writing atomically, stamped with ``format`` and ``version`` (and,
+    with ``checksum``, the SHA-256 of its whole content, see :func:`h5_content_sha256`)."""
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = fmt
             f.attrs["version"] = np.int64(version)
             yield f
+            if checksum:
+                f.flush()
+                f.attrs[CHECKSUM_ATTR] = h5_content_sha256(f)
 
 
 @contextlib.contextmanager

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from anp_emu.cli.common import load_chip_config, write_json
+from anp_emu.cli.common import load_chip_config, refuse_existing, write_json
+from anp_emu.fileio import check_writable
 from anp_emu.cli.main import main
 from anp_emu.errors import FileFormatError
 
@@ -23,7 +24,8 @@ from anp_emu.errors import FileFormatError
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the quantisation report as JSON here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def map_cmd(model, out, percentile, dt, report_path, as_json):
+@click.option("--force", is_flag=True, help="Replace an existing OUTPUT (and --report) file.")
+def map_cmd(model, out, percentile, dt, report_path, as_json, force):
     """Map a float model (.npz or NIR .nir) onto the chip: quantise, check the design rules, report.
 
     Nothing is written unless every design rule holds."""
@@ -34,6 +36,10 @@ def map_cmd(model, out, percentile, dt, report_path, as_json):
     p = Path(model)
     if not p.exists():
         raise FileFormatError(p, "file not found")
+    for target in (out, report_path):       # every output checked before anything is written
+        if target:
+            refuse_existing(target, force)
+            check_writable(Path(target).parent if str(Path(target).parent) else Path("."))
     fm = load_nir(p, dt=dt) if p.suffix == ".nir" else load_npz(p)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

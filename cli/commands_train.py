@@ -120,6 +120,24 @@ def build_settings(rule, seed, *, lr=None, lr_shift=None, rounding="stochastic",
                             seed=seed)
 
 
+RUN_FILES = ("checkpoint.h5", "log.csv", "config.h5", "summary.json")
+
+
+def make_run_outdir(outdir, spec, *, resume: bool = False, force: bool = False) -> Path:
+    """The output folder of a training run, checked before any training: writable, room for the
+    checkpoint (written beside the old one, then renamed) and config, and not holding an earlier
+    run unless ``--resume`` (continue it) or ``--force`` (replace its files) is given."""
+    if resume and force:
+        raise InputError("--force", "cannot be combined with --resume", hint="--resume continues a run, --force replaces it")
+    weight_bytes = 8 * (spec.n_hid * spec.n_in + spec.n_out * spec.n_hid)   # float64 worst case
+    out = make_outdir(outdir, need_bytes=3 * weight_bytes + (1 << 20))
+    old = [f for f in RUN_FILES if (out / f).exists()]
+    if old and not (resume or force):
+        raise InputError("-o/--output", "holds an earlier run; not overwritten", value=str(out / old[0]),
+                         hint="--resume continues it, --force replaces its files, or choose a new folder")
+    return out
+
+
 def run_training(ds, cfg, settings, options, point, progress, outdir: Path | None, resume: bool = False,
                  split_args=None, quiet: bool = False):
     """Train; write checkpoint.h5, log.csv, config.h5 and summary.json to ``outdir``. Returns the trainer."""
@@ -168,10 +186,14 @@ def run_training(ds, cfg, settings, options, point, progress, outdir: Path | Non
               help="Adaptive threshold: aux-neuron emulation (the chip), ideal AFT-LIF (float twin), or none.")
 @click.option("--precision", type=click.Choice(["int", "float"]), default="int", show_default=True,
               help="int: on-chip training (bit-exact); float: the float twin.")
-@click.option("--resume", is_flag=True, help="Continue from OUTDIR/checkpoint.h5 (same arguments as the first run).")
+@click.option("--resume", is_flag=True,
+              help="Continue from OUTDIR/checkpoint.h5 (same arguments as the first run; a larger --epochs "
+                   "extends a finished constant-schedule run, bit-identically to a run of that length).")
+@click.option("--force", is_flag=True, help="Start afresh in an OUTDIR that holds an earlier run, replacing its "
+                                            "checkpoint.h5, log.csv, config.h5 and summary.json (nothing else).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @learning_options
-def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, as_json, epochs, lr, lr_shift, schedule,
+def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, force, as_json, epochs, lr, lr_shift, schedule,
               rounding, surrogate, surrogate_width, temporal, temporal_window, reset_path, loss, logit_gain, split,
               test_subjects, train_fraction, seed, target_hidden, aux_frac, point, progress):
     """Train a spiking network on the emulated ANP-I, sample by sample (batch size 1).
@@ -191,7 +213,7 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, as
                               surrogate_width=surrogate_width, temporal=temporal, temporal_window=temporal_window,
                               reset_path=reset_path, loss=loss, logit_gain=logit_gain)
     options = TrainOptions(epochs=epochs, schedule=schedule, precision=precision, seed=seed, aft=aft)
-    out = make_outdir(outdir)
+    out = make_run_outdir(outdir, cfg.spec, resume=resume, force=force)
     if init_rep is not None and not as_json:
         click.echo(f"init: theta {init_rep.theta_hid}/{init_rep.theta_out}, aux {init_rep.w_aux_hid}/"
                    f"{init_rep.w_aux_out}, hidden activity {init_rep.hidden_activity:.2%}, dead neurons "

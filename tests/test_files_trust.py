@@ -79,3 +79,177 @@ def test_file_exports_refuse_an_existing_file_without_force(tmp_path, config_fil
         r = run("export", config_file, "--format", fmt, "-o", out)
         assert r.exit_code == 1 and "--force" in r.output and out.read_text() == "precious"
         assert run("export", config_file, "--format", fmt, "-o", out, "--force").exit_code == 0
+
+
+# ------------------------------------------------------------------ item 2: train -o OLD_RUN, --resume --epochs N
+@pytest.fixture(scope="module")
+def events_file(tmp_path_factory):
+    from anp_emu.emg.dataset import EventDataset
+    from test_learning import separable_task
+
+    xs, ys = separable_task(3, n=45, T=10)
+    n = len(xs)
+    ds = EventDataset.from_spikes(xs, 10, 64, ys, np.zeros(n), np.zeros(n), np.arange(n), ["a", "b", "c", "d"],
+                                  "test", {})
+    path = tmp_path_factory.mktemp("ev") / "ev.h5"
+    ds.save(path)
+    return path
+
+
+def train(ev, out, *args):
+    return run("train", ev, "-o", out, "--lr", "3000", "--no-progress", "--json", *args)
+
+
+def test_train_into_an_earlier_run_is_refused_without_resume_or_force(tmp_path, events_file):
+    out = tmp_path / "run"
+    assert train(events_file, out, "--epochs", "1").exit_code == 0
+    before = {f: (out / f).read_bytes() for f in ("checkpoint.h5", "config.h5", "log.csv", "summary.json")}
+    r = train(events_file, out, "--epochs", "1", "--seed", "4")
+    assert r.exit_code == 1 and "holds an earlier run" in r.output and "--resume" in r.output
+    assert {f: (out / f).read_bytes() for f in before} == before
+    assert train(events_file, out, "--epochs", "1", "--seed", "4", "--force").exit_code == 0
+    assert (out / "config.h5").read_bytes() != before["config.h5"]
+
+
+def test_resume_with_more_epochs_extends_a_finished_run_bit_identically(tmp_path, events_file):
+    from anp_emu.config_io import load_config
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert train(events_file, a, "--epochs", "2", "--schedule", "constant").exit_code == 0
+    r = train(events_file, a, "--epochs", "3", "--schedule", "constant", "--resume")
+    assert r.exit_code == 0, r.output
+    assert train(events_file, b, "--epochs", "3", "--schedule", "constant").exit_code == 0
+    assert load_config(a / "config.h5").equals(load_config(b / "config.h5"))
+    la = (a / "log.csv").read_text().splitlines()
+    assert len(la) == 4
+    # a cosine schedule depends on the epoch count: the extension is refused, with the reason
+    c = tmp_path / "c"
+    assert train(events_file, c, "--epochs", "2").exit_code == 0
+    before = (c / "config.h5").read_bytes()
+    r = train(events_file, c, "--epochs", "3", "--resume")
+    assert r.exit_code == 1 and "cannot extend to 3 epochs bit-identically" in r.output
+    assert (c / "config.h5").read_bytes() == before
+    r = train(events_file, c, "--epochs", "1", "--resume")
+    assert r.exit_code == 1 and "would shorten" in r.output
+
+
+# ------------------------------------------------------------------ item 3: content checksums
+def _zero_some_weights(path, name):
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        w = f[name][()]
+        w.flat[: w.size // 2] = 0
+        f[name][...] = w
+
+
+def test_a_damaged_checkpoint_is_refused_and_the_good_config_stays(tmp_path, events_file):
+    out = tmp_path / "run"
+    assert train(events_file, out, "--epochs", "1", "--schedule", "constant").exit_code == 0
+    good = (out / "config.h5").read_bytes()
+    _zero_some_weights(out / "checkpoint.h5", "w_hid")
+    r = train(events_file, out, "--epochs", "2", "--schedule", "constant", "--resume")
+    assert r.exit_code == 1 and "checksum mismatch" in r.output and "Traceback" not in r.output
+    assert (out / "config.h5").read_bytes() == good
+
+
+def test_a_damaged_config_is_one_clear_error(tmp_path, config_file):
+    from anp_emu.config_io import load_config
+
+    assert load_config(config_file).equals(small_config())
+    _zero_some_weights(config_file, "layer/0/weight")
+    with pytest.raises(FileFormatError, match="content checksum mismatch"):
+        load_config(config_file)
+    r = run("info", config_file)
+    assert r.exit_code == 1 and "checksum mismatch" in r.output
+
+
+# ------------------------------------------------------------------ item 4: writability, paths, umask
+def _read_only_folder(monkeypatch):
+    """Tests run as root here, where chmod cannot make a folder read-only: make every new file fail
+    the way a read-only file system does (errno EROFS, naming the temporary file)."""
+    import errno
+    import tempfile
+
+    def refuse(*a, dir=None, prefix="", suffix="", **k):
+        raise OSError(errno.EROFS, "Read-only file system", os.path.join(dir or ".", prefix + "x" + suffix))
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+
+
+def test_an_unwritable_output_folder_fails_before_training_and_names_the_users_path(tmp_path, events_file,
+                                                                                     monkeypatch):
+    from anp_emu.training import Trainer
+
+    def no_training(self, *a, **k):
+        raise AssertionError("training started before the output folder was checked")
+    monkeypatch.setattr(Trainer, "run_epoch", no_training)
+    _read_only_folder(monkeypatch)
+    out = tmp_path / "run"
+    r = train(events_file, out, "--epochs", "1")
+    assert r.exit_code == 1 and f"error: {out}: " in r.output and "Read-only file system" in r.output
+    assert ".part" not in r.output and "Traceback" not in r.output
+
+
+def test_no_free_space_is_found_before_training(tmp_path, events_file, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**6, 10**6 - 1000, 1000))
+    r = train(events_file, tmp_path / "run", "--epochs", "1")
+    assert r.exit_code == 1 and "not enough free space" in r.output and str(tmp_path / "run") in r.output
+
+
+def test_write_errors_name_the_final_path_not_the_temporary_file(tmp_path, monkeypatch):
+    import errno
+
+    real = os.replace
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device", str(src))
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(FileFormatError) as e:
+        save_config(small_config(), tmp_path / "c.h5")
+    monkeypatch.setattr(os, "replace", real)
+    assert str(e.value).startswith(f"{tmp_path / 'c.h5'}: ") and ".part" not in str(e.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["h5", "npz", "csv", "c", "nir"])
+def test_outputs_get_the_users_umask(tmp_path, config_file, fmt):
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / f"x.{fmt}"
+        export_config(small_config(), out, fmt)
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE(out.stat().st_mode)
+    assert mode == (0o755 if fmt == "csv" else 0o644), oct(mode)
+    if fmt == "csv":
+        assert {stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == {0o644}
+
+
+def test_map_with_an_unwritable_report_path_writes_nothing(tmp_path):
+    from test_mapping import separable_float_model
+
+    m = separable_float_model()
+    np.savez(tmp_path / "m.npz", w_hid=m.w_hid, w_out=m.w_out, theta_hid=0.3, theta_out=0.5, tau=0.5)
+    r = run("map", tmp_path / "m.npz", "-o", tmp_path / "c.h5", "--report", tmp_path / "missing" / "r.json")
+    assert r.exit_code == 1 and "missing" in r.output and not (tmp_path / "c.h5").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+    # and an existing config is not replaced without --force
+    (tmp_path / "c.h5").write_text("mine")
+    r = run("map", tmp_path / "m.npz", "-o", tmp_path / "c.h5")
+    assert r.exit_code == 1 and (tmp_path / "c.h5").read_text() == "mine"
+
+
+def test_synthetic_dataset_folder_gets_the_users_umask(tmp_path):
+    from anp_emu.emg.synthetic import write_synthetic_dataset
+
+    old = os.umask(0o022)
+    try:
+        write_synthetic_dataset(tmp_path / "raw", n_subjects=1, n_sessions=1, n_reps=1)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "raw").stat().st_mode) == 0o755
