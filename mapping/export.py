@@ -185,7 +185,9 @@ def c_header(config: ChipConfig, name: str = "anp_config") -> str:
 
 
 def _write_nir(config: ChipConfig, path: Path, dt: float) -> None:
-    import nir
+    from .float_model import require_nir
+
+    nir = require_nir()
 
     tau_k = config.spec.tau
     tau_c = dt / (1.0 - tau_k)
@@ -265,7 +267,9 @@ def _read_csv_folder(p: Path) -> ChipConfig:
 
 
 def _read_nir(p: Path) -> ChipConfig:
-    import nir
+    from .float_model import require_nir
+
+    nir = require_nir()
 
     from .float_model import load_nir
     from .quantise import nearest_leak_shift

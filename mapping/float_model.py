@@ -92,6 +92,16 @@ def load_npz(path) -> FloatModel:
     return FloatModel(**{k: (v if k in ("w_hid", "w_out") else v.reshape(())) for k, v in data.items()})
 
 
+def require_nir():
+    """The ``nir`` package (a default dependency); one clear error if it is missing."""
+    try:
+        import nir
+    except ImportError:
+        raise InputError("nir", "the NIR format needs the nir package, which is not installed",
+                         hint="pip install 'anp-emu[nir]' or pip install nir") from None
+    return nir
+
+
 def _uniform(values, where: str) -> float:
     a = np.asarray(values, dtype=np.float64).ravel()
     if a.size == 0:
@@ -105,7 +115,7 @@ def _uniform(values, where: str) -> float:
 
 def _chain(graph) -> list[str]:
     """Node names from the single input to the single output, refusing branches."""
-    import nir
+    nir = require_nir()
 
     inputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Input)]
     if len(inputs) != 1:
@@ -128,7 +138,7 @@ def _chain(graph) -> list[str]:
 
 def load_nir(source, dt: float = 1e-3) -> FloatModel:
     """A FloatModel from a NIR graph or file (see the module docstring for the mapping)."""
-    import nir
+    nir = require_nir()
 
     if isinstance(source, (str, Path)):
         p = Path(source)

@@ -253,3 +253,64 @@ def test_synthetic_dataset_folder_gets_the_users_umask(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "raw").stat().st_mode) == 0o755
+
+
+# ------------------------------------------------------------------ item 10: tracebacks
+class _Reduce:
+    def __init__(self, fn, args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return self.fn, self.args
+
+
+@pytest.mark.parametrize("payload", [_Reduce(bytearray, (2 ** 63,)), _Reduce(bytearray, (2 ** 34,)),
+                                     _Reduce(bytes, (2 ** 40,))])
+def test_a_pickle_asking_for_a_huge_allocation_is_a_clean_error(tmp_path, payload):
+    import pickle
+
+    from anp_emu.emg.ceolini import restricted_load
+    from anp_emu.errors import UnsafePickleError
+
+    (tmp_path / "bomb.pkl").write_bytes(pickle.dumps({"emg": payload}, protocol=2))
+    with pytest.raises(UnsafePickleError, match=r"bomb.pkl: refused byte"):
+        restricted_load(tmp_path / "bomb.pkl")
+
+
+def test_a_pickle_with_an_unknown_codec_is_a_clean_error(tmp_path):
+    import codecs
+    import pickle
+
+    from anp_emu.emg.ceolini import restricted_load, restricted_loads
+
+    data = pickle.dumps(_Reduce(codecs.encode, ("abc", "no-such-codec")), protocol=2)
+    (tmp_path / "c.pkl").write_bytes(data)
+    with pytest.raises(FileFormatError, match="codec 'no-such-codec'"):
+        restricted_load(tmp_path / "c.pkl")
+    assert restricted_loads(pickle.dumps(b"\x00\xffab", protocol=2)) == b"\x00\xffab"   # real bytes still load
+
+
+def test_train_into_a_path_below_a_file_is_one_error_line(tmp_path, events_file):
+    (tmp_path / "afile").write_text("x")
+    r = train(events_file, tmp_path / "afile" / "run", "--epochs", "1")
+    assert r.exit_code == 1 and "afile (a parent of the output folder) exists and is not a folder" in r.output
+    assert "Traceback" not in r.output and r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_without_nir_installed_nir_commands_name_the_extra(tmp_path, config_file, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "nir", None)      # import nir raises ImportError
+    r = run("export", config_file, "--format", "nir", "-o", tmp_path / "x.nir")
+    assert r.exit_code == 1 and "anp-emu[nir]" in r.output and "Traceback" not in r.output
+    (tmp_path / "g.nir").write_bytes(b"")
+    r = run("map", tmp_path / "g.nir", "-o", tmp_path / "c2.h5")
+    assert r.exit_code == 1 and "anp-emu[nir]" in r.output
+
+
+def test_nir_is_a_default_dependency():
+    import tomllib
+    from pathlib import Path
+
+    meta = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert any(d.startswith("nir") for d in meta["project"]["dependencies"])
