@@ -66,8 +66,9 @@ def learning_options(f):
     """click options of the learning rule and the training run (shared by train and ablation)."""
     opts = [
         click.option("--epochs", type=click.IntRange(1, 100000), default=5, show_default=True),
-        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
-                     help="Learning rate (weight LSBs per unit gradient). Default: the rule's tuned value."),
+        click.option("--lr", type=click.FloatRange(min=0, min_open=True, max=2.0 ** 20), default=None,
+                     help="Learning rate (weight LSBs per unit gradient, at most 2^20: beyond it every update "
+                          "saturates). Default: the rule's tuned value."),
         click.option("--lr-shift", type=click.IntRange(0, 30), default=None, help="lr = 2^-SHIFT (overrides --lr)."),
         click.option("--schedule", type=click.Choice(["constant", "cosine"]), default="cosine", show_default=True),
         click.option("--rounding", type=click.Choice(["nearest", "floor", "stochastic"]), default="stochastic",
@@ -250,8 +251,11 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, fo
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split (as in anp train).")
 @click.option("--precision", type=click.Choice(["int", "float"]), default="int", show_default=True)
 @click.option("--operating-point", "point", default="0.56V", show_default=True)
+@click.option("--pad-inputs", is_flag=True,
+              help="Accept a dataset with fewer input lines than the config (it drives lines 0..n-1, the rest "
+                   "stay silent). Without it the two must have the same number of lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def eval_cmd(config, dataset, split, train_fraction, seed, precision, point, as_json):
+def eval_cmd(config, dataset, split, train_fraction, seed, precision, point, pad_inputs, as_json):
     """Accuracy, confusion matrix, per-class accuracy, energy and latency per inference."""
     from anp_emu.chip import Chip
     from anp_emu.energy.report import step_energy
@@ -259,6 +263,11 @@ def eval_cmd(config, dataset, split, train_fraction, seed, precision, point, as_
 
     cfg = load_chip_config(config)
     ds = load_dataset(dataset)
+    if ds.n_in != cfg.spec.n_in and not (pad_inputs and ds.n_in < cfg.spec.n_in):
+        raise InputError("dataset.n_in", "differs from the config's input lines (a dataset encoded for another "
+                                         "network)", limit=cfg.spec.n_in, value=ds.n_in,
+                         hint="--pad-inputs feeds a narrower dataset to the first lines" if ds.n_in < cfg.spec.n_in
+                         else "re-encode the dataset for this config")
     if split != "all":
         tr, te = ds.split_random(train_fraction=train_fraction, seed=seed)
         ds = te if split == "test" else tr

@@ -314,3 +314,43 @@ def test_nir_is_a_default_dependency():
 
     meta = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     assert any(d.startswith("nir") for d in meta["project"]["dependencies"])
+
+
+# ------------------------------------------------------------------ item 9: nonsense inputs
+def test_eval_refuses_a_dataset_encoded_for_another_network(tmp_path, events_file):
+    cfg = ChipConfig.random(ChipSpec(n_in=128, n_hid=8, n_out=4), seed=0)
+    save_config(cfg, tmp_path / "wide.h5")
+    r = run("eval", tmp_path / "wide.h5", events_file)
+    assert r.exit_code == 1 and "dataset.n_in: differs from the config's input lines" in r.output
+    assert "limit 128; got 64" in r.output and "--pad-inputs" in r.output
+    assert run("eval", tmp_path / "wide.h5", events_file, "--pad-inputs", "--json").exit_code == 0
+
+
+def test_a_learning_rate_that_saturates_every_weight_is_refused(tmp_path, events_file):
+    from anp_emu.errors import InputError
+    from anp_emu.learning.settings import LR_MAX, LearningSettings
+
+    with pytest.raises(InputError, match="learning.lr: so large that every update saturates"):
+        LearningSettings(lr=1e308)
+    LearningSettings(lr=LR_MAX)
+    r = run("train", events_file, "-o", tmp_path / "run", "--lr", "1e308")
+    assert r.exit_code == 2 and "1e+308" in r.output and not (tmp_path / "run").exists()
+
+
+def test_preprocess_refuses_more_input_lines_than_the_chip_has(tmp_path):
+    from anp_emu.emg.synthetic import write_synthetic_dataset
+
+    write_synthetic_dataset(tmp_path / "raw", n_subjects=1, n_sessions=1, n_reps=1)
+    r = run("data", "preprocess", tmp_path / "raw", "-o", tmp_path / "ev.h5", "-p", "levels=128")
+    assert r.exit_code == 1 and "SIZE_WITHIN_CHIP" in r.output and "limit <= 1024" in r.output
+    assert "got 2048" in r.output and not (tmp_path / "ev.h5").exists()
+
+
+def test_an_all_zero_layer_maps_with_a_warning(tmp_path):
+    from test_mapping import separable_float_model
+
+    m = separable_float_model()
+    np.savez(tmp_path / "z.npz", w_hid=np.zeros_like(m.w_hid), w_out=m.w_out, theta_hid=0.3, theta_out=0.5, tau=0.5)
+    r = run("map", tmp_path / "z.npz", "-o", tmp_path / "z.h5", "--json")
+    assert r.exit_code == 0, r.output
+    assert any("hidden layer: every weight is zero" in w for w in json.loads(r.stdout)["warnings"])
