@@ -115,3 +115,21 @@ def load_config(path) -> ChipConfig:
                             float(_scalar(ng, "scale", path, nw, "f")))
     (w0, th0, a0, s0), (w1, th1, a1, s1) = parts[0], parts[1]
     return ChipConfig(spec, w0, w1, th0, th1, a0, a1, s0, s1, learning)
+
+
+def config_checksum(config: ChipConfig) -> str:
+    """SHA-256 of a config's content, independent of the file format: spec, integer weights,
+    thresholds, aux weights, scales (exact float64) and learning settings. Every export format
+    stores it, so a reload is either the same network or an error."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    meta = {"spec": config.spec.to_dict(), "learning": config.learning.to_dict(),
+            "ints": [config.theta_hid, config.theta_out, config.w_aux_hid, config.w_aux_out],
+            "scales": [float(config.scale_hid).hex(), float(config.scale_out).hex()]}
+    h.update(json.dumps(meta, sort_keys=True).encode())
+    for w in (config.w_hid, config.w_out):
+        a = np.ascontiguousarray(w, dtype="<i2")
+        h.update(str(a.shape).encode() + a.tobytes())
+    return h.hexdigest()

@@ -1,19 +1,28 @@
 """Export a chip config (mapped or trained) and import it back, identically.
 
-Formats (every write atomic: a temporary file or folder, then rename):
+Formats (every write atomic: a temporary file or folder, then rename; an existing output is
+replaced only with ``force``). Each carries the learning settings and the config's content
+checksum (:func:`anp_emu.config_io.config_checksum`), so a reload is the same network or an error:
 
 - ``h5``  the chip config format (:mod:`anp_emu.config_io`).
-- ``npz`` ``format``/``version``, ``w_hid``/``w_out`` (int16), ``theta_hid``, ``theta_out``,
-  ``w_aux_hid``, ``w_aux_out`` (int64), ``scale_hid``, ``scale_out`` (float64) and ``spec_<field>``.
-- ``csv`` a folder: ``hidden_weight.csv`` (n_hid rows x n_in integer columns), ``output_weight.csv``
-  (n_out x n_hid), ``neurons.csv`` (layer, theta, aux_weight, scale, w_bits) and ``spec.csv``
-  (key, value).
+- ``npz`` ``format``/``version`` (2), ``w_hid``/``w_out`` (int16), ``theta_hid``, ``theta_out``,
+  ``w_aux_hid``, ``w_aux_out`` (int64), ``scale_hid``, ``scale_out`` (float64), ``spec_<field>``,
+  ``learning`` (JSON text) and ``sha256``.
+- ``csv`` a new folder: ``hidden_weight.csv`` (n_hid rows x n_in integer columns),
+  ``output_weight.csv`` (n_out x n_hid), ``neurons.csv`` (layer, theta, aux_weight, scale,
+  w_bits), ``spec.csv`` and ``learning.csv`` (key, value), and ``anp-export.json``, the manifest
+  (every file with its SHA-256, the config checksum).
 - ``c``   a C header for firmware: ``int8_t``/``int16_t`` weight arrays (row = post neuron), the
-  thresholds, aux weights and the spec as ``#define``s.
-- ``nir`` float units: Input -> Affine(w * scale, 0) -> LIF -> Affine -> LIF -> Output, with LIF
-  tau = dt / (1 - tau_k), r = tau / dt (so that forward Euler with ``dt`` gives back the chip's
-  v -> tau_k v + W x), v_threshold = theta * scale; the scale and bit width ride in each Affine's
-  metadata so that re-import gives identical integers.
+  thresholds, aux weights, scales and spec as ``#define``s, the learning settings and checksum in
+  a comment; :func:`import_config` reads it back.
+- ``nir`` float units, built so that snnTorch's NIR importer runs the float twin (see
+  :func:`nir_graph` and the README's interop section): per layer an Affine (w * scale, bias
+  w_aux * scale: the aux neuron spikes every step), a LIF with tau = dt / (1 - tau_k),
+  r = tau / dt (forward Euler with ``dt`` gives back v -> tau_k v + W x) and threshold
+  (theta - 1/2^10) * scale, and, if w_aux > 0, a diagonal Linear -w_aux * scale from the LIF's
+  own spike back into it (the aux synapse reaches only neurons that did not fire at t-1).
+  Default dt = 1e-4 s, the step snnTorch's importer assumes. Graph metadata (``anp_format``,
+  the integers, dt, learning settings, checksum) lets anp-emu reload it exactly.
 """
 from __future__ import annotations
 
@@ -22,28 +31,39 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 
 from anp_emu.config import ChipConfig
-from anp_emu.config_io import load_config, save_config
+from anp_emu.config_io import config_checksum, load_config, save_config
 from anp_emu.errors import AnpError, ConfigKeyError, FileFormatError, InputError
 from anp_emu.fileio import atomic_path, atomic_write_text, temp_path_beside, user_umask
 from anp_emu.spec import ChipSpec
 
+from .float_model import require_nir
+
 FORMATS = ("h5", "npz", "csv", "c", "nir")
+NIR_DT = 1e-4                 # s: the step snnTorch's NIR importer assumes (its code fixes dt = 1e-4)
+NIR_FORMAT = "anp-emu-chip-nir"
+# LSB below theta at which the NIR threshold sits: snnTorch fires on v > threshold, the chip and
+# its float twin on v >= theta; see nir_graph
+NIR_THRESHOLD_OFFSET = 2.0 ** -10
 NPZ_FORMAT = "anp-emu-chip-npz"
 _SCALARS = ("theta_hid", "theta_out", "w_aux_hid", "w_aux_out")
 
 
-def export_config(config: ChipConfig, path, fmt: str, dt: float = 1e-3, force: bool = False) -> Path:
-    """Write ``config`` to ``path`` in format ``fmt``. An existing output is replaced only with
-    ``force`` (and a csv folder only if it is an unmodified csv export of ours)."""
+def export_config(config: ChipConfig, path, fmt: str, dt: float = NIR_DT, force: bool = False) -> Path:
+    """Write ``config`` to ``path`` in format ``fmt`` (``dt``: the NIR time step, s). An existing
+    output is replaced only with ``force`` (and a csv folder only if it is an unmodified csv
+    export of ours)."""
     path = Path(path)
     if fmt not in FORMATS:
         raise InputError("--format", "unknown export format", limit=f"one of {list(FORMATS)}", value=repr(fmt))
+    if not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
+        raise InputError("dt", "must be a finite time step > 0 (s)", value=dt)
     if fmt != "csv":
         if path.is_dir():
             raise FileFormatError(path, "is a folder, expected a file name")
@@ -54,16 +74,20 @@ def export_config(config: ChipConfig, path, fmt: str, dt: float = 1e-3, force: b
     elif fmt == "npz":
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
-                np.savez(f, format=np.array(NPZ_FORMAT), version=np.int64(1), w_hid=config.w_hid, w_out=config.w_out,
+                np.savez(f, format=np.array(NPZ_FORMAT), version=np.int64(2), w_hid=config.w_hid, w_out=config.w_out,
                          **{k: np.int64(getattr(config, k)) for k in _SCALARS},
                          scale_hid=np.float64(config.scale_hid), scale_out=np.float64(config.scale_out),
+                         learning=np.array(json.dumps(config.learning.to_dict())),
+                         sha256=np.array(config_checksum(config)),
                          **{f"spec_{k}": np.int64(v) for k, v in config.spec.to_dict().items()})
     elif fmt == "csv":
         _write_csv_folder(config, path, force)
     elif fmt == "c":
         atomic_write_text(path, c_header(config, path.stem))
     else:
-        _write_nir(config, path, dt)
+        graph = nir_graph(config, dt)
+        with atomic_path(path) as tmp:
+            require_nir().write(tmp, graph)
     return path
 
 
@@ -166,7 +190,9 @@ def c_header(config: ChipConfig, name: str = "anp_config") -> str:
     s = config.spec
     ident = "".join(ch if ch.isalnum() else "_" for ch in name).upper() or "ANP_CONFIG"
     lines = ["/* ANP-I chip config, generated by anp-emu. Weights in LSBs; row = post neuron. */",
-             f"#ifndef {ident}_H", f"#define {ident}_H", "", "#include <stdint.h>", ""]
+             f"/* anp-emu learning: {json.dumps(config.learning.to_dict())} */",
+             f"#ifndef {ident}_H", f"#define {ident}_H", "", "#include <stdint.h>", "",
+             f'#define ANP_SHA256 "{config_checksum(config)}"']
     for k, v in s.to_dict().items():
         lines.append(f"#define ANP_{k.upper()} {int(v)}")
     for i, key in enumerate(("HID", "OUT")):
@@ -184,53 +210,203 @@ def c_header(config: ChipConfig, name: str = "anp_config") -> str:
     return "\n".join(lines)
 
 
-def _write_nir(config: ChipConfig, path: Path, dt: float) -> None:
-    from .float_model import require_nir
+def _read_c_header(p: Path) -> ChipConfig:
+    """A C header written by :func:`c_header` (its checksum is verified)."""
+    from anp_emu.learning.settings import LearningSettings
+
+    text = p.read_text(errors="replace")
+    defines = dict(re.findall(r"^#define (ANP_\w+) (.+)$", text, flags=re.M))
+    try:
+        spec = ChipSpec.from_dict({f.lower(): int(defines[f"ANP_{f.upper()}"]) for f in ChipSpec().to_dict()},
+                                  where=f"{p}")
+        ints = [int(defines[k]) for k in ("ANP_THETA_HID", "ANP_THETA_OUT", "ANP_W_AUX_HID", "ANP_W_AUX_OUT")]
+        scales = [float(defines["ANP_SCALE_HID"]), float(defines["ANP_SCALE_OUT"])]
+        ws = []
+        for var in ("anp_w_hid", "anp_w_out"):
+            m = re.search(var + r"\[(\d+)\]\[(\d+)\] = \{(.*?)\};", text, flags=re.S)
+            if m is None:
+                raise FileFormatError(p, f"{var}: array not found (not a C header of anp-emu?)")
+            vals = np.array([int(v) for v in re.findall(r"-?\d+", m.group(3))], dtype=np.int64)
+            ws.append(vals.reshape(int(m.group(1)), int(m.group(2))))
+        m = re.search(r"/\* anp-emu learning: (\{.*?\}) \*/", text)
+        learning = LearningSettings.from_dict(json.loads(m.group(1)), where=f"{p}:learning") if m else LearningSettings()
+    except KeyError as e:
+        raise FileFormatError(p, f"#define {e.args[0]}: missing (not a C header of anp-emu?)") from None
+    except ValueError as e:
+        if isinstance(e, AnpError):
+            raise
+        raise FileFormatError(p, f"malformed C header: {e}") from None
+    cfg = ChipConfig(spec, ws[0], ws[1], *ints, *scales, learning)
+    _check_sum(p, cfg, defines.get("ANP_SHA256", "").strip('"') or None)
+    return cfg
+
+
+def _check_sum(p, cfg: ChipConfig, stored: str | None) -> None:
+    if stored is not None and stored != config_checksum(cfg):
+        raise FileFormatError(p, "content checksum mismatch: the file was damaged or edited; not used")
+
+
+def nir_graph(config: ChipConfig, dt: float = NIR_DT, theta_offset: float = NIR_THRESHOLD_OFFSET):
+    """The config as a NIR graph that a NIR reader simulating with step ``dt`` (forward Euler,
+    spike feedback from the previous step, reset to zero) runs as the float twin:
+
+    v[t] = (1 - s[t-1]) * tau_k * v[t-1] + W x[t] + w_aux - w_aux * s[t-1],   s[t] = v[t] > theta'
+
+    which is the chip's step (aux reaches only neurons silent at t-1). snnTorch fires on
+    ``v > threshold``, the chip on ``v >= theta``: the threshold is (theta - theta_offset) * scale;
+    theta_offset = 2^-10 LSB equals ``>=`` on integer potentials and on every float-twin
+    potential not within 2^-10 LSB below theta (measured in the README's interop section)."""
+    nir = require_nir()
+    s = config.spec
+    tau_k = s.tau
+    tau_c = dt / (1.0 - tau_k)
+    nodes = {"input": nir.Input(input_type=np.array([s.n_in]))}
+    edges = []
+    prev = "input"
+    for i, name in enumerate(("hid", "out")):
+        n = s.layer_sizes[i][0]
+        sc = config.scale(i)
+        aux = config.w_aux(i)
+        meta = {"anp_layer": name, "anp_scale": sc, "anp_w_bits": s.w_bits(i), "anp_theta": config.theta(i),
+                "anp_aux": aux}
+        nodes[f"{name}_fc"] = nir.Affine(weight=config.weights(i).astype(np.float64) * sc,
+                                         bias=np.full(n, aux * sc), metadata=meta)
+        nodes[f"{name}_lif"] = nir.LIF(tau=np.full(n, tau_c), r=np.full(n, tau_c / dt), v_leak=np.zeros(n),
+                                       v_threshold=np.full(n, (config.theta(i) - theta_offset) * sc),
+                                       v_reset=np.zeros(n))
+        edges += [(prev, f"{name}_fc"), (f"{name}_fc", f"{name}_lif")]
+        if aux:
+            # the aux synapse: -w_aux from the neuron's own spike at t-1. Written as a two-node loop
+            # (a diagonal Linear, then an identity Linear back into the LIF): snnTorch 1.0's importer
+            # rewrites a one-node LIF<->Linear loop into an RLeaky subgraph that nirtorch 2.x cannot
+            # build (AttributeError), while a longer loop goes to nirtorch's own recurrence handling,
+            # which feeds the previous step's output back (measured: same spikes as the float twin)
+            nodes[f"{name}_aux"] = nir.Linear(weight=np.diag(np.full(n, -aux * sc)))
+            nodes[f"{name}_aux_back"] = nir.Linear(weight=np.eye(n))
+            edges += [(f"{name}_lif", f"{name}_aux"), (f"{name}_aux", f"{name}_aux_back"),
+                      (f"{name}_aux_back", f"{name}_lif")]
+        prev = f"{name}_lif"
+    nodes["output"] = nir.Output(output_type=np.array([s.n_out]))
+    edges.append((prev, "output"))
+    meta = {"anp_format": NIR_FORMAT, "anp_version": 2, "anp_dt": dt, "anp_theta_offset": theta_offset,
+            "anp_spec": json.dumps(s.to_dict()), "anp_learning": json.dumps(config.learning.to_dict()),
+            "anp_sha256": config_checksum(config)}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
+
+
+def is_anp_nir(path) -> bool:
+    """True if ``path`` is a NIR file written by :func:`export_config` (recognised by its metadata)."""
+    nir = require_nir()
+    try:
+        g = nir.read(path)
+    except Exception:          # nir raises bare KeyError/OSError on foreign files
+        return False
+    fmt = g.metadata.get("anp_format") if isinstance(g.metadata, dict) else None
+    return (fmt.decode() if isinstance(fmt, bytes) else fmt) == NIR_FORMAT
+
+
+def _read_nir(p: Path) -> ChipConfig:
+    """Our NIR export, reloaded exactly from its integers and metadata (never re-quantised)."""
+    from anp_emu.learning.settings import LearningSettings
 
     nir = require_nir()
+    try:
+        graph = nir.read(p)
+    except Exception as e:     # nir raises bare KeyError/OSError on foreign files
+        raise FileFormatError(p, f"not a readable NIR file: {e.__class__.__name__}: {e}") from None
+    meta = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in (graph.metadata or {}).items()}
+    if meta.get("anp_format") != NIR_FORMAT:
+        raise FileFormatError(p, "not an anp-emu NIR export (graph metadata anp_format missing): "
+                                 "anp map quantises a foreign NIR graph")
+    try:
+        spec = ChipSpec.from_dict(json.loads(meta["anp_spec"]), where=f"{p}:anp_spec")
+        learning = LearningSettings.from_dict(json.loads(meta["anp_learning"]), where=f"{p}:anp_learning")
+        parts = []
+        for i, name in enumerate(("hid", "out")):
+            fc = graph.nodes[f"{name}_fc"]
+            m = fc.metadata
+            sc = float(m["anp_scale"])
+            w = np.asarray(fc.weight, dtype=np.float64) / sc
+            q = np.rint(w)
+            if np.any(np.abs(q - w) > 1e-6):
+                raise FileFormatError(p, f"{name}_fc.weight: not integer multiples of anp_scale (edited?)")
+            parts.append((q.astype(np.int64), int(m["anp_theta"]), int(m["anp_aux"]), sc))
+    except KeyError as e:
+        raise FileFormatError(p, f"missing {e.args[0]!r} (damaged anp-emu NIR export)") from None
+    (w0, t0, a0, s0), (w1, t1, a1, s1) = parts
+    cfg = ChipConfig(spec, w0, w1, t0, t1, a0, a1, s0, s1, learning)
+    _check_sum(p, cfg, meta.get("anp_sha256"))
+    return cfg
 
-    tau_k = config.spec.tau
-    tau_c = dt / (1.0 - tau_k)
-    nodes = [nir.Input(input_type=np.array([config.spec.n_in]))]
-    for i in (0, 1):
-        n = config.spec.layer_sizes[i][0]
-        w = config.weights(i).astype(np.float64) * config.scale(i)
-        meta = {"anp_scale": config.scale(i), "anp_w_bits": config.spec.w_bits(i), "anp_aux": config.w_aux(i),
-                "anp_v_bits": config.spec.v_bits, "anp_dt": dt}
-        nodes.append(nir.Affine(weight=w, bias=np.zeros(n), metadata=meta))
-        nodes.append(nir.LIF(tau=np.full(n, tau_c), r=np.full(n, tau_c / dt), v_leak=np.zeros(n),
-                             v_threshold=np.full(n, config.theta(i) * config.scale(i))))
-    nodes.append(nir.Output(output_type=np.array([config.spec.n_out])))
-    graph = nir.NIRGraph.from_list(*nodes)
-    with atomic_path(path) as tmp:
-        nir.write(tmp, graph)
+
+def detect_format(path) -> str:
+    """The export format of ``path``: a folder is csv; else the file's content decides (HDF5
+    config, NIR, npz (zip), C header), the suffix only when the content says nothing."""
+    p = Path(path)
+    if p.is_dir():
+        return "csv"
+    with open(p, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"\x89HDF"):
+        if p.suffix == ".nir":
+            return "nir"
+        import h5py
+
+        try:
+            with h5py.File(p, "r") as f:
+                return "h5" if "format" in f.attrs else "nir"
+        except OSError:
+            return "h5"
+    if head.startswith(b"PK"):
+        return "npz"
+    if head.startswith(b"/*") or p.suffix == ".h":
+        return "c"
+    return {".h5": "h5", ".npz": "npz", ".nir": "nir", ".h": "c"}.get(p.suffix, "h5")
 
 
 def import_config(path, fmt: str | None = None) -> ChipConfig:
-    """Read an exported config back (format from ``fmt`` or the file suffix / folder)."""
+    """Read any export of ours back exactly (format from ``fmt`` or :func:`detect_format`)."""
     p = Path(path)
     if not p.exists():
         raise FileFormatError(p, "file not found")
-    fmt = fmt or ("csv" if p.is_dir() else {".h5": "h5", ".npz": "npz", ".nir": "nir", ".h": "c"}.get(p.suffix, "h5"))
+    fmt = fmt or detect_format(p)
     if fmt == "h5":
         return load_config(p)
     if fmt == "npz":
-        with np.load(p, allow_pickle=False) as z:
-            d = {k: z[k] for k in z.files}
-        if str(d.get("format")) != NPZ_FORMAT:
-            raise FileFormatError(p, f"format: expected {NPZ_FORMAT!r}, got {d.get('format')!r}")
-        spec = ChipSpec.from_dict({k[5:]: int(v) for k, v in d.items() if k.startswith("spec_")})
-        known = {"format", "version", "w_hid", "w_out", "scale_hid", "scale_out", *_SCALARS}
-        for k in d:
-            if k not in known and not k.startswith("spec_"):
-                raise ConfigKeyError(f"{p}:{k}", "unknown key")
-        return ChipConfig(spec, d["w_hid"], d["w_out"], *(int(d[k]) for k in _SCALARS),
-                          float(d["scale_hid"]), float(d["scale_out"]))
+        return _read_npz(p)
     if fmt == "csv":
         return _read_csv_folder(p)
+    if fmt == "c":
+        return _read_c_header(p)
     if fmt == "nir":
         return _read_nir(p)
-    raise InputError("format", "cannot import this format", limit="h5, npz, csv or nir", value=repr(fmt))
+    raise InputError("format", "cannot import this format", limit=f"one of {list(FORMATS)}", value=repr(fmt))
+
+
+def _read_npz(p: Path) -> ChipConfig:
+    from anp_emu.learning.settings import LearningSettings
+
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            d = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError) as e:
+        raise FileFormatError(p, f"not a readable .npz file: {e.__class__.__name__}") from None
+    if str(d.get("format")) != NPZ_FORMAT:
+        raise FileFormatError(p, f"format: expected {NPZ_FORMAT!r}, got {d.get('format')!r}")
+    known = {"format", "version", "w_hid", "w_out", "scale_hid", "scale_out", "learning", "sha256", *_SCALARS}
+    for k in d:
+        if k not in known and not k.startswith("spec_"):
+            raise ConfigKeyError(f"{p}:{k}", "unknown key")
+    try:
+        spec = ChipSpec.from_dict({k[5:]: int(v) for k, v in d.items() if k.startswith("spec_")}, where=f"{p}")
+        learning = (LearningSettings.from_dict(json.loads(str(d["learning"])), where=f"{p}:learning")
+                    if "learning" in d else LearningSettings())
+        cfg = ChipConfig(spec, d["w_hid"], d["w_out"], *(int(d[k]) for k in _SCALARS),
+                         float(d["scale_hid"]), float(d["scale_out"]), learning)
+    except KeyError as e:
+        raise FileFormatError(p, f"{e.args[0]}: required field missing") from None
+    _check_sum(p, cfg, str(d["sha256"]) if "sha256" in d else None)
+    return cfg
 
 
 def _read_csv_folder(p: Path) -> ChipConfig:
@@ -264,28 +440,3 @@ def _read_csv_folder(p: Path) -> ChipConfig:
         raise
     except (ValueError, KeyError, TypeError) as e:
         raise FileFormatError(p, f"malformed csv export: {e.__class__.__name__}: {e}") from None
-
-
-def _read_nir(p: Path) -> ChipConfig:
-    from .float_model import require_nir
-
-    nir = require_nir()
-
-    from .float_model import load_nir
-    from .quantise import nearest_leak_shift
-
-    graph = nir.read(p)
-    affines = [n for n in graph.nodes.values() if isinstance(n, nir.Affine)]
-    meta = [a.metadata for a in affines]
-    if len(affines) != 2 or not all("anp_scale" in m for m in meta):
-        raise FileFormatError(p, "not an anp-emu NIR export (Affine metadata anp_scale missing): use anp map")
-    dt = float(meta[0].get("anp_dt", 1e-3))
-    model = load_nir(graph, dt=dt)
-    scales = [float(m["anp_scale"]) for m in meta]
-    spec = ChipSpec(n_in=model.w_hid.shape[1], n_hid=model.w_hid.shape[0], n_out=model.w_out.shape[0],
-                    w_bits_hid=int(meta[0]["anp_w_bits"]), w_bits_out=int(meta[1]["anp_w_bits"]),
-                    v_bits=int(meta[0]["anp_v_bits"]), leak_shift=nearest_leak_shift(model.tau))
-    w = [np.rint(model.w_hid / scales[0]).astype(np.int64), np.rint(model.w_out / scales[1]).astype(np.int64)]
-    th = [int(np.rint(model.theta_hid / scales[0])), int(np.rint(model.theta_out / scales[1]))]
-    return ChipConfig(spec, w[0], w[1], th[0], th[1], int(meta[0]["anp_aux"]), int(meta[1]["anp_aux"]),
-                      scales[0], scales[1])

@@ -354,3 +354,146 @@ def test_an_all_zero_layer_maps_with_a_warning(tmp_path):
     r = run("map", tmp_path / "z.npz", "-o", tmp_path / "z.h5", "--json")
     assert r.exit_code == 0, r.output
     assert any("hidden layer: every weight is zero" in w for w in json.loads(r.stdout)["warnings"])
+
+
+# ------------------------------------------------------------------ item 8: every export reads back, exactly
+def rich_config():
+    from anp_emu.learning.settings import LearningSettings
+
+    cfg = ChipConfig.random(ChipSpec(n_in=12, n_hid=6, n_out=3), seed=2, w_aux_hid=5, w_aux_out=7,
+                            learning=LearningSettings(rule="stbp", lr=12.5, temporal_window=3, loss="tet",
+                                                      rounding="nearest", reset_path=True, seed=9))
+    return cfg.replace(scale_hid=0.0123, scale_out=0.3, theta_hid=77, theta_out=151)
+
+
+@pytest.mark.parametrize("fmt", ["h5", "npz", "csv", "c", "nir"])
+def test_every_export_round_trips_through_the_cli_exactly(tmp_path, fmt):
+    from anp_emu.config_io import load_config
+
+    cfg = rich_config()
+    save_config(cfg, tmp_path / "c.h5")
+    out = tmp_path / f"exp.{fmt}"
+    assert run("export", tmp_path / "c.h5", "--format", fmt, "-o", out).exit_code == 0
+    r = run("info", out, "--json")
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.stdout)
+    assert info["format"] == fmt and info["learning"] == cfg.learning.to_dict()
+    assert [L["theta"] for L in info["layers"]] == [77, 151] and [L["aux_weight"] for L in info["layers"]] == [5, 7]
+    r = run("map", out, "-o", tmp_path / "back.h5", "--json")
+    assert r.exit_code == 0, r.output
+    assert "not re-quantised" in json.loads(r.stdout)["recognised"]
+    back = load_config(tmp_path / "back.h5")
+    assert back.equals(cfg)                               # integers, scales and learning settings
+
+
+@pytest.mark.parametrize("fmt", ["npz", "c", "nir"])
+def test_an_edited_export_fails_its_checksum(tmp_path, fmt):
+    cfg = rich_config()
+    out = tmp_path / f"exp.{fmt}"
+    export_config(cfg, out, fmt)
+    if fmt == "c":
+        out.write_text(out.read_text().replace("#define ANP_THETA_HID 77", "#define ANP_THETA_HID 78"))
+    elif fmt == "npz":
+        d = dict(np.load(out))
+        d["theta_hid"] = np.int64(78)
+        with open(out, "wb") as f:
+            np.savez(f, **d)
+    else:
+        import h5py
+
+        with h5py.File(out, "a") as f:
+            node = f["node/nodes/hid_fc/metadata"]
+            node["anp_theta"][...] = 78
+    with pytest.raises(FileFormatError, match="checksum mismatch"):
+        import_config(out)
+
+
+def _simulate_nir(graph, x):
+    """A plain reading of a NIR graph in discrete time (what snnTorch's importer builds): each
+    Affine/Linear applies its weights to its inputs' outputs (a loop edge carries the previous
+    step's value), each LIF v <- (1 - dt/tau) v + r dt/tau I with reset to zero and s = v > thr."""
+    import nir
+
+    dt = float(graph.metadata["anp_dt"])
+    prev = {k: None for k in graph.nodes}
+    order = ["input", "hid_fc", "hid_aux", "hid_aux_back", "hid_lif", "out_fc", "out_aux", "out_aux_back",
+             "out_lif"]
+    v = {}
+    spikes = {"hid_lif": [], "out_lif": []}
+    for t in range(x.shape[0]):
+        cur = {"input": x[t].astype(np.float64)}
+        for name in order[1:]:
+            if name not in graph.nodes:
+                continue
+            node = graph.nodes[name]
+            srcs = [a for a, b in graph.edges if b == name]
+            ins = [cur[a] if a in cur else (prev[a] if prev[a] is not None else 0.0) for a in srcs]
+            if isinstance(node, nir.LIF):
+                ins = sum(ins)
+                tau, r, thr = (float(np.unique(a)[0]) for a in (node.tau, node.r, node.v_threshold))
+                vv = (1 - dt / tau) * v.get(name, 0.0) + r * dt / tau * ins
+                s = (vv > thr).astype(np.float64)
+                v[name] = np.where(s > 0, 0.0, vv)
+                cur[name] = s
+                spikes[name].append(s)
+            else:
+                inp = ins[0] if np.ndim(ins[0]) else np.zeros(node.weight.shape[1])
+                y = node.weight @ inp
+                cur[name] = y + (node.bias if isinstance(node, nir.Affine) else 0.0)
+        prev = dict(cur)
+    return np.array(spikes["hid_lif"]), np.array(spikes["out_lif"])
+
+
+def test_the_nir_export_read_as_nir_says_is_the_float_twin():
+    from anp_emu.chip import Chip
+    from anp_emu.mapping.export import nir_graph
+
+    cfg = ChipConfig.random(ChipSpec(n_in=40, n_hid=20, n_out=5), seed=0, w_aux_hid=15, w_aux_out=20,
+                            theta_hid=60, theta_out=80)
+    x = np.random.default_rng(0).random((30, 40)) < 0.3
+    hid, out = _simulate_nir(nir_graph(cfg), x)
+    r = Chip(cfg, "float").run(x, record=True)
+    assert r.s_hid.sum() > 50 and r.s_out.sum() > 10
+    assert np.array_equal(hid, r.s_hid) and np.array_equal(out, r.s_out)
+    # without the aux synapse (the old export) the network is a different one
+    hid0, _ = _simulate_nir(nir_graph(cfg.replace(w_aux_hid=0, w_aux_out=0)), x)
+    assert not np.array_equal(hid0, r.s_hid)
+
+
+def test_nir_export_uses_snntorchs_step_and_takes_dt(tmp_path, config_file):
+    import nir
+
+    assert run("export", config_file, "--format", "nir", "-o", tmp_path / "a.nir").exit_code == 0
+    g = nir.read(tmp_path / "a.nir")
+    lif = g.nodes["hid_lif"]
+    assert float(g.metadata["anp_dt"]) == 1e-4
+    assert np.allclose(1 - 1e-4 / lif.tau, 0.5) and np.allclose(lif.r * 1e-4 / lif.tau, 1.0)   # snnTorch: beta, w_scale
+    assert run("export", config_file, "--format", "nir", "-o", tmp_path / "b.nir", "--dt", "1e-3").exit_code == 0
+    assert float(nir.read(tmp_path / "b.nir").metadata["anp_dt"]) == 1e-3
+    assert import_config(tmp_path / "b.nir").equals(small_config())
+
+
+# ------------------------------------------------------------------ item 6: snnTorch's dt convention
+def _snntorch_style_graph(tmp_path, tau):
+    import nir
+
+    rng = np.random.default_rng(0)
+
+    def lif(n):
+        return nir.LIF(tau=np.full(n, tau), r=np.full(n, tau / 1e-4), v_leak=np.zeros(n), v_threshold=np.ones(n))
+    g = nir.NIRGraph.from_list(nir.Input(input_type=np.array([20])),
+                               nir.Linear(weight=rng.normal(0, 1, (12, 20))), lif(12),
+                               nir.Linear(weight=rng.normal(0, 1, (3, 12))), lif(3),
+                               nir.Output(output_type=np.array([3])))
+    nir.write(tmp_path / "s.nir", g)
+    return tmp_path / "s.nir"
+
+
+def test_map_takes_a_graph_in_snntorchs_dt_convention(tmp_path):
+    path = _snntorch_style_graph(tmp_path, 2e-4)           # beta = 1 - 1e-4/2e-4 = 0.5 in snnTorch
+    r = run("map", path, "-o", tmp_path / "c.h5", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["leak_shift"] == 1 and json.loads(r.stdout)["warnings"] == []
+    r = run("map", path, "-o", tmp_path / "d.h5", "--dt", "1e-3")
+    assert r.exit_code == 1 and "LEAK_SHIFT_SUPPORTED" in r.output and "give --dt 0.0001" in r.output
+    assert "snnTorch" in r.output
