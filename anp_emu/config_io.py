@@ -1,8 +1,11 @@
 """Chip config files: HDF5, ``format = "anp-emu-chip-config"``, ``version = 1``.
 
-Layout (group names like lava-dl netx's ``/layer/<i>/weight``, but netx itself cannot build
-this file: ``ANP_LIF`` is not a netx neuron type; ``anp export --format netx`` writes what netx
-builds)::
+Layout (group names resemble lava-dl netx's ``/layer/<i>/weight``, but this is *not* a netx
+file and netx cannot build it: ``ANP_LIF`` is no netx neuron type, there is no input layer
+entry, and netx's CUBA neuron differs from the chip (``v > vth`` against ``v >= theta``, decay
+rounded toward zero against the chip's ``v - (v >> k)``, 24-bit state, bias/recurrence in place
+of the aux neuron). A netx export was not written because netx's reader could not be run here
+to verify one: lava-dl 0.4-0.6 require Python < 3.11. See docs/interop.md)::
 
     /                      attrs: format, version, sha256 (SHA-256 of all content, checked on load)
     /spec                  attrs: n_in, n_hid, n_out, w_bits_hid, w_bits_out, v_bits, leak_shift, aux
@@ -13,7 +16,7 @@ builds)::
         weight             int16 (n_post, n_pre): signed weights in LSBs
         neuron/type        "ANP_LIF"
         neuron/vThMant     int64: threshold theta (LSBs)
-        neuron/vDecay      int64: 4096 * 2^-leak_shift (netx 12-bit decay; tau = 1 - vDecay/4096)
+        neuron/vDecay      int64: 4096 * 2^-leak_shift (12-bit decay as Loihi counts it; tau = 1 - vDecay/4096)
         neuron/leakShift   int64
         neuron/auxWeight   int64: aux neuron synapse (LSBs)
         neuron/scale       float64: float value of one weight LSB

@@ -88,7 +88,7 @@ def _own_export(p: Path):
         with np.load(p, allow_pickle=False) as z:
             ours = "format" in z.files and str(z["format"]) == NPZ_FORMAT
         return import_config(p, "npz") if ours else None
-    if fmt == "csv":
+    if fmt in ("csv", "netx"):
         return import_config(p, fmt)
     if fmt == "c":
         return import_config(p, fmt) if p.read_text(errors="replace").startswith("/* ANP-I chip config") else None
@@ -106,7 +106,8 @@ def _own_export(p: Path):
 
 @main.command("export")
 @click.argument("config", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["h5", "npz", "csv", "c", "nir"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(["h5", "npz", "csv", "c", "nir", "netx"]), required=True,
+              help="netx: a file lava-dl netx builds (CUBA neurons; differences in docs/interop.md).")
 @click.option("-o", "--output", "out", type=click.Path(), required=True,
               help="File to write (a new folder for csv).")
 @click.option("--dt", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True,
@@ -116,7 +117,7 @@ def _own_export(p: Path):
               help="Replace an existing output file; for csv, replace a previous csv export of anp-emu "
                    "(recognised by its manifest; a folder holding anything else is never replaced).")
 def export_cmd(config, fmt, out, dt, force):
-    """Export a chip config's quantised weights: h5, npz, csv (folder), C header, or NIR.
+    """Export a chip config's quantised weights: h5, npz, csv (folder), C header, NIR, or lava-dl netx.
 
     Nothing existing is replaced without --force; every output appears complete or not at all."""
     from anp_emu.mapping.export import export_config

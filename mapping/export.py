@@ -45,7 +45,9 @@ from anp_emu.spec import ChipSpec
 
 from .float_model import require_nir
 
-FORMATS = ("h5", "npz", "csv", "c", "nir")
+FORMATS = ("h5", "npz", "csv", "c", "nir", "netx")
+NETX_FORMAT = "anp-emu-chip-netx"
+NETX_WEIGHT_RANGE = (-256, 254)   # what netx's optimize_weight_bits keeps of a signed weight (Loihi synapse)
 NIR_DT = 1e-4                 # s: the step snnTorch's NIR importer assumes (its code fixes dt = 1e-4)
 NIR_FORMAT = "anp-emu-chip-nir"
 # LSB below theta at which the NIR threshold sits: snnTorch fires on v > threshold, the chip and
@@ -84,6 +86,8 @@ def export_config(config: ChipConfig, path, fmt: str, dt: float = NIR_DT, force:
         _write_csv_folder(config, path, force)
     elif fmt == "c":
         atomic_write_text(path, c_header(config, path.stem))
+    elif fmt == "netx":
+        _write_netx(config, path)
     else:
         graph = nir_graph(config, dt)
         with atomic_path(path) as tmp:
@@ -339,6 +343,85 @@ def _read_nir(p: Path) -> ChipConfig:
     return cfg
 
 
+def _write_netx(config: ChipConfig, path: Path) -> None:
+    """A file lava-dl netx's ``hdf5.Network`` builds (checked by scripts/interop_netx.py): layer 0
+    ``input`` (shape only), layers 1-2 ``dense_rec`` (``dense`` without aux) with integer
+    ``weight``, ``bias`` = w_aux and ``weight_rec`` = diag(-w_aux) (the aux synapse: a constant
+    bias minus the neuron's own spike at t-1) and a CUBA neuron: vThMant = theta, vDecay =
+    4096 * 2^-leak_shift, iDecay = 4096 (netx passes du = iDecay - 1 = 4095: the current lasts
+    one step, a residual of |u|/4096 stays), refDelay 1. What Loihi does differently is listed in
+    docs/interop.md (v > vth, decay rounded toward zero at 1/64 LSB, 24-bit state, 8-bit weight
+    mantissas). Root attributes carry what netx ignores and anp-emu needs for an exact reload."""
+    import warnings
+
+    import h5py
+
+    s = config.spec
+    for i, name in enumerate(("hidden", "output")):
+        w = config.weights(i)
+        lo, hi = NETX_WEIGHT_RANGE
+        if w.min() < lo or w.max() > hi or -config.w_aux(i) < lo:
+            warnings.warn(f"netx export, {name} layer: weights in [{int(w.min())}, {int(w.max())}]; a Loihi synapse "
+                          f"holds {lo}..{hi} and netx clips the rest", stacklevel=3)
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["anp_format"] = NETX_FORMAT
+            f.attrs["anp_version"] = np.int64(1)
+            f.attrs["anp_spec"] = json.dumps(s.to_dict())
+            f.attrs["anp_learning"] = json.dumps(config.learning.to_dict())
+            f.attrs["anp_scales"] = json.dumps([config.scale_hid, config.scale_out])
+            f.attrs["anp_sha256"] = config_checksum(config)
+            g = f.create_group("layer/0")
+            g.create_dataset("type", data=np.bytes_("input"))
+            g.create_dataset("shape", data=np.array([s.n_in], dtype=np.int64))
+            for i in (0, 1):
+                n = s.layer_sizes[i][0]
+                aux = config.w_aux(i)
+                g = f.create_group(f"layer/{i + 1}")
+                g.create_dataset("type", data=np.bytes_("dense_rec" if aux else "dense"))
+                g.create_dataset("shape", data=np.array([n], dtype=np.int64))
+                g.create_dataset("weight", data=config.weights(i).astype(np.int64))
+                if aux:
+                    g.create_dataset("bias", data=np.full(n, aux, dtype=np.int64))
+                    g.create_dataset("weight_rec", data=np.diag(np.full(n, -aux, dtype=np.int64)))
+                ng = g.create_group("neuron")
+                ng.create_dataset("type", data=np.bytes_("CUBA"))
+                ng.create_dataset("vThMant", data=np.int64(config.theta(i)))
+                ng.create_dataset("vDecay", data=np.int64(4096 >> s.leak_shift))
+                ng.create_dataset("iDecay", data=np.int64(4096))
+                ng.create_dataset("refDelay", data=np.int64(1))
+                ng.create_dataset("gradedSpike", data=np.bool_(False))
+
+
+def _read_netx(p: Path) -> ChipConfig:
+    """Our netx export, reloaded exactly (integers from the layers, the rest from root attributes)."""
+    import h5py
+
+    from anp_emu.learning.settings import LearningSettings
+
+    try:
+        with h5py.File(p, "r") as f:
+            a = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
+            if a.get("anp_format") != NETX_FORMAT:
+                raise FileFormatError(p, f"not an anp-emu netx export (attribute anp_format {a.get('anp_format')!r})")
+            spec = ChipSpec.from_dict(json.loads(a["anp_spec"]), where=f"{p}:anp_spec")
+            learning = LearningSettings.from_dict(json.loads(a["anp_learning"]), where=f"{p}:anp_learning")
+            scales = [float(x) for x in json.loads(a["anp_scales"])]
+            parts = []
+            for i in (1, 2):
+                g = f[f"layer/{i}"]
+                aux = int(g["bias"][0]) if "bias" in g else 0
+                parts.append((g["weight"][()], int(g["neuron/vThMant"][()]), aux))
+    except KeyError as e:
+        raise FileFormatError(p, f"missing {e.args[0]!r} (damaged anp-emu netx export)") from None
+    except OSError as e:
+        raise FileFormatError(p, f"not a readable HDF5 file: {e.__class__.__name__}") from None
+    (w0, t0, a0), (w1, t1, a1) = parts
+    cfg = ChipConfig(spec, w0, w1, t0, t1, a0, a1, scales[0], scales[1], learning)
+    _check_sum(p, cfg, a.get("anp_sha256"))
+    return cfg
+
+
 def detect_format(path) -> str:
     """The export format of ``path``: a folder is csv; else the file's content decides (HDF5
     config, NIR, npz (zip), C header), the suffix only when the content says nothing."""
@@ -354,6 +437,8 @@ def detect_format(path) -> str:
 
         try:
             with h5py.File(p, "r") as f:
+                if f.attrs.get("anp_format") in (NETX_FORMAT, NETX_FORMAT.encode()):
+                    return "netx"
                 return "h5" if "format" in f.attrs else "nir"
         except OSError:
             return "h5"
@@ -380,6 +465,8 @@ def import_config(path, fmt: str | None = None) -> ChipConfig:
         return _read_c_header(p)
     if fmt == "nir":
         return _read_nir(p)
+    if fmt == "netx":
+        return _read_netx(p)
     raise InputError("format", "cannot import this format", limit=f"one of {list(FORMATS)}", value=repr(fmt))
 
 

@@ -366,7 +366,7 @@ def rich_config():
     return cfg.replace(scale_hid=0.0123, scale_out=0.3, theta_hid=77, theta_out=151)
 
 
-@pytest.mark.parametrize("fmt", ["h5", "npz", "csv", "c", "nir"])
+@pytest.mark.parametrize("fmt", ["h5", "npz", "csv", "c", "nir", "netx"])
 def test_every_export_round_trips_through_the_cli_exactly(tmp_path, fmt):
     from anp_emu.config_io import load_config
 
@@ -497,3 +497,29 @@ def test_map_takes_a_graph_in_snntorchs_dt_convention(tmp_path):
     r = run("map", path, "-o", tmp_path / "d.h5", "--dt", "1e-3")
     assert r.exit_code == 1 and "LEAK_SHIFT_SUPPORTED" in r.output and "give --dt 0.0001" in r.output
     assert "snnTorch" in r.output
+
+
+# ------------------------------------------------------------------ item 7: lava-dl netx
+def test_netx_export_has_what_netx_reads(tmp_path):
+    """The keys and types lava-dl netx's hdf5.Network reads (its NetDict: 'type' text, 'shape',
+    'weight', 'weight_rec', 'bias', neuron 'type' CUBA with vThMant, vDecay, iDecay); building
+    it with netx itself is scripts/interop_netx.sh."""
+    import h5py
+
+    cfg = small_config()
+    cfg = cfg.replace(w_out=np.clip(cfg.w_out, -256, 254))
+    export_config(cfg, tmp_path / "c.net", "netx")
+    with h5py.File(tmp_path / "c.net", "r") as f:
+        assert sorted(f["layer"].keys()) == ["0", "1", "2"]
+        assert f["layer/0/type"][()].decode() == "input" and list(f["layer/0/shape"][()]) == [12]
+        for i, (layer, w) in enumerate(((f["layer/1"], cfg.w_hid), (f["layer/2"], cfg.w_out))):
+            assert layer["type"][()].decode() == "dense_rec"
+            assert np.array_equal(layer["weight"][()], w)
+            assert np.array_equal(layer["weight_rec"][()], np.diag(np.full(w.shape[0], -cfg.w_aux(i))))
+            assert np.all(layer["bias"][()] == cfg.w_aux(i))
+            n = layer["neuron"]
+            assert n["type"][()].decode() == "CUBA" and int(n["vThMant"][()]) == cfg.theta(i)
+            assert int(n["vDecay"][()]) == 2048 and int(n["iDecay"][()]) - 1 == 4095
+    big = cfg.replace(w_out=np.clip(cfg.w_out * 4, -512, 511))
+    with pytest.warns(UserWarning, match="output layer: weights in .*netx clips"):
+        export_config(big, tmp_path / "big.net", "netx")
