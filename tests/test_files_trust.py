@@ -523,3 +523,23 @@ def test_netx_export_has_what_netx_reads(tmp_path):
     big = cfg.replace(w_out=np.clip(cfg.w_out * 4, -512, 511))
     with pytest.warns(UserWarning, match="output layer: weights in .*netx clips"):
         export_config(big, tmp_path / "big.net", "netx")
+
+
+# ------------------------------------------------------------------ top-level API
+def test_the_notebook_names_are_importable_from_the_package_lazily(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import anp_emu, anp_emu.codegen\n"
+            "print(anp_emu.codegen.code_generation_fixed())\n"
+            "from anp_emu import (Chip, ChipConfig, LearningEngine, Trainer, EventDataset, load_config,\n"
+            "                     export_config, import_config, TrainOptions, LearningSettings)\n"
+            "print(Chip.__module__, EventDataset.__module__, export_config.__module__, load_config.__name__)\n"
+            "print('Trainer' in dir(anp_emu))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=tmp_path).stdout.split()
+    assert out == ["False", "anp_emu.chip", "anp_emu.emg.dataset", "anp_emu.mapping.export", "load_config", "True"]
+    import anp_emu
+
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        anp_emu.Nope
