@@ -12,7 +12,7 @@ import pandas as pd
 from anp_emu.cli.common import (CLI_LOSS, err_stream, initial_config, load_chip_config, load_dataset, make_outdir,
                                 write_csv, write_json)
 from anp_emu.cli.main import main
-from anp_emu.errors import InputError
+from anp_emu.errors import FileFormatError, InputError
 
 
 # ----------------------------------------------------------------------------- shared pieces
@@ -362,6 +362,22 @@ def _plot_ablation(table: pd.DataFrame, path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- anp demo
+def _check_previous_demo_raw(raw: Path) -> None:
+    """The demo regenerates OUT/raw only if it holds exactly what the synthetic writer puts there
+    (subjectXX_sessionYY_{emg,ann}.npy and sampling_rates.csv); anything else is never removed."""
+    import re
+
+    if not raw.is_dir() or raw.is_symlink():
+        raise FileFormatError(raw, "exists and is not a folder the demo wrote; not removed (choose another -o)")
+    names = [q.name for q in raw.iterdir()]
+    foreign = [n for n in names if not (n == "sampling_rates.csv"
+                                        or re.fullmatch(r"subject\d\d_session\d\d_(emg|ann)\.npy", n))]
+    if foreign or "sampling_rates.csv" not in names:
+        what = f"holds {foreign[0]!r}, which" if foreign else "has no sampling_rates.csv: it is not what"
+        raise FileFormatError(raw, f"{what} the demo's synthetic writer did not write; not removed "
+                                   f"(choose another -o)")
+
+
 @main.command("demo")
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default="anp-demo", show_default=True,
               help="Folder for everything the demo writes.")
@@ -388,7 +404,8 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress):
     out = make_outdir(outdir)
     raw = out / "raw"
     if raw.exists():
-        shutil.rmtree(raw)  # the demo owns this folder; regenerate it for a clean, seeded run
+        _check_previous_demo_raw(raw)
+        shutil.rmtree(raw)  # a synthetic set an earlier demo wrote: regenerate it for a clean, seeded run
     click.echo(f"[1/5] synthetic EMG: {subjects} subjects x 3 sessions x 25 gestures -> {raw}")
     write_synthetic_dataset(raw, n_subjects=subjects, seed=seed)
     click.echo("[2/5] chip encoding (391 samples -> 39 steps x 1024 lines)")

@@ -543,3 +543,12 @@ def test_the_notebook_names_are_importable_from_the_package_lazily(tmp_path):
 
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         anp_emu.Nope
+
+
+def test_the_demo_never_removes_a_raw_folder_it_did_not_write(tmp_path):
+    raw = tmp_path / "demo" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "subject01_session01_emg.npy").write_bytes(b"real recording")   # Ceolini names, no sampling_rates.csv
+    r = run("demo", "-o", tmp_path / "demo", "--subjects", "1", "--epochs", "1", "--no-progress")
+    assert r.exit_code == 1 and "not removed" in r.output
+    assert (raw / "subject01_session01_emg.npy").read_bytes() == b"real recording"
