@@ -294,7 +294,8 @@ ABLATION_ARMS = (("mpd-ed", "aux", "int"), ("mpd-ed", "ideal", "float"), ("mpd-e
                  ("stbp", "aux", "int"))
 
 
-def run_ablation(ds, train, test, cfg, settings_for, epochs, seed, point, progress, outdir: Path | None):
+def run_ablation(ds, train, test, cfg, settings_for, epochs, seed, point, progress, outdir: Path | None,
+                 force: bool = False):
     """Fig. 5-style ablation: MPD-ED with aux-neuron AFT, ideal AFT (float twin), no AFT, and STBP,
     from the same initial weights and split. Returns one row per arm."""
     from anp_emu.training import TrainOptions
@@ -302,7 +303,7 @@ def run_ablation(ds, train, test, cfg, settings_for, epochs, seed, point, progre
     rows = []
     for rule, aft, precision in ABLATION_ARMS:
         options = TrainOptions(epochs=epochs, schedule="cosine", precision=precision, seed=seed, aft=aft)
-        arm_dir = make_outdir(outdir / f"{rule}-{aft}") if outdir else None
+        arm_dir = make_run_outdir(outdir / f"{rule}-{aft}", cfg.spec, force=force) if outdir else None
         click.echo(f"--- {rule}, AFT {aft}, {precision} ---", err=True)
         tr = run_training(ds, cfg, settings_for(rule), options, point, progress, arm_dir, split_args=(train, test))
         log = tr.log_frame()
@@ -327,14 +328,22 @@ def run_ablation(ds, train, test, cfg, settings_for, epochs, seed, point, progre
               help="Loss of every arm (see anp train --help).")
 @click.option("--plot", "do_plot", is_flag=True, help="Also write ablation.png (needs matplotlib).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def ablation_cmd(dataset, outdir, epochs, seed, point, loss, do_plot, progress):
+@click.option("--force", is_flag=True, help="Replace an earlier ablation's files in OUTDIR (nothing else).")
+def ablation_cmd(dataset, outdir, epochs, seed, point, loss, do_plot, progress, force):
     """The paper's ablation (Fig. 5 style) on the emulated chip: MPD-ED with aux-neuron AFT, with
     the ideal AFT-LIF (float twin), without AFT, and STBP — accuracy and energy per sample."""
     ds = load_dataset(dataset)
     train, test = ds.split_random(train_fraction=2 / 3, seed=seed)
     cfg, _ = initial_config(train, None, seed, 0.05, 0.3)
     out = make_outdir(outdir)
-    table = run_ablation(ds, train, test, cfg, lambda rule: build_settings(rule, seed, loss=loss), epochs, seed, point, progress, out)
+    old = [f for f in ("ablation.csv", "ablation.json", "ablation.png") if (out / f).exists()]
+    if old and not force:
+        raise InputError("-o/--output", "holds an earlier ablation; not overwritten", value=str(out / old[0]),
+                         hint="--force replaces its files, or choose a new folder")
+    for rule, aft, _ in ABLATION_ARMS:     # every arm folder checked before the first arm trains
+        make_run_outdir(out / f"{rule}-{aft}", cfg.spec, force=force)
+    table = run_ablation(ds, train, test, cfg, lambda rule: build_settings(rule, seed, loss=loss), epochs, seed, point,
+                         progress, out, force=force)
     write_csv(out / "ablation.csv", table)
     write_json(out / "ablation.json", table.to_dict(orient="records"))
     click.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))

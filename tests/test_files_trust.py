@@ -552,3 +552,12 @@ def test_the_demo_never_removes_a_raw_folder_it_did_not_write(tmp_path):
     r = run("demo", "-o", tmp_path / "demo", "--subjects", "1", "--epochs", "1", "--no-progress")
     assert r.exit_code == 1 and "not removed" in r.output
     assert (raw / "subject01_session01_emg.npy").read_bytes() == b"real recording"
+
+
+def test_ablation_into_an_earlier_ablation_is_refused_without_force(tmp_path, events_file):
+    out = tmp_path / "abl"
+    (out / "mpd-ed-aux").mkdir(parents=True)
+    (out / "mpd-ed-aux" / "config.h5").write_text("an earlier arm")
+    r = run("ablation", events_file, "-o", out, "--epochs", "1", "--no-progress")
+    assert r.exit_code == 1 and "holds an earlier run" in r.output
+    assert (out / "mpd-ed-aux" / "config.h5").read_text() == "an earlier arm"
