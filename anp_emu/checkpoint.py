@@ -6,7 +6,16 @@ HDF5, ``format = "anp-emu-checkpoint"``, ``version = 1``:
   for the float twin;
 - attributes ``epochs_done`` (int), ``fingerprint`` (the training dataset's identity),
   ``config`` (JSON: spec, thresholds, aux weights, scales), ``settings`` and ``options`` (JSON:
-  the learning settings and training options of the run) and ``history`` (JSON: one row per epoch).
+  the learning settings and training options of the run), ``history`` (JSON: one row per epoch)
+  and ``sha256`` (SHA-256 of all the above, checked on load: a damaged checkpoint is one error,
+  and nothing is resumed or written from it).
+
+Extending a run: ``--resume --epochs N`` on a run of E < N epochs continues it only if the epochs
+already done had the learning rate the N-epoch run gives them. Every random choice of epoch e is
+seeded by (seed, e) alone, so the result is then bit-identical to N epochs from the start. With
+the constant schedule that always holds; a cosine schedule over E epochs is not the start of one
+over N (its rate depends on the epoch count), so such an extension is refused with the rates that
+differ: train N epochs from the start instead.
 
 A checkpoint written before Ctrl-C or a crash is never half-written (temporary file + rename). A
 checkpoint is refused if it is corrupt or if it belongs to another run (other dataset, rule, seed,
@@ -21,12 +30,12 @@ import numpy as np
 
 from .config import ChipConfig
 from .errors import AnpError, CheckpointError, FileFormatError
-from .fileio import check_keys, h5_reader, h5_writer, read_array
+from .fileio import check_keys, h5_reader, h5_writer, read_array, verify_h5_checksum
 from .spec import ChipSpec
 
 FORMAT = "anp-emu-checkpoint"
-VERSION = 1
-_ATTRS = {"format", "version", "epochs_done", "fingerprint", "config", "settings", "options", "history"}
+VERSION = 2        # 2: root attribute sha256, the content checksum verified before anything is used
+_ATTRS = {"format", "version", "epochs_done", "fingerprint", "config", "settings", "options", "history", "sha256"}
 _SCALARS = ("theta_hid", "theta_out", "w_aux_hid", "w_aux_out", "scale_hid", "scale_out")
 
 
@@ -34,7 +43,7 @@ def save_checkpoint(path, trainer) -> None:
     from .training import dataset_fingerprint
 
     cfg = trainer.config
-    with h5_writer(path, FORMAT, VERSION) as f:
+    with h5_writer(path, FORMAT, VERSION, checksum=True) as f:
         for layer, name in enumerate(("w_hid", "w_out")):
             f.create_dataset(name, data=trainer.chip.weights(layer))
         f.attrs["epochs_done"] = np.int64(trainer.epochs_done)
@@ -52,6 +61,7 @@ def load_checkpoint_into(path, trainer) -> None:
     try:
         with h5_reader(path, FORMAT, (VERSION,)) as f:
             check_keys(f.attrs, _ATTRS, _ATTRS, "", path)
+            verify_h5_checksum(f, path)
             check_keys(f, {"w_hid", "w_out"}, {"w_hid", "w_out"}, "", path)
             meta = {k: _json(f, k, path) for k in ("config", "settings", "options", "history")}
             epochs_done = int(f.attrs["epochs_done"])
@@ -68,10 +78,28 @@ def load_checkpoint_into(path, trainer) -> None:
         raise CheckpointError(path, str(e)) from None
     want = {"config": {"spec": spec.to_dict(), **{k: getattr(trainer.config, k) for k in _SCALARS}},
             "settings": trainer.settings.to_dict(), "options": asdict(trainer.options)}
+    # the epoch count may grow (an extension, checked below); everything else must match
+    meta_options = dict(meta["options"])
+    meta_options["epochs"] = trainer.options.epochs
+    meta = {**meta, "options": meta_options}
     for key, value in want.items():
         if meta[key] != json.loads(json.dumps(value)):
             diff = _first_difference(meta[key], json.loads(json.dumps(value)))
             raise CheckpointError(path, f"belongs to another run: {key}.{diff}")
+    if epochs_done > trainer.options.epochs:
+        raise CheckpointError(path, f"has {epochs_done} epochs done; --epochs {trainer.options.epochs} would "
+                                    f"shorten the run (give --epochs {epochs_done} or more)")
+    base_lr = trainer.settings.effective_lr
+    for row in meta["history"]:
+        e = int(row.get("epoch", 0)) - 1
+        want_lr = trainer.options.lr_at(base_lr, e)
+        if row.get("lr") != want_lr:
+            raise CheckpointError(
+                path, f"cannot extend to {trainer.options.epochs} epochs bit-identically: epoch {e + 1} ran at lr "
+                      f"{row.get('lr')!r}, a {trainer.options.epochs}-epoch {trainer.options.schedule} schedule gives "
+                      f"it {want_lr!r} (a cosine schedule depends on the epoch count; train "
+                      f"{trainer.options.epochs} epochs from the start, or use --schedule constant for runs you "
+                      f"may extend)")
     if fingerprint != dataset_fingerprint(trainer.train):
         raise CheckpointError(path, "belongs to another run: the training dataset differs")
     if not (0 <= epochs_done <= trainer.options.epochs) or len(meta["history"]) != epochs_done:

@@ -1,8 +1,13 @@
 """Chip config files: HDF5, ``format = "anp-emu-chip-config"``, ``version = 1``.
 
-Layout (the lava-dl netx convention where it fits, so the Loihi ecosystem can read the weights)::
+Layout (group names resemble lava-dl netx's ``/layer/<i>/weight``, but this is *not* a netx
+file and netx cannot build it: ``ANP_LIF`` is no netx neuron type, there is no input layer
+entry, and netx's CUBA neuron differs from the chip (``v > vth`` against ``v >= theta``, decay
+rounded toward zero against the chip's ``v - (v >> k)``, 24-bit state, bias/recurrence in place
+of the aux neuron). A netx export was not written because netx's reader could not be run here
+to verify one: lava-dl 0.4-0.6 require Python < 3.11. See docs/interop.md)::
 
-    /                      attrs: format, version
+    /                      attrs: format, version, sha256 (SHA-256 of all content, checked on load)
     /spec                  attrs: n_in, n_hid, n_out, w_bits_hid, w_bits_out, v_bits, leak_shift, aux
     /learning              attrs: the LearningSettings fields (lr_shift, temporal_window: -1 = unset)
     /layer/0 (hidden), /layer/1 (output)
@@ -11,7 +16,7 @@ Layout (the lava-dl netx convention where it fits, so the Loihi ecosystem can re
         weight             int16 (n_post, n_pre): signed weights in LSBs
         neuron/type        "ANP_LIF"
         neuron/vThMant     int64: threshold theta (LSBs)
-        neuron/vDecay      int64: 4096 * 2^-leak_shift (netx 12-bit decay; tau = 1 - vDecay/4096)
+        neuron/vDecay      int64: 4096 * 2^-leak_shift (12-bit decay as Loihi counts it; tau = 1 - vDecay/4096)
         neuron/leakShift   int64
         neuron/auxWeight   int64: aux neuron synapse (LSBs)
         neuron/scale       float64: float value of one weight LSB
@@ -27,12 +32,12 @@ import numpy as np
 
 from .config import ChipConfig
 from .errors import FileFormatError
-from .fileio import check_keys, h5_reader, h5_writer, read_array
+from .fileio import check_keys, h5_reader, h5_writer, read_array, verify_h5_checksum
 from .learning.settings import OPTIONAL_INTS, LearningSettings
 from .spec import ChipSpec
 
 FORMAT = "anp-emu-chip-config"
-VERSION = 1
+VERSION = 2          # 2: root attribute sha256 (content checksum, verified on load); 1: without it
 _NEURON_KEYS = {"type", "vThMant", "vDecay", "leakShift", "auxWeight", "scale", "wBits"}
 _LAYER_KEYS = {"type", "shape", "weight", "neuron"}
 
@@ -40,7 +45,7 @@ _LAYER_KEYS = {"type", "shape", "weight", "neuron"}
 def save_config(config: ChipConfig, path) -> None:
     """Write ``config`` to ``path`` atomically."""
     spec = config.spec
-    with h5_writer(path, FORMAT, VERSION) as f:
+    with h5_writer(path, FORMAT, VERSION, checksum=True) as f:
         g = f.create_group("spec")
         for k, v in spec.to_dict().items():
             g.attrs[k] = np.int64(v)
@@ -76,7 +81,8 @@ def _text(group, name, path, where, expected):
 
 def load_config(path) -> ChipConfig:
     """Read and validate a chip config file."""
-    with h5_reader(path, FORMAT, (VERSION,)) as f:
+    with h5_reader(path, FORMAT, (1, VERSION)) as f:
+        verify_h5_checksum(f, path, required=int(f.attrs["version"]) >= 2)
         check_keys(f, {"spec", "learning", "layer"}, {"spec", "layer"}, "", path)
         spec = ChipSpec.from_dict({k: (v.item() if hasattr(v, "item") else v) for k, v in f["spec"].attrs.items()},
                                   where=f"{path}:/spec")
@@ -112,3 +118,21 @@ def load_config(path) -> ChipConfig:
                             float(_scalar(ng, "scale", path, nw, "f")))
     (w0, th0, a0, s0), (w1, th1, a1, s1) = parts[0], parts[1]
     return ChipConfig(spec, w0, w1, th0, th1, a0, a1, s0, s1, learning)
+
+
+def config_checksum(config: ChipConfig) -> str:
+    """SHA-256 of a config's content, independent of the file format: spec, integer weights,
+    thresholds, aux weights, scales (exact float64) and learning settings. Every export format
+    stores it, so a reload is either the same network or an error."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    meta = {"spec": config.spec.to_dict(), "learning": config.learning.to_dict(),
+            "ints": [config.theta_hid, config.theta_out, config.w_aux_hid, config.w_aux_out],
+            "scales": [float(config.scale_hid).hex(), float(config.scale_out).hex()]}
+    h.update(json.dumps(meta, sort_keys=True).encode())
+    for w in (config.w_hid, config.w_out):
+        a = np.ascontiguousarray(w, dtype="<i2")
+        h.update(str(a.shape).encode() + a.tobytes())
+    return h.hexdigest()

@@ -18,23 +18,83 @@ import numpy as np
 from .errors import ConfigKeyError, FileFormatError
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it to ``path``, else delete it."""
-    final = Path(path)
+def user_umask() -> int:
+    """The process umask (read without changing it for good)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _as_user_error(e: OSError, tmp: Path, final: Path) -> FileFormatError:
+    """An OS error on a temporary file, told in terms of the user's path."""
+    text = e.strerror or str(e)
+    text = str(text).replace(str(tmp), str(final))
+    return FileFormatError(final, f"cannot write: {text}")
+
+
+def temp_path_beside(final: Path, *, folder: bool = False) -> Path:
+    """A new, empty temporary file (or folder) beside ``final``, with the permissions the user's
+    umask gives a new file (0666 & ~umask) or folder (0777 & ~umask), not mkstemp's 0600/0700.
+    Errors name ``final``."""
     parent = final.parent if str(final.parent) else Path(".")
     if not parent.is_dir():
         raise FileFormatError(final, f"output folder {parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    try:
+        if folder:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=parent))
+        else:
+            fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=parent)
+            os.close(fd)
+            tmp = Path(name)
+        os.chmod(tmp, (0o777 if folder else 0o666) & ~user_umask())
+    except OSError as e:
+        raise FileFormatError(final, f"cannot write in {parent}: {e.strerror or e}") from None
+    return tmp
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it to ``path``, else delete it.
+
+    OS errors while writing (read-only folder, disk full) become one :class:`FileFormatError`
+    that names ``path``, never the temporary file."""
+    final = Path(path)
+    if final.is_dir():
+        raise FileFormatError(final, "is a folder, expected a file name")
+    tmp_path = temp_path_beside(final)
     try:
         yield tmp_path
         os.replace(tmp_path, final)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise _as_user_error(e, tmp_path, final) from None
     except BaseException:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
         raise
+
+
+def check_writable(folder, need_bytes: int = 0) -> Path:
+    """Check, before long work starts, that ``folder`` (existing) takes a new file and has
+    ``need_bytes`` free. The probe is a temporary file this call creates and removes."""
+    d = Path(folder)
+    if not d.is_dir():
+        raise FileFormatError(d, "output folder does not exist")
+    try:
+        probe = temp_path_beside(d / "write-probe")
+    except FileFormatError as e:
+        raise FileFormatError(d, e.problem) from None
+    with contextlib.suppress(OSError):
+        probe.unlink()
+    if need_bytes > 0:
+        import shutil
+
+        free = shutil.disk_usage(d).free
+        if free < need_bytes:
+            raise FileFormatError(d, f"not enough free space: need about {need_bytes / 1e6:.1f} MB, "
+                                     f"{free / 1e6:.1f} MB free")
+    return d
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -47,14 +107,74 @@ def atomic_write_bytes(path, data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+CHECKSUM_ATTR = "sha256"
+
+
+def _feed(h, name: str, value) -> None:
+    h.update(name.encode() + b"\0")
+    if isinstance(value, bytes):
+        data = b"b" + value
+    elif isinstance(value, str):
+        data = b"s" + value.encode()
+    else:
+        a = np.asarray(value)
+        if a.dtype.kind in "SUO":
+            data = b"t" + "\0".join(x.decode() if isinstance(x, bytes) else str(x) for x in a.ravel()).encode()
+        else:
+            a = np.ascontiguousarray(a)
+            data = a.dtype.str.encode() + str(a.shape).encode() + a.tobytes()
+    h.update(len(data).to_bytes(8, "little") + data)
+
+
+def h5_content_sha256(f: h5py.File) -> str:
+    """SHA-256 of everything in an open HDF5 file: every dataset (name, dtype, shape, bytes) and
+    every attribute of every group and dataset (name, value), in name order, except the root's
+    ``sha256`` attribute itself."""
+    import hashlib
+
+    h = hashlib.sha256()
+    names = [""]
+    f.visit(names.append)
+    for name in sorted(names):
+        obj = f[name] if name else f
+        if isinstance(obj, h5py.Dataset):
+            _feed(h, "/" + name, obj[()])
+        for a in sorted(obj.attrs):
+            if name == "" and a == CHECKSUM_ATTR:
+                continue
+            _feed(h, f"/{name}@{a}", obj.attrs[a])
+    return h.hexdigest()
+
+
+def verify_h5_checksum(f: h5py.File, path, required: bool = True) -> None:
+    """Compare the stored content checksum with the content; one clear error on a mismatch."""
+    stored = f.attrs.get(CHECKSUM_ATTR)
+    if stored is None:
+        if required:
+            raise FileFormatError(path, f"attribute {CHECKSUM_ATTR}: content checksum missing")
+        return
+    stored = stored.decode() if isinstance(stored, bytes) else str(stored)
+    try:
+        actual = h5_content_sha256(f)
+    except (OSError, RuntimeError, ValueError) as e:
+        raise FileFormatError(path, f"truncated or corrupt data ({e.__class__.__name__})") from None
+    if actual != stored:
+        raise FileFormatError(path, f"content checksum mismatch (sha256 stored {stored[:12]}..., content "
+                                    f"{actual[:12]}...): the file was damaged or edited; not used")
+
+
 @contextlib.contextmanager
-def h5_writer(path, fmt: str, version: int) -> Iterator[h5py.File]:
-    """Open a new HDF5 file for writing atomically, stamped with ``format`` and ``version``."""
+def h5_writer(path, fmt: str, version: int, checksum: bool = False) -> Iterator[h5py.File]:
+    """Open a new HDF5 file for writing atomically, stamped with ``format`` and ``version`` (and,
+    with ``checksum``, the SHA-256 of its whole content, see :func:`h5_content_sha256`)."""
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = fmt
             f.attrs["version"] = np.int64(version)
             yield f
+            if checksum:
+                f.flush()
+                f.attrs[CHECKSUM_ATTR] = h5_content_sha256(f)
 
 
 @contextlib.contextmanager

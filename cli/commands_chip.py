@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from anp_emu.cli.common import load_chip_config, write_json
+from anp_emu.cli.common import load_chip_config, refuse_existing, write_json
+from anp_emu.fileio import check_writable
 from anp_emu.cli.main import main
 from anp_emu.errors import FileFormatError
 
@@ -18,12 +19,15 @@ from anp_emu.errors import FileFormatError
 @click.option("-o", "--output", "out", type=click.Path(dir_okay=False), required=True, help="Chip config to write (.h5).")
 @click.option("--percentile", type=click.FloatRange(0, 100, min_open=True), default=None,
               help="Scale each layer from this percentile of |w| (weights beyond it clip) instead of max-abs.")
-@click.option("--dt", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
-              help="Time step (s) that discretises NIR time constants.")
+@click.option("--dt", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Time step (s) that discretises NIR time constants. Default: the step under which the "
+                   "graph's tau is one of the chip's leaks, of 1e-4 (snnTorch's convention) and 1e-3 "
+                   "(Norse, Rockpool); 1e-3 if neither.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the quantisation report as JSON here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def map_cmd(model, out, percentile, dt, report_path, as_json):
+@click.option("--force", is_flag=True, help="Replace an existing OUTPUT (and --report) file.")
+def map_cmd(model, out, percentile, dt, report_path, as_json, force):
     """Map a float model (.npz or NIR .nir) onto the chip: quantise, check the design rules, report.
 
     Nothing is written unless every design rule holds."""
@@ -34,6 +38,25 @@ def map_cmd(model, out, percentile, dt, report_path, as_json):
     p = Path(model)
     if not p.exists():
         raise FileFormatError(p, "file not found")
+    for target in (out, report_path):       # every output checked before anything is written
+        if target:
+            refuse_existing(target, force)
+            check_writable(Path(target).parent if str(Path(target).parent) else Path("."))
+    own = _own_export(p)
+    if own is not None:
+        # a file anp export wrote: reloaded exactly (checksum verified), never quantised again
+        save_config(own, out)
+        d = {"source": str(p), "recognised": "anp-emu export; reloaded exactly, not re-quantised",
+             "spec": own.spec.to_dict(), "warnings": []}
+        if report_path:
+            write_json(report_path, d)
+        if as_json:
+            click.echo(json.dumps(d, indent=1))
+            return
+        click.echo(f"{p}: an anp-emu export, reloaded exactly (theta {own.theta_hid}/{own.theta_out}, aux "
+                   f"{own.w_aux_hid}/{own.w_aux_out}); not re-quantised")
+        click.echo(f"wrote {out}")
+        return
     fm = load_nir(p, dt=dt) if p.suffix == ".nir" else load_npz(p)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -54,25 +77,67 @@ def map_cmd(model, out, percentile, dt, report_path, as_json):
     click.echo(f"wrote {out}")
 
 
+def _own_export(p: Path):
+    """The config if ``p`` is something ``anp export`` wrote (npz/NIR/csv/C/h5 of ours), else None."""
+    from anp_emu.mapping.export import NPZ_FORMAT, detect_format, import_config, is_anp_nir
+
+    fmt = detect_format(p)
+    if fmt == "nir":
+        return import_config(p, "nir") if is_anp_nir(p) else None
+    if fmt == "npz":
+        with np.load(p, allow_pickle=False) as z:
+            ours = "format" in z.files and str(z["format"]) == NPZ_FORMAT
+        return import_config(p, "npz") if ours else None
+    if fmt in ("csv", "netx"):
+        return import_config(p, fmt)
+    if fmt == "c":
+        return import_config(p, fmt) if p.read_text(errors="replace").startswith("/* ANP-I chip config") else None
+    if fmt == "h5":
+        import h5py
+
+        try:
+            with h5py.File(p, "r") as f:
+                ours = f.attrs.get("format") in ("anp-emu-chip-config", b"anp-emu-chip-config")
+        except OSError:
+            return None
+        return import_config(p, fmt) if ours else None
+    return None
+
+
 @main.command("export")
 @click.argument("config", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["h5", "npz", "csv", "c", "nir"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(["h5", "npz", "csv", "c", "nir", "netx"]), required=True,
+              help="netx: a file lava-dl netx builds (CUBA neurons; differences in docs/interop.md).")
 @click.option("-o", "--output", "out", type=click.Path(), required=True,
-              help="File to write (a folder for csv).")
-def export_cmd(config, fmt, out):
-    """Export a chip config's quantised weights: h5, npz, csv (folder), C header, or NIR."""
+              help="File to write (a new folder for csv).")
+@click.option("--dt", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True,
+              help="NIR only: the time step (s) a NIR reader simulates with. 1e-4 is the step snnTorch's "
+                   "importer assumes; another value gives the same network to readers that take dt from you.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing output file; for csv, replace a previous csv export of anp-emu "
+                   "(recognised by its manifest; a folder holding anything else is never replaced).")
+def export_cmd(config, fmt, out, dt, force):
+    """Export a chip config's quantised weights: h5, npz, csv (folder), C header, NIR, or lava-dl netx.
+
+    Nothing existing is replaced without --force; every output appears complete or not at all."""
     from anp_emu.mapping.export import export_config
 
     cfg = load_chip_config(config)
-    click.echo(f"wrote {export_config(cfg, out, fmt)}")
+    click.echo(f"wrote {export_config(cfg, out, fmt, dt=dt, force=force)}")
 
 
 @main.command("info")
 @click.argument("config", type=click.Path())
 @click.option("--json", "as_json", is_flag=True)
 def info_cmd(config, as_json):
-    """Spec, synaptic memory, weight statistics, thresholds, aux weights and scales of a config."""
-    cfg = load_chip_config(config)
+    """Spec, synaptic memory, weight statistics, thresholds, aux weights and scales of a config
+    (an .h5 chip config or anything ``anp export`` wrote: npz, csv folder, C header, NIR)."""
+    from anp_emu.mapping.export import detect_format, import_config
+
+    p = Path(config)
+    if not p.exists():
+        raise FileFormatError(p, "file not found")
+    cfg = import_config(p)
     layers = []
     for i, name in enumerate(("hidden", "output")):
         w = cfg.weights(i)
@@ -82,7 +147,7 @@ def info_cmd(config, as_json):
                        "w_mean": float(w.mean()), "w_std": float(w.std()),
                        "zeros": int(np.count_nonzero(w == 0)), "theta": cfg.theta(i), "aux_weight": cfg.w_aux(i),
                        "scale": cfg.scale(i)})
-    d = {"config": str(config), "spec": cfg.spec.to_dict(), "learning": cfg.learning.to_dict(), "layers": layers}
+    d = {"config": str(config), "format": detect_format(p), "spec": cfg.spec.to_dict(), "learning": cfg.learning.to_dict(), "layers": layers}
     if as_json:
         click.echo(json.dumps(d, indent=1))
         return

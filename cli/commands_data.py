@@ -47,6 +47,16 @@ def _parse_params(items) -> dict:
     return out
 
 
+def _check_fits_the_chip(n_in: int, encoder: str, params: dict) -> None:
+    """An event set with more input lines than ANP-I has (1024) could never be run: refused."""
+    from anp_emu import design_rules as dr
+    from anp_emu.spec import ANP1
+
+    if n_in > ANP1.n_in:
+        raise dr.violate(dr.SIZE_WITHIN_CHIP, f"encoder {encoder} {params or ''} input lines".replace(" ''", ""),
+                         f"<= {ANP1.n_in} (ANP-I)", n_in)
+
+
 @main.group()
 def data():
     """EMG data: synthetic recordings, Ceolini readers, spike encoding, event datasets."""
@@ -127,6 +137,7 @@ def preprocess_cmd(src, output, encoder, T, fs_overrides, on_irregular, params, 
         data_ = load_source(src, fs_overrides=fs_overrides, on_irregular=on_irregular)
     with _progress(len(data_), f"encoding ({encoder})", progress and not as_json) as bar:
         ds = encode_source(data_, encoder, T, progress=bar.update, **enc_params)
+    _check_fits_the_chip(ds.n_in, encoder, enc_params)
     ds.save(output)
     st = ds.stats().loc["all"]
     summary = {"output": str(output), "n_samples": len(ds), "T": ds.T, "n_in": ds.n_in, "encoder": ds.encoder,

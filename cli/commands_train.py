@@ -128,8 +128,9 @@ def learning_options(f):
     """click options of the learning rule and the training run (shared by train and ablation)."""
     opts = [
         click.option("--epochs", type=click.IntRange(1, 100000), default=5, show_default=True),
-        click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
-                     help="Learning rate (weight LSBs per unit gradient). Default: the rule's tuned value."),
+        click.option("--lr", type=click.FloatRange(min=0, min_open=True, max=2.0 ** 20), default=None,
+                     help="Learning rate (weight LSBs per unit gradient, at most 2^20: beyond it every update "
+                          "saturates). Default: the rule's tuned value."),
         click.option("--lr-shift", type=click.IntRange(0, 30), default=None, help="lr = 2^-SHIFT (overrides --lr)."),
         click.option("--schedule", type=click.Choice(["constant", "cosine"]), default="cosine", show_default=True),
         click.option("--rounding", type=click.Choice(["nearest", "floor", "stochastic"]), default="stochastic",
@@ -196,6 +197,25 @@ def build_settings(rule, seed, *, lr=None, lr_shift=None, rounding="stochastic",
                             temporal_window=temporal_window, reset_path=reset_path, loss=loss, logit_gain=logit_gain,
                             lr=lr if lr is not None else DEFAULT_LR[rule], lr_shift=lr_shift, rounding=rounding,
                             seed=seed, tet_lambda=tet_lambda)
+
+
+RUN_FILES = ("checkpoint.h5", "log.csv", "config.h5", "summary.json", "encoding.json", "counters.csv", "samples.csv",
+             "counters.json")
+
+
+def make_run_outdir(outdir, spec, *, resume: bool = False, force: bool = False) -> Path:
+    """The output folder of a training run, checked before any training: writable, room for the
+    checkpoint (written beside the old one, then renamed) and config, and not holding an earlier
+    run unless ``--resume`` (continue it) or ``--force`` (replace its files) is given."""
+    if resume and force:
+        raise InputError("--force", "cannot be combined with --resume", hint="--resume continues a run, --force replaces it")
+    weight_bytes = 8 * (spec.n_hid * spec.n_in + spec.n_out * spec.n_hid)   # float64 worst case
+    out = make_outdir(outdir, need_bytes=3 * weight_bytes + (1 << 20))
+    old = [f for f in RUN_FILES if (out / f).exists()]
+    if old and not (resume or force):
+        raise InputError("-o/--output", "holds an earlier run; not overwritten", value=str(out / old[0]),
+                         hint="--resume continues it, --force replaces its files, or choose a new folder")
+    return out
 
 
 def run_training(ds, cfg, settings, options, point, progress, outdir: Path | None, resume: bool = False,
@@ -268,10 +288,14 @@ def averaged_energy_both_points(trainer) -> dict:
               help="Adaptive threshold: aux-neuron emulation (the chip), ideal AFT-LIF (float twin), or none.")
 @click.option("--precision", type=click.Choice(["int", "float"]), default="int", show_default=True,
               help="int: on-chip training (bit-exact); float: the float twin.")
-@click.option("--resume", is_flag=True, help="Continue from OUTDIR/checkpoint.h5 (same arguments as the first run).")
+@click.option("--resume", is_flag=True,
+              help="Continue from OUTDIR/checkpoint.h5 (same arguments as the first run; a larger --epochs "
+                   "extends a finished constant-schedule run, bit-identically to a run of that length).")
+@click.option("--force", is_flag=True, help="Start afresh in an OUTDIR that holds an earlier run, replacing its "
+                                            "run files (" + ", ".join(RUN_FILES) + "; nothing else).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @learning_options
-def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, as_json, epochs, lr, lr_shift, schedule,
+def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, force, as_json, epochs, lr, lr_shift, schedule,
               rounding, surrogate, surrogate_width, temporal, temporal_window, reset_path, loss, logit_gain, tet_lambda,
               preset, split, fold, folds, test_subjects, encoder_fit, align_sessions, train_fraction, seed, target_hidden,
               aux_frac, point, progress):
@@ -301,7 +325,7 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, as
                               surrogate_width=surrogate_width, temporal=temporal, temporal_window=temporal_window,
                               reset_path=reset_path, loss=loss, logit_gain=logit_gain, tet_lambda=tet_lambda)
     options = TrainOptions(epochs=epochs, schedule=schedule, precision=precision, seed=seed, aft=aft)
-    out = make_outdir(outdir)
+    out = make_run_outdir(outdir, cfg.spec, resume=resume, force=force)
     if init_rep is not None and not as_json:
         click.echo(f"init: theta {init_rep.theta_hid}/{init_rep.theta_out}, aux {cfg.w_aux_hid}/"
                    f"{cfg.w_aux_out}, hidden activity {init_rep.hidden_activity:.2%}, dead neurons "
@@ -358,9 +382,12 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, as
               help="Encoder calibration of the training run (default: encoding.json beside CONFIG, when present).")
 @click.option("--precision", type=click.Choice(["int", "float"]), default="int", show_default=True)
 @click.option("--operating-point", "point", default="0.56V", show_default=True)
+@click.option("--pad-inputs", is_flag=True,
+              help="Accept a dataset with fewer input lines than the config (it drives lines 0..n-1, the rest "
+                   "stay silent). Without it the two must have the same number of lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def eval_cmd(config, dataset, split, side, fold, folds, test_subjects, train_fraction, seed, encoding_path, precision,
-             point, as_json):
+             point, pad_inputs, as_json):
     """Accuracy, confusion matrix, per-class accuracy, energy and latency per inference.
 
     The events are re-encoded with the encoder calibration the training run fitted on its training
@@ -383,9 +410,11 @@ def eval_cmd(config, dataset, split, side, fold, folds, test_subjects, train_fra
         except (ValueError, KeyError, TypeError) as e:
             raise FileFormatError(enc_file, f"not an encoding file of anp train ({e.__class__.__name__})") from None
         ds = ds.with_calibration(encoding)
-    if ds.n_in != cfg.spec.n_in:
-        raise InputError("dataset.n_in", "input lines of the dataset differ from the chip config's",
-                         limit=cfg.spec.n_in, value=ds.n_in, hint="evaluate on a dataset made with the training encoder")
+    if ds.n_in != cfg.spec.n_in and not (pad_inputs and ds.n_in < cfg.spec.n_in):
+        raise InputError("dataset.n_in", "differs from the config's input lines (a dataset encoded for another "
+                                         "network)", limit=cfg.spec.n_in, value=ds.n_in,
+                         hint="--pad-inputs feeds a narrower dataset to the first lines" if ds.n_in < cfg.spec.n_in
+                         else "re-encode the dataset for this config")
     if split in ("test", "train"):
         split, side = "random", split
     if split != "all":
@@ -413,6 +442,22 @@ def eval_cmd(config, dataset, split, side, fold, folds, test_subjects, train_fra
 
 
 # ----------------------------------------------------------------------------- anp demo
+def _check_previous_demo_raw(raw: Path) -> None:
+    """The demo regenerates OUT/raw only if it holds exactly what the synthetic writer puts there
+    (subjectXX_sessionYY_{emg,ann}.npy and sampling_rates.csv); anything else is never removed."""
+    import re
+
+    if not raw.is_dir() or raw.is_symlink():
+        raise FileFormatError(raw, "exists and is not a folder the demo wrote; not removed (choose another -o)")
+    names = [q.name for q in raw.iterdir()]
+    foreign = [n for n in names if not (n == "sampling_rates.csv"
+                                        or re.fullmatch(r"subject\d\d_session\d\d_(emg|ann)\.npy", n))]
+    if foreign or "sampling_rates.csv" not in names:
+        what = f"holds {foreign[0]!r}, which" if foreign else "has no sampling_rates.csv: it is not what"
+        raise FileFormatError(raw, f"{what} the demo's synthetic writer did not write; not removed "
+                                   f"(choose another -o)")
+
+
 @main.command("demo")
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default="anp-demo", show_default=True,
               help="Folder for everything the demo writes.")
@@ -438,7 +483,8 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress):
     out = make_outdir(outdir)
     raw = out / "raw"
     if raw.exists():
-        shutil.rmtree(raw)  # the demo owns this folder; regenerate it for a clean, seeded run
+        _check_previous_demo_raw(raw)
+        shutil.rmtree(raw)  # a synthetic set an earlier demo wrote: regenerate it for a clean, seeded run
     click.echo(f"[1/5] synthetic EMG: {subjects} subjects x 3 sessions x 25 gestures -> {raw}")
     write_synthetic_dataset(raw, n_subjects=subjects, seed=seed)
     click.echo("[2/5] chip encoding (391 samples -> 39 steps x 1024 lines)")

@@ -59,12 +59,32 @@ def initial_config(ds_train, chip_path, seed: int, target_hidden: float, aux_fra
                        learning=LearningSettings(loss=CLI_LOSS))
 
 
-def make_outdir(path) -> Path:
+def make_outdir(path, need_bytes: int = 0) -> Path:
+    """Create the output folder ``path`` (and its parents) if needed and check, before any long
+    work, that a file can be written in it and ``need_bytes`` are free. Errors name ``path``."""
+    from anp_emu.fileio import check_writable
+
     out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise FileFormatError(out, "output path exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    for p in (out, *out.parents):
+        if p.exists():
+            if not p.is_dir():
+                what = "output path" if p == out else f"{p} (a parent of the output folder)"
+                raise FileFormatError(out, f"{what} exists and is not a folder")
+            break
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FileFormatError(out, f"cannot create the output folder: {e.strerror or e}") from None
+    return check_writable(out, need_bytes)
+
+
+def refuse_existing(path, force: bool, option: str = "--force") -> None:
+    """An existing output file is replaced only with ``--force`` (never silently)."""
+    p = Path(path)
+    if p.is_dir():
+        raise FileFormatError(p, "is a folder, expected a file name")
+    if p.exists() and not force:
+        raise FileFormatError(p, f"exists; not replaced (add {option} to replace it)")
 
 
 def write_json(path, obj) -> None:

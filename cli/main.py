@@ -23,8 +23,9 @@ class AnpGroup(click.Group):
         except AnpError as e:
             click.echo(f"error: {e}", err=True)
             ctx.exit(1)
-        except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
-            click.echo(f"error: {e.filename}: {e.strerror}", err=True)
+        except OSError as e:   # FileNotFoundError, PermissionError, NotADirectoryError, disk full, ...
+            where = f"{e.filename}: " if e.filename else ""
+            click.echo(f"error: {where}{e.strerror or e}", err=True)
             ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted: outputs written so far are intact", err=True)

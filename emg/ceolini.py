@@ -23,6 +23,7 @@ import json
 import pickle
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -86,6 +87,29 @@ _BUILTINS = {"list", "dict", "tuple", "set", "frozenset", "str", "bytes", "bytea
              "float", "complex", "bool", "slice", "range"}
 
 
+MAX_PICKLE_ALLOC = 1 << 24   # bytes()/bytearray() of an integer size: no real data pickle asks for one
+
+
+def _sized(fn, name, path):
+    """``bytes``/``bytearray`` that refuse an integer size (a crafted pickle's memory bomb:
+    ``bytearray(2**63)``) instead of allocating it."""
+    def build(*args):
+        if args and isinstance(args[0], int) and not isinstance(args[0], bool) and not (0 <= args[0] <= MAX_PICKLE_ALLOC):
+            raise UnsafePickleError(path, f"refused {name}({args[0]}) (an allocation of an integer size; "
+                                          f"limit {MAX_PICKLE_ALLOC} bytes)")
+        return fn(*args)
+    return build
+
+
+def _latin1_encode(obj, encoding="utf-8", errors="strict", *, path):
+    """``_codecs.encode`` as Python 3 pickles bytes (protocol 2): only the latin1 codec."""
+    import codecs
+
+    if str(encoding).lower().replace("_", "-") not in ("latin1", "latin-1", "iso-8859-1"):
+        raise UnsafePickleError(path, f"refused codec {encoding!r} (pickled bytes use latin1)")
+    return codecs.encode(obj, "latin1", errors)
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """Unpickler that admits only numpy array reconstruction, numpy dtypes/scalars and builtin
     containers/values. Any other global (``os.system``, ``builtins.eval``, a user class) raises
@@ -102,13 +126,13 @@ class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if module in ("builtins", "__builtin__") and name in _BUILTINS:
             import builtins
-            return getattr(builtins, name)
+            fn = getattr(builtins, name)
+            return _sized(fn, name, self._path) if name in ("bytes", "bytearray") else fn
         if module == "collections" and name == "OrderedDict":
             import collections
             return collections.OrderedDict
         if module == "_codecs" and name == "encode":  # protocol-2 bytes written by Python 3
-            import _codecs
-            return _codecs.encode
+            return partial(_latin1_encode, path=self._path)
         obj = self._allowed.get((module, name))
         if obj is not None:
             return obj
@@ -134,7 +158,7 @@ def restricted_loads(data: bytes, path="<pickle>") -> object:
     except UnsafePickleError:
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
-            KeyError, MemoryError, ImportError) as e:
+            KeyError, MemoryError, ImportError, OverflowError, LookupError, UnicodeError, RecursionError) as e:
         raise FileFormatError(path, f"not a readable pickle (truncated or corrupt): {e.__class__.__name__}: {e}") from None
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
@@ -34,6 +33,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from anp_emu.errors import FileFormatError, InputError
+from anp_emu.fileio import temp_path_beside
 
 from .ceolini import CLASS_NAMES, EMG_MAX, EMG_MIN, FS_LIMITS, N_CHANNELS, NOMINAL_FS, REST_LABEL
 
@@ -219,7 +219,7 @@ def write_synthetic_dataset(outdir, n_subjects: int = 4, seed: int = 0, n_sessio
         raise InputError("seed", "must be a non-negative integer", value=seed)
     out, parent = check_outdir(outdir)
     rates = session_rates(n_subjects, n_sessions, seed, fs, fs_jitter)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=parent))
+    tmp = temp_path_beside(out, folder=True)   # with the user's umask, not mkdtemp's 0700
     files = []
     try:
         for s in range(1, n_subjects + 1):

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from anp_emu import design_rules as dr
-from anp_emu.errors import ConfigKeyError, FileFormatError, InputError
+from anp_emu.errors import ConfigKeyError, DesignRuleError, FileFormatError, InputError
 
 NPZ_REQUIRED = ("w_hid", "w_out", "theta_hid", "theta_out")
 NPZ_OPTIONAL = ("tau", "alpha_hid", "alpha_out")
@@ -92,6 +92,16 @@ def load_npz(path) -> FloatModel:
     return FloatModel(**{k: (v if k in ("w_hid", "w_out") else v.reshape(())) for k, v in data.items()})
 
 
+def require_nir():
+    """The ``nir`` package (a default dependency); one clear error if it is missing."""
+    try:
+        import nir
+    except ImportError:
+        raise InputError("nir", "the NIR format needs the nir package, which is not installed",
+                         hint="pip install 'anp-emu[nir]' or pip install nir") from None
+    return nir
+
+
 def _uniform(values, where: str) -> float:
     a = np.asarray(values, dtype=np.float64).ravel()
     if a.size == 0:
@@ -105,7 +115,7 @@ def _uniform(values, where: str) -> float:
 
 def _chain(graph) -> list[str]:
     """Node names from the single input to the single output, refusing branches."""
-    import nir
+    nir = require_nir()
 
     inputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Input)]
     if len(inputs) != 1:
@@ -126,9 +136,46 @@ def _chain(graph) -> list[str]:
     return order
 
 
-def load_nir(source, dt: float = 1e-3) -> FloatModel:
-    """A FloatModel from a NIR graph or file (see the module docstring for the mapping)."""
-    import nir
+DT_CONVENTIONS = {1e-4: "snnTorch's convention", 1e-3: "Norse/Rockpool's convention"}
+
+
+def _lif_taus(graph) -> list[float]:
+    nir = require_nir()
+    out = []
+    for n in graph.nodes.values():
+        if isinstance(n, (nir.LIF, nir.CubaLIF)):
+            t = np.asarray(n.tau_mem if isinstance(n, nir.CubaLIF) else n.tau, dtype=np.float64).ravel()
+            if t.size and np.all(np.isfinite(t)):
+                out.append(float(t[0]))
+    return out
+
+
+def _is_chip_leak(tau_discrete: float) -> bool:
+    return any(abs(tau_discrete - (1.0 - 2.0 ** -k)) < 1e-9 for k in range(1, 16))
+
+
+def infer_dt(graph) -> float | None:
+    """The conventional time step (1e-4 s snnTorch, 1e-3 s Norse/Rockpool) under which every LIF
+    of ``graph`` has one of the chip's leaks exactly, or None if none (or both) does."""
+    taus = _lif_taus(graph)
+    if not taus:
+        return None
+    fits = [dt for dt in DT_CONVENTIONS if all(t > dt and _is_chip_leak(1.0 - dt / t) for t in taus)]
+    return fits[0] if len(fits) == 1 else None
+
+
+def dt_hint(graph, dt: float) -> str:
+    """A hint naming the --dt under which the graph maps (for errors and warnings), or ''."""
+    good = infer_dt(graph)
+    if good is not None and good != dt:
+        return f"the graph is in {DT_CONVENTIONS[good]}: give --dt {good:g}"
+    return ""
+
+
+def load_nir(source, dt: float | None = 1e-3) -> FloatModel:
+    """A FloatModel from a NIR graph or file (see the module docstring for the mapping).
+    ``dt=None``: :func:`infer_dt` (1e-3 s when it cannot tell)."""
+    nir = require_nir()
 
     if isinstance(source, (str, Path)):
         p = Path(source)
@@ -140,6 +187,19 @@ def load_nir(source, dt: float = 1e-3) -> FloatModel:
             raise FileFormatError(p, f"not a readable NIR file: {e.__class__.__name__}: {e}") from None
     else:
         graph = source
+    if dt is None:
+        dt = infer_dt(graph) or 1e-3
+    try:
+        return _from_graph(graph, dt)
+    except dr.DesignRuleError as e:
+        hint = dt_hint(graph, dt)
+        if hint and e.rule == dr.LEAK_SHIFT_SUPPORTED:
+            raise DesignRuleError(e.rule, e.where, e.limit, e.value, hint) from None
+        raise
+
+
+def _from_graph(graph, dt: float) -> FloatModel:
+    nir = require_nir()
     names = _chain(graph)
     nodes = [graph.nodes[n] for n in names]
     kinds = [type(n).__name__ for n in nodes]

@@ -83,6 +83,10 @@ def map_model(model: FloatModel, spec: ChipSpec | None = None, percentile: float
         q = np.rint(w / scale)
         clipped = int(np.count_nonzero((q < lo) | (q > hi)))
         q = np.clip(q, lo, hi).astype(np.int64)
+        if not q.any():
+            warnings.warn(f"{name} layer: every weight is zero after quantisation (max |w| {float(a.max()):g}): "
+                          f"its neurons can only fire from the aux neuron and the layer carries no input",
+                          stacklevel=2)
         th = int(np.rint(theta / scale))
         where = f"theta_{'hid' if layer == 0 else 'out'}"
         if th < 1:

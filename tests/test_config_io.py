@@ -37,11 +37,18 @@ def test_full_size_anp1_round_trip(tmp_path):
     assert load_config(tmp_path / "a.h5").equals(cfg)
 
 
-def _corrupt(tmp_path, cfg, fn):
+def _corrupt(tmp_path, cfg, fn, restamp=True):
+    """``cfg`` saved, then changed by ``fn``; with ``restamp`` the content checksum is recomputed,
+    as a file written wrongly by another tool would carry a consistent one, so each field's own
+    check is what answers."""
+    from anp_emu.fileio import h5_content_sha256
+
     p = tmp_path / "c.h5"
     save_config(cfg, p)
     with h5py.File(p, "a") as f:
         fn(f)
+        if restamp and "sha256" in f.attrs:
+            f.attrs["sha256"] = h5_content_sha256(f)
     return p
 
 
@@ -57,7 +64,7 @@ def _corrupt(tmp_path, cfg, fn):
     (lambda f: f["layer/0/weight"].__setitem__((2, 3), 300), DesignRuleError, r"WEIGHT_RANGE.*w_hid\[2, 3\].*-128..127.*300"),
     (lambda f: f["layer/1/neuron/vThMant"].write_direct(np.array(0)), DesignRuleError, r"THRESHOLD_POSITIVE"),
     (lambda f: f.attrs.__setitem__("format", "something-else"), FileFormatError, r"format: expected"),
-    (lambda f: f.attrs.__setitem__("version", 99), FileFormatError, r"version: supported \[1\], got 99"),
+    (lambda f: f.attrs.__setitem__("version", 99), FileFormatError, r"version: supported \[1, 2\], got 99"),
     (lambda f: f["layer/0/neuron/leakShift"].write_direct(np.array(3)), FileFormatError, r"leakShift: spec says 1, got 3"),
 ])
 def test_malformed_config_files_give_clear_errors(tmp_path, cfg, mutate, err, pattern):

@@ -81,7 +81,7 @@ def test_leak_maps_to_the_nearest_shift_with_a_warning():
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_map_export_reload_round_trip_gives_identical_integers(tmp_path, fmt):
     cfg, _, _ = map_model(separable_float_model())
-    out = tmp_path / {"h5": "c.h5", "npz": "c.npz", "csv": "c_csv", "c": "c.h", "nir": "c.nir"}[fmt]
+    out = tmp_path / {"h5": "c.h5", "npz": "c.npz", "csv": "c_csv", "c": "c.h", "nir": "c.nir", "netx": "c.net"}[fmt]
     export_config(cfg, out, fmt)
     if fmt == "c":
         text = out.read_text()

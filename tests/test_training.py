@@ -94,6 +94,11 @@ def test_corrupt_or_foreign_checkpoints_are_refused(tmp_path, dataset):
         load_checkpoint_into(ck, make_trainer(dataset, epochs=1, seed=5))
     with h5py.File(ck, "a") as f:
         f["w_hid"][0, 0] = 1000   # outside the 8-bit range: never wrapped
+    with pytest.raises(CheckpointError, match="checksum mismatch"):
+        load_checkpoint_into(ck, make_trainer(dataset, epochs=1))
+    from anp_emu.fileio import h5_content_sha256
+    with h5py.File(ck, "a") as f:   # re-stamped, the range check still refuses it
+        f.attrs["sha256"] = h5_content_sha256(f)
     with pytest.raises(CheckpointError, match="WEIGHT_RANGE"):
         load_checkpoint_into(ck, make_trainer(dataset, epochs=1))
     other = tmp_path / "other.h5"

@@ -115,6 +115,8 @@ def train_run(dataset: str, output: str, **options) -> dict:
     args = [str(dataset), "-o", str(out), "--json", "--no-progress"] + option_arguments(options)
     if (out / "checkpoint.h5").exists():
         args.append("--resume")
+    elif out.exists():
+        args.append("--force")      # the sweep's own run folder, left by a run stopped before its first epoch
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(io.StringIO()):
         _train_command().main(args=args, prog_name="anp train", standalone_mode=False)

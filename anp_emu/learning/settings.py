@@ -11,6 +11,10 @@ SURROGATES = ("rect", "triangle", "exp")
 LOSSES = ("ce", "tet")
 ROUNDINGS = ("nearest", "floor", "stochastic")
 OPTIONAL_INTS = ("lr_shift", "temporal_window")   # None is stored as -1 in files
+# Largest learning rate (weight LSBs per unit gradient; the tuned default is 1000). Beyond it a
+# gradient of 2^-12 already moves an 8-bit weight across its whole range (2^8 LSB), so every
+# non-zero update saturates the weight: the run would only measure saturation.
+LR_MAX = 2.0 ** 20
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,9 @@ class LearningSettings:
         if lam > 0 and self.loss != "tet":
             raise InputError("learning.tet_lambda", "the MSE regulariser belongs to the TET loss",
                              limit="loss tet", value=f"loss {self.loss}, lambda {lam}")
+        if self.lr > LR_MAX:
+            raise InputError("learning.lr", "so large that every update saturates the weights", limit=f"<= {LR_MAX:g}",
+                             value=self.lr)
         if self.lr_shift is not None and not (0 <= int(self.lr_shift) <= 30):
             raise InputError("learning.lr_shift", "out of range", limit="0..30", value=self.lr_shift)
         if self.temporal_window is not None and not (1 <= int(self.temporal_window) <= 1 << 20):
