@@ -1,4 +1,8 @@
-"""The on-chip learning engine: one forward pass, one backward kernel, one update, two rules.
+"""The on-chip learning engine: one forward pass, one backward pass per rule family, one update.
+
+Rules: MPD-ED and STBP (surrogate-gradient BPTT, ``backward``), STD-ED and ebp (spike-timing
+gradients, ``spike_time``); all share the forward pass, the counters, the weight-gradient kernel
+and the integer update.
 
     engine = LearningEngine(chip, settings)          # chip: Chip(config, "int" | "float")
     step = engine.train_step(x, label)               # forward + backward + update, batch size 1
@@ -18,17 +22,22 @@ import numpy as np
 from ..chip import Chip, RunResult
 from ..counters import C_AUX_WRITES, C_WGRAD, Counters
 from ..errors import InputError
+from ..spec import LEAK_OFF
 from ..events import SpikeInput, as_spike_input
 from .backward import backward
 from .loss import ce_count_loss, tet_loss
 from .mpd_ed import MPD_ED
+from .rule import SpikeTimeRule
 from .settings import LearningSettings
 from .stbp import STBP
+from .std_ed import STD_ED
+from .ebp import EBP
+from .spike_time import spike_time_backward
 from .surrogate import SHAPE_ID
 from .rounding import ROUNDING_ID
 from .update import dense_counts, dense_update, gradient_rows, sparse_update
 
-RULES = {r.name: r for r in (MPD_ED, STBP)}
+RULES = {r.name: r for r in (MPD_ED, STBP, STD_ED, EBP)}
 
 
 @dataclass
@@ -49,6 +58,8 @@ class Gradients:
     du_hid: np.ndarray           # (T, n_hid) dL/du
     du_out: np.ndarray           # (T, n_out)
     forward: RunResult
+    dt_hid: np.ndarray | None = None   # spike-time rules: dL/dt at the hidden spikes (T, n_hid), else None
+    dt_out: np.ndarray | None = None   # ... at the output spikes (T, n_out)
 
 
 class LearningEngine:
@@ -60,6 +71,11 @@ class LearningEngine:
         if self.settings.rule not in RULES:
             raise InputError("learning.rule", "unknown rule", limit=f"one of {list(RULES)}", value=self.settings.rule)
         self.rule = RULES[self.settings.rule]
+        if getattr(self.rule, "leak_free", False) and chip.spec.leak_shift != LEAK_OFF:
+            raise InputError("spec.leak_shift", f"{self.rule.name} needs the non-leaky IF neuron",
+                             limit=f"{LEAK_OFF} (leak off)", value=chip.spec.leak_shift,
+                             hint="use a config whose spec has leak_shift=0")
+        self._last_dt = (None, None)
         self.rng = np.random.default_rng(self.settings.seed)
         self._keys = np.zeros((0, 2), dtype=np.int64)
         self._next_key = 0
@@ -90,6 +106,11 @@ class LearningEngine:
         if not (isinstance(label, (int, np.integer)) and 0 <= label < n_out):
             raise InputError("label", "class index out of range", limit=f"0..{n_out - 1}", value=label)
         r = chip.run_checked(si, record=True)
+        if isinstance(self.rule, SpikeTimeRule):
+            loss, du_hid, du_out, dt_hid, dt_out = spike_time_backward(chip, si, r, int(label), st, self.rule,
+                                                                       r.counters.counts)
+            self._last_dt = (dt_hid, dt_out)
+            return r, loss, du_hid, du_out
         T = si.T
         th = (float(chip.theta[0]), float(chip.theta[1]))
         if st.loss == "ce":
@@ -151,7 +172,7 @@ class LearningEngine:
         si = as_spike_input(x, self.chip.spec.n_in)
         r, loss, du_hid, du_out = self._backward(si, label)
         g = self._weight_pass(si, r, du_hid, du_out, apply=False)
-        return Gradients(g[0], g[1], loss, r.counters, du_hid, du_out, r)
+        return Gradients(g[0], g[1], loss, r.counters, du_hid, du_out, r, *self._last_dt)
 
     def train_step(self, x, label: int) -> StepResult:
         """One on-chip training iteration: forward, backward, rounded update, aux restore."""
