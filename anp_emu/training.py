@@ -124,6 +124,7 @@ class Trainer:
         self.chip = Chip(cfg, self.options.precision, aft="ideal" if self.options.aft == "ideal" else "aux")
         self.history: list[EpochLog] = []
         self.epochs_done = 0
+        self.counters_total = Counters(n_samples=0)   # every training step of this process's epochs
 
     # ---------------------------------------------------------------- one epoch
     def run_epoch(self, progress=None) -> EpochLog:
@@ -161,6 +162,7 @@ class Trainer:
             energy_nj_per_sample=self._energy_nj(total),
             dead_hidden=int((~fired).sum()), samples_per_s=n / dt if dt > 0 else float("inf"))
         self.history.append(log)
+        self.counters_total.update(total)
         self.epochs_done += 1
         return log
 

@@ -105,15 +105,26 @@ def learning_options(f):
     return f
 
 
-DEFAULT_LR = {"mpd-ed": 1000.0, "stbp": 1000.0}  # tuned on the synthetic EMG set (LSB units)
+DEFAULT_LR = {"mpd-ed": 1000.0, "stbp": 1000.0,  # tuned on the synthetic EMG set (LSB units)
+              "std-ed": 3000.0, "ebp": 10000.0}  # spike-time rules: tuned on the learning tests' task
+RULE_CHOICES = ["mpd-ed", "stbp", "std-ed", "ebp"]
+
+
+def rule_leak_shift(rule):
+    """The leak setting a rule's random init is calibrated for: STD-ED's IF neuron has the leak off."""
+    from anp_emu.learning.engine import RULES
+    from anp_emu.spec import LEAK_OFF
+
+    return LEAK_OFF if getattr(RULES[rule], "leak_free", False) else None
 
 
 def build_settings(rule, seed, *, lr=None, lr_shift=None, rounding="stochastic", surrogate="rect",
                    surrogate_width=1.0, temporal=True, temporal_window=None, reset_path=False, loss=CLI_LOSS,
                    logit_gain=10.0):
     """LearningSettings from the CLI options (defaults: the commands' defaults)."""
-    from anp_emu.learning.settings import LearningSettings
+    from anp_emu.learning.settings import DEFAULT_COUNT_LOSS, LearningSettings
 
+    loss = DEFAULT_COUNT_LOSS.get(rule, loss)     # spike-time rules train on their count loss
     return LearningSettings(rule=rule, surrogate=surrogate, surrogate_width=surrogate_width, temporal_path=temporal,
                             temporal_window=temporal_window, reset_path=reset_path, loss=loss, logit_gain=logit_gain,
                             lr=lr if lr is not None else DEFAULT_LR[rule], lr_shift=lr_shift, rounding=rounding,
@@ -147,6 +158,11 @@ def run_training(ds, cfg, settings, options, point, progress, outdir: Path | Non
 
     trainer.fit(checkpoint_path=ckpt, on_epoch=on_epoch,
                 progress_factory=progress_factory(progress and not quiet, len(train), options.epochs))
+    if outdir:
+        write_json(outdir / "counters.json", {
+            "format": "anp-training-counters", "version": 1, "rule": settings.rule, "T": int(train.T),
+            "spec": trainer.config.spec.to_dict(), "epochs": [log.epoch for log in trainer.history],
+            "n_samples": trainer.counters_total.n_samples, "counters": trainer.counters_total.as_dict()})
     if outdir and options.precision == "int":
         from anp_emu.config_io import save_config
 
@@ -163,7 +179,8 @@ def run_training(ds, cfg, settings, options, point, progress, outdir: Path | Non
               help="Initial chip config (.h5). Default: seeded, threshold-calibrated random init.")
 @click.option("--init", type=click.Choice(["random"]), default="random", show_default=True,
               help="Initialisation when no --chip is given.")
-@click.option("--rule", type=click.Choice(["mpd-ed", "stbp"]), default="mpd-ed", show_default=True)
+@click.option("--rule", type=click.Choice(RULE_CHOICES), default="mpd-ed", show_default=True,
+              help="std-ed (IF neurons, enhanced count loss) and ebp (count loss S17) use their own loss.")
 @click.option("--aft", type=click.Choice(["aux", "ideal", "none"]), default="aux", show_default=True,
               help="Adaptive threshold: aux-neuron emulation (the chip), ideal AFT-LIF (float twin), or none.")
 @click.option("--precision", type=click.Choice(["int", "float"]), default="int", show_default=True,
@@ -186,7 +203,7 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, as
                          hint="add --precision float")
     ds = load_dataset(dataset)
     train, test = split_dataset(ds, split, train_fraction, test_subjects, seed)
-    cfg, init_rep = initial_config(train, chip_path, seed, target_hidden, aux_frac)
+    cfg, init_rep = initial_config(train, chip_path, seed, target_hidden, aux_frac, rule_leak_shift(rule))
     settings = build_settings(rule, seed, lr=lr, lr_shift=lr_shift, rounding=rounding, surrogate=surrogate,
                               surrogate_width=surrogate_width, temporal=temporal, temporal_window=temporal_window,
                               reset_path=reset_path, loss=loss, logit_gain=logit_gain)
@@ -260,11 +277,11 @@ def eval_cmd(config, dataset, split, train_fraction, seed, precision, point, as_
 
 # ----------------------------------------------------------------------------- anp ablation
 ABLATION_ARMS = (("mpd-ed", "aux", "int"), ("mpd-ed", "ideal", "float"), ("mpd-ed", "none", "int"),
-                 ("stbp", "aux", "int"))
+                 ("stbp", "aux", "int"), ("std-ed", "aux", "int"), ("ebp", "aux", "int"))
 
 
 def run_ablation(ds, train, test, cfg, settings_for, epochs, seed, point, progress, outdir: Path | None):
-    """Fig. 5-style ablation: MPD-ED with aux-neuron AFT, ideal AFT (float twin), no AFT, and STBP,
+    """Fig. 5-style ablation: MPD-ED with aux-neuron AFT, ideal AFT (float twin), no AFT, STBP, STD-ED and ebp,
     from the same initial weights and split. Returns one row per arm."""
     from anp_emu.training import TrainOptions
 
@@ -273,7 +290,9 @@ def run_ablation(ds, train, test, cfg, settings_for, epochs, seed, point, progre
         options = TrainOptions(epochs=epochs, schedule="cosine", precision=precision, seed=seed, aft=aft)
         arm_dir = make_outdir(outdir / f"{rule}-{aft}") if outdir else None
         click.echo(f"--- {rule}, AFT {aft}, {precision} ---", err=True)
-        tr = run_training(ds, cfg, settings_for(rule), options, point, progress, arm_dir, split_args=(train, test))
+        from anp_emu.learning.engine import config_for_rule   # STD-ED: the same weights on the IF neuron
+        tr = run_training(ds, config_for_rule(cfg, rule), settings_for(rule), options, point, progress, arm_dir,
+                          split_args=(train, test))
         log = tr.log_frame()
         rows.append({"rule": rule, "aft": aft, "precision": precision,
                      "test_accuracy": float(log["test_accuracy"].iloc[-1]),

@@ -196,10 +196,13 @@ def test_ablation_writes_one_row_per_arm(tmp_path, dataset):
     assert r.exit_code == 0, r.output
     import pandas as pd
     t = pd.read_csv(tmp_path / "abl" / "ablation.csv")
-    assert list(zip(t.rule, t.aft)) == [("mpd-ed", "aux"), ("mpd-ed", "ideal"), ("mpd-ed", "none"), ("stbp", "aux")]
+    assert list(zip(t.rule, t.aft)) == [("mpd-ed", "aux"), ("mpd-ed", "ideal"), ("mpd-ed", "none"), ("stbp", "aux"),
+                                        ("std-ed", "aux"), ("ebp", "aux")]
     assert (t.energy_nj_per_sample > 0).all()
     r = CliRunner().invoke(main, ["ablation", str(ev), "-o", str(tmp_path / "abl_ce"), "--epochs", "1", "--loss", "ce",
                                   "--no-progress"])
     assert r.exit_code == 0, r.output
     from anp_emu.config_io import load_config
     assert load_config(tmp_path / "abl_ce" / "mpd-ed-none" / "config.h5").learning.loss == "ce"
+    std = load_config(tmp_path / "abl_ce" / "std-ed-aux" / "config.h5")
+    assert std.learning.loss == "count-enhanced" and std.spec.leak_shift == 0   # its own loss, the IF neuron

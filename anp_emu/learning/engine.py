@@ -190,3 +190,31 @@ class LearningEngine:
 
     def predict(self, x) -> int:
         return self.chip.run(x, record=True).prediction
+
+
+def settings_for_rule(settings: LearningSettings, rule: str, **changes) -> LearningSettings:
+    """``settings`` switched to ``rule``: a spike-time rule gets its own count loss when the
+    settings hold a surrogate rule's loss (and back: the library default)."""
+    from dataclasses import replace
+
+    from .settings import COUNT_LOSSES, DEFAULT_COUNT_LOSS
+
+    loss = changes.pop("loss", settings.loss)
+    if rule in DEFAULT_COUNT_LOSS and loss not in COUNT_LOSSES:
+        loss = DEFAULT_COUNT_LOSS[rule]
+    elif rule not in DEFAULT_COUNT_LOSS and loss in COUNT_LOSSES:
+        loss = LearningSettings().loss
+    return replace(settings, rule=rule, loss=loss, **changes)
+
+
+def config_for_rule(config, rule: str, **changes):
+    """``config`` (same weights, thresholds, aux) set up for ``rule``: its learning settings
+    (``settings_for_rule``) and, for a rule on the non-leaky IF neuron (STD-ED), the spec with the
+    leak off. The thresholds were calibrated for the config's own neuron: an IF chip built from a
+    leaky one's config fires more."""
+    from dataclasses import replace
+
+    cfg = config.replace(learning=settings_for_rule(config.learning, rule, **changes))
+    if getattr(RULES[rule], "leak_free", False) and cfg.spec.leak_shift != LEAK_OFF:
+        cfg = cfg.replace(spec=replace(cfg.spec, leak_shift=LEAK_OFF))
+    return cfg
