@@ -106,7 +106,7 @@ def learning_options(f):
 
 
 DEFAULT_LR = {"mpd-ed": 1000.0, "stbp": 1000.0,  # tuned on the synthetic EMG set (LSB units)
-              "std-ed": 3000.0, "ebp": 10000.0}  # spike-time rules: tuned on the learning tests' task
+              "std-ed": 3000.0, "ebp": 30000.0}  # spike-time rules: a 5-epoch lr sweep on the synthetic set
 RULE_CHOICES = ["mpd-ed", "stbp", "std-ed", "ebp"]
 
 
