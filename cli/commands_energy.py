@@ -57,7 +57,8 @@ def _echo_table(title: str, df: pd.DataFrame):
 @click.option("--chip", "chip_path", type=click.Path(), default=None,
               help="Chip config file (initial weights). Default: a seeded, threshold-calibrated random init.")
 @click.option("--rules", default="mpd-ed,stbp", show_default=True,
-              help="Comma-separated learning rules to run, each from the same initial weights.")
+              help="Comma-separated learning rules (mpd-ed, stbp, std-ed, ebp), each from the same initial weights "
+                   "(std-ed: on the IF neuron).")
 @click.option("--samples", "-n", "n_samples", type=click.IntRange(min=1), default=20, show_default=True,
               help="Training steps per rule (seeded order over the dataset; epochs repeat if needed).")
 @click.option("--operating-point", "point", default="0.56V", show_default=True,
