@@ -308,3 +308,30 @@ def test_training_a_small_int_network_reaches_90_percent(rule, capsys):
 
 
 TRAIN_LR = {"std-ed": 3000.0, "ebp": 10000.0}   # spike-time gradients scale with 1/(T^2 theta): large lrs
+
+
+def test_if_spec_round_trips_through_the_config_file(tmp_path):
+    import h5py
+    from anp_emu.config_io import load_config, save_config
+    cfg = make_config([[6, 5]], [[12]], 10, 10, leak_shift=LEAK_OFF)
+    save_config(cfg, tmp_path / "if.h5")
+    with h5py.File(tmp_path / "if.h5") as f:
+        assert int(f["layer/0/neuron/vDecay"][()]) == 0 and int(f["layer/0/neuron/leakShift"][()]) == 0
+    assert load_config(tmp_path / "if.h5").spec.leak_shift == LEAK_OFF
+
+
+def test_leak_off_keeps_every_membrane_value():
+    """The reference and the kernels' arithmetic: shift 0 keeps v (int and float); shift 1 is the
+    documented v - (v >> 1) (floors: -3 -> -1)."""
+    from numba import njit
+    from anp_emu.arithmetic import leak
+
+    @njit
+    def kernel_leak(v, k):
+        return leak(v, k)
+
+    for v in (-32768, -3, -1, 0, 1, 7, 32767):
+        assert leak(v, 0) == kernel_leak(np.int64(v), 0) == v
+        assert kernel_leak(float(v), 0) == float(v)
+        assert kernel_leak(np.int64(v), 1) == v - (v >> 1) == leak(v, 1)
+    assert leak(-3, 1) == -1 and kernel_leak(-3.0, 1) == -1.5
