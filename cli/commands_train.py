@@ -87,6 +87,12 @@ def learning_options(f):
                           "output spike counts (the library default; with MPD-ED it can let a silent target "
                           "class stay silent and hidden activity run away, see docs/experiments.md)."),
         click.option("--logit-gain", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True),
+        click.option("--target-count", type=click.IntRange(0, 1 << 20), default=10, show_default=True,
+                     help="std-ed/ebp: desired output spikes of the target class per sample."),
+        click.option("--other-count", type=click.IntRange(0, 1 << 20), default=1, show_default=True,
+                     help="std-ed/ebp: desired output spikes of every other output."),
+        click.option("--tau-grad", type=click.FloatRange(min=0, min_open=True), default=1.5, show_default=True,
+                     help="ebp: time constant (steps) of the backward kernel h(t) = exp(-t/tau_grad)."),
         click.option("--split", type=click.Choice(["random", "subjects"]), default="random", show_default=True,
                      help="random: seeded stratified 2:1 train/test (the paper); subjects: leave subjects out."),
         click.option("--test-subjects", default=None, help="Comma-separated subjects held out (with --split subjects)."),
@@ -120,7 +126,7 @@ def rule_leak_shift(rule):
 
 def build_settings(rule, seed, *, lr=None, lr_shift=None, rounding="stochastic", surrogate="rect",
                    surrogate_width=1.0, temporal=True, temporal_window=None, reset_path=False, loss=CLI_LOSS,
-                   logit_gain=10.0):
+                   logit_gain=10.0, target_count=10, other_count=1, tau_grad=1.5):
     """LearningSettings from the CLI options (defaults: the commands' defaults)."""
     from anp_emu.learning.settings import DEFAULT_COUNT_LOSS, LearningSettings
 
@@ -128,7 +134,7 @@ def build_settings(rule, seed, *, lr=None, lr_shift=None, rounding="stochastic",
     return LearningSettings(rule=rule, surrogate=surrogate, surrogate_width=surrogate_width, temporal_path=temporal,
                             temporal_window=temporal_window, reset_path=reset_path, loss=loss, logit_gain=logit_gain,
                             lr=lr if lr is not None else DEFAULT_LR[rule], lr_shift=lr_shift, rounding=rounding,
-                            seed=seed)
+                            seed=seed, target_count=target_count, other_count=other_count, tau_grad=tau_grad)
 
 
 def run_training(ds, cfg, settings, options, point, progress, outdir: Path | None, resume: bool = False,
@@ -189,7 +195,8 @@ def run_training(ds, cfg, settings, options, point, progress, outdir: Path | Non
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @learning_options
 def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, as_json, epochs, lr, lr_shift, schedule,
-              rounding, surrogate, surrogate_width, temporal, temporal_window, reset_path, loss, logit_gain, split,
+              rounding, surrogate, surrogate_width, temporal, temporal_window, reset_path, loss, logit_gain,
+              target_count, other_count, tau_grad, split,
               test_subjects, train_fraction, seed, target_hidden, aux_frac, point, progress):
     """Train a spiking network on the emulated ANP-I, sample by sample (batch size 1).
 
@@ -206,7 +213,8 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, as
     cfg, init_rep = initial_config(train, chip_path, seed, target_hidden, aux_frac, rule_leak_shift(rule))
     settings = build_settings(rule, seed, lr=lr, lr_shift=lr_shift, rounding=rounding, surrogate=surrogate,
                               surrogate_width=surrogate_width, temporal=temporal, temporal_window=temporal_window,
-                              reset_path=reset_path, loss=loss, logit_gain=logit_gain)
+                              reset_path=reset_path, loss=loss, logit_gain=logit_gain, target_count=target_count,
+                              other_count=other_count, tau_grad=tau_grad)
     options = TrainOptions(epochs=epochs, schedule=schedule, precision=precision, seed=seed, aft=aft)
     out = make_outdir(outdir)
     if init_rep is not None and not as_json:
