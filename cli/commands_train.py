@@ -211,6 +211,9 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, as
     ds = load_dataset(dataset)
     train, test = split_dataset(ds, split, train_fraction, test_subjects, seed)
     cfg, init_rep = initial_config(train, chip_path, seed, target_hidden, aux_frac, rule_leak_shift(rule))
+    from anp_emu.learning.engine import check_rule_spec
+
+    check_rule_spec(rule, cfg.spec)                # before any folder is made
     settings = build_settings(rule, seed, lr=lr, lr_shift=lr_shift, rounding=rounding, surrogate=surrogate,
                               surrogate_width=surrogate_width, temporal=temporal, temporal_window=temporal_window,
                               reset_path=reset_path, loss=loss, logit_gain=logit_gain, target_count=target_count,

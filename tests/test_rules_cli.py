@@ -98,3 +98,11 @@ def test_gradient_agreement_of_a_rule_with_itself_is_one():
     per, summary = gradient_agreement(cfg, xs, ys, ["stbp"])
     assert summary["cos_hidden"].iloc[0] == pytest.approx(1.0) and list(summary["rule"]) == ["stbp"]
     assert ((per["dLdS_sparsity"] >= 0) & (per["dLdS_sparsity"] <= 1)).all()
+
+
+def test_std_ed_on_a_leaky_chip_file_is_refused_before_any_output(runs, tmp_path):
+    ev, out = runs
+    r = CliRunner().invoke(main, ["train", str(ev), "-o", str(tmp_path / "never"), "--rule", "std-ed", "--chip",
+                                  str(out["mpd-ed"] / "config.h5"), "--no-progress"])
+    assert r.exit_code == 1 and r.output.startswith("error: spec.leak_shift") and len(r.output.splitlines()) == 1
+    assert not (tmp_path / "never").exists()

@@ -71,10 +71,7 @@ class LearningEngine:
         if self.settings.rule not in RULES:
             raise InputError("learning.rule", "unknown rule", limit=f"one of {list(RULES)}", value=self.settings.rule)
         self.rule = RULES[self.settings.rule]
-        if getattr(self.rule, "leak_free", False) and chip.spec.leak_shift != LEAK_OFF:
-            raise InputError("spec.leak_shift", f"{self.rule.name} needs the non-leaky IF neuron",
-                             limit=f"{LEAK_OFF} (leak off)", value=chip.spec.leak_shift,
-                             hint="use a config whose spec has leak_shift=0")
+        check_rule_spec(self.rule.name, chip.spec)
         self._last_dt = (None, None)
         self.rng = np.random.default_rng(self.settings.seed)
         self._keys = np.zeros((0, 2), dtype=np.int64)
@@ -218,3 +215,10 @@ def config_for_rule(config, rule: str, **changes):
     if getattr(RULES[rule], "leak_free", False) and cfg.spec.leak_shift != LEAK_OFF:
         cfg = cfg.replace(spec=replace(cfg.spec, leak_shift=LEAK_OFF))
     return cfg
+
+
+def check_rule_spec(rule: str, spec) -> None:
+    """Refuse a chip whose neuron ``rule`` cannot train (STD-ED: the leak must be off)."""
+    if getattr(RULES[rule], "leak_free", False) and spec.leak_shift != LEAK_OFF:
+        raise InputError("spec.leak_shift", f"{rule} needs the non-leaky IF neuron", limit=f"{LEAK_OFF} (leak off)",
+                         value=spec.leak_shift, hint="use a config whose spec has leak_shift=0")
