@@ -106,3 +106,13 @@ def test_std_ed_on_a_leaky_chip_file_is_refused_before_any_output(runs, tmp_path
                                   str(out["mpd-ed"] / "config.h5"), "--no-progress"])
     assert r.exit_code == 1 and r.output.startswith("error: spec.leak_shift") and len(r.output.splitlines()) == 1
     assert not (tmp_path / "never").exists()
+
+
+def test_gradients_plot(runs, tmp_path):
+    pytest.importorskip("matplotlib")
+    ev, _ = runs
+    r = CliRunner().invoke(main, ["gradients", str(ev), "-n", "2", "-o", str(tmp_path / "g"), "--plot"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "g" / "gradients.png").read_bytes()[:4] == b"\x89PNG"
+    r = CliRunner().invoke(main, ["gradients", str(ev), "--plot"])           # no folder for the image
+    assert r.exit_code == 1 and r.output.startswith("error: --plot")
