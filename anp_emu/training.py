@@ -125,6 +125,7 @@ class Trainer:
         self.history: list[EpochLog] = []
         self.epochs_done = 0
         self.counters_total = Counters(n_samples=0)   # every training step of this process's epochs
+        self.counted_epochs: list[int] = []            # ... which are these (a resumed run counts from its resume)
 
     # ---------------------------------------------------------------- one epoch
     def run_epoch(self, progress=None) -> EpochLog:
@@ -163,6 +164,7 @@ class Trainer:
             dead_hidden=int((~fired).sum()), samples_per_s=n / dt if dt > 0 else float("inf"))
         self.history.append(log)
         self.counters_total.update(total)
+        self.counted_epochs.append(e + 1)
         self.epochs_done += 1
         return log
 

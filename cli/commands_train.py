@@ -167,7 +167,7 @@ def run_training(ds, cfg, settings, options, point, progress, outdir: Path | Non
     if outdir:
         write_json(outdir / "counters.json", {
             "format": "anp-training-counters", "version": 1, "rule": settings.rule, "T": int(train.T),
-            "spec": trainer.config.spec.to_dict(), "epochs": [log.epoch for log in trainer.history],
+            "spec": trainer.config.spec.to_dict(), "epochs": trainer.counted_epochs,
             "n_samples": trainer.counters_total.n_samples, "counters": trainer.counters_total.as_dict()})
     if outdir and options.precision == "int":
         from anp_emu.config_io import save_config

@@ -335,3 +335,15 @@ def test_leak_off_keeps_every_membrane_value():
         assert kernel_leak(float(v), 0) == float(v)
         assert kernel_leak(np.int64(v), 1) == v - (v >> 1) == leak(v, 1)
     assert leak(-3, 1) == -1 and kernel_leak(-3.0, 1) == -1.5
+
+
+def test_aux_emulation_and_ideal_aft_part_where_the_threshold_would_fall_below_zero():
+    """Eq. 8's threshold stops at 0; the aux boosts go on. Weight -1, theta 10, alpha 6: the ideal
+    threshold goes 4, 0, 0 ... and the membrane -1, -2, ... never reaches it; on the chip the
+    membrane 5, 10 fires at step 2 (docs/learning-rules.md, adaptation 3)."""
+    cfg = make_config([[-1]], [[1]], 10, 100, 6, 0, leak_shift=LEAK_OFF)
+    X = np.ones((4, 1), dtype=np.uint8)
+    rf = Chip(cfg, "float", aft="ideal").run(X, record=True)
+    assert rf.th_hid[:, 0].tolist() == [4, 0, 0, 0] and not rf.s_hid.any()
+    ri = Chip(cfg, "int").run(X, record=True)
+    assert ri.v_hid[:2, 0].tolist() == [5, 10] and ri.s_hid[:, 0].tolist() == [0, 1, 0, 0]
