@@ -7,6 +7,8 @@ kernel source serves both precisions:
 - integer: leak v - (v >> k) (arithmetic shift: floors towards -inf, so -3 >> 1 = -2 and the
   leak of -3 is -1), saturation clip(v, -2^(b-1), 2^(b-1)-1);
 - float:   leak tau * v with tau = 1 - 2^-k, no saturation (pass v_lo = -inf, v_hi = +inf).
+- k = 0 (``spec.LEAK_OFF``) switches the leak off: v is kept (the IF neuron). No shift k >= 1 gives
+  that: even k >= v_bits leaks a negative v by 1 per step (-1 >> k = -1).
 """
 from __future__ import annotations
 
@@ -16,7 +18,9 @@ from numba.extending import overload
 
 
 def leak(v, shift):
-    """One step of leak: int v - (v >> shift); float (1 - 2^-shift) * v."""
+    """One step of leak: int v - (v >> shift); float (1 - 2^-shift) * v; shift 0: v (no leak)."""
+    if shift == 0:
+        return v
     if isinstance(v, (int, np.integer)):
         return v - (v >> shift)
     return (1.0 - 2.0 ** (-shift)) * v
@@ -26,11 +30,11 @@ def leak(v, shift):
 def _leak_ol(v, shift):
     if isinstance(v, types.Integer):
         def impl(v, shift):
-            return v - (v >> shift)
+            return v - ((v >> shift) if shift != 0 else v * 0)
         return impl
     if isinstance(v, types.Float):
         def impl(v, shift):
-            return (1.0 - 2.0 ** (-shift)) * v
+            return (1.0 - (2.0 ** (-shift) if shift != 0 else 0.0)) * v
         return impl
 
 

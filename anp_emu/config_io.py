@@ -16,7 +16,7 @@ to verify one: lava-dl 0.4-0.6 require Python < 3.11. See docs/interop.md)::
         weight             int16 (n_post, n_pre): signed weights in LSBs
         neuron/type        "ANP_LIF"
         neuron/vThMant     int64: threshold theta (LSBs)
-        neuron/vDecay      int64: 4096 * 2^-leak_shift (12-bit decay as Loihi counts it; tau = 1 - vDecay/4096)
+        neuron/vDecay      int64: 4096 * 2^-leak_shift (12-bit decay as Loihi counts it; tau = 1 - vDecay/4096); 0 with the leak off
         neuron/leakShift   int64
         neuron/auxWeight   int64: aux neuron synapse (LSBs)
         neuron/scale       float64: float value of one weight LSB
@@ -61,7 +61,7 @@ def save_config(config: ChipConfig, path) -> None:
             ng = lg.create_group("neuron")
             ng.create_dataset("type", data="ANP_LIF")
             ng.create_dataset("vThMant", data=np.int64(config.theta(layer)))
-            ng.create_dataset("vDecay", data=np.int64(4096 >> spec.leak_shift))
+            ng.create_dataset("vDecay", data=np.int64((4096 >> spec.leak_shift if spec.leak_shift else 0)))
             ng.create_dataset("leakShift", data=np.int64(spec.leak_shift))
             ng.create_dataset("auxWeight", data=np.int64(config.w_aux(layer)))
             ng.create_dataset("scale", data=np.float64(config.scale(layer)))
@@ -109,7 +109,7 @@ def load_config(path) -> ChipConfig:
             check_keys(ng, _NEURON_KEYS, _NEURON_KEYS, f"{where}/neuron", path)
             nw = f"{where}/neuron"
             _text(ng, "type", path, nw, "ANP_LIF")
-            for name, want in (("leakShift", spec.leak_shift), ("vDecay", 4096 >> spec.leak_shift),
+            for name, want in (("leakShift", spec.leak_shift), ("vDecay", (4096 >> spec.leak_shift if spec.leak_shift else 0)),
                                ("wBits", spec.w_bits(layer))):
                 got = int(_scalar(ng, name, path, nw, "i"))
                 if got != want:

@@ -33,8 +33,8 @@ SIZE_WITHIN_CHIP = _rule("SIZE_WITHIN_CHIP", "1 <= layer size <= the chip's (102
 W_BITS_SUPPORTED = _rule("W_BITS_SUPPORTED", "2 <= weight width <= 16 bits", "choose a supported width")
 V_BITS_SUPPORTED = _rule("V_BITS_SUPPORTED", "weight width < membrane width <= 32 bits",
                          "widen the membrane or narrow the weights")
-LEAK_SHIFT_SUPPORTED = _rule("LEAK_SHIFT_SUPPORTED", "1 <= leak shift <= 15 (tau = 1 - 2^-k)",
-                             "map tau to the nearest shift k")
+LEAK_SHIFT_SUPPORTED = _rule("LEAK_SHIFT_SUPPORTED", "0 <= leak shift <= 15 (tau = 1 - 2^-k; 0: leak off, IF)",
+                             "map tau to the nearest shift k (0 for a non-leaky IF neuron)")
 WEIGHT_SHAPE = _rule("WEIGHT_SHAPE", "weights have shape (n_post, n_pre) of the spec",
                      "transpose or resize the weight matrix")
 WEIGHT_INTEGER = _rule("WEIGHT_INTEGER", "chip weights, thresholds and aux weights are integers",
@@ -79,8 +79,8 @@ def check_spec(spec) -> None:
     wmax = max(spec.w_bits_hid, spec.w_bits_out)
     if not (wmax < spec.v_bits <= MAX_V_BITS):
         raise violate(V_BITS_SUPPORTED, "spec.v_bits", f"{wmax + 1}..{MAX_V_BITS}", spec.v_bits)
-    if not (1 <= spec.leak_shift <= MAX_LEAK_SHIFT):
-        raise violate(LEAK_SHIFT_SUPPORTED, "spec.leak_shift", f"1..{MAX_LEAK_SHIFT}", spec.leak_shift)
+    if not (0 <= spec.leak_shift <= MAX_LEAK_SHIFT):
+        raise violate(LEAK_SHIFT_SUPPORTED, "spec.leak_shift", f"0..{MAX_LEAK_SHIFT}", spec.leak_shift)
 
 
 def check_integer_array(a, where: str) -> np.ndarray:

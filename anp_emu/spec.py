@@ -17,6 +17,7 @@ ANP1_W_BITS_HID = 8       # hidden-layer synapse width, signed two's complement
 ANP1_W_BITS_OUT = 10      # output-layer synapse width, signed two's complement
 ANP1_V_BITS = 16          # membrane width, signed, saturating
 ANP1_LEAK_SHIFT = 1       # v -> v - (v >> 1): tau = 0.5
+LEAK_OFF = 0              # leak_shift 0 switches the leak off: the IF neuron (tau = 1; STD-ED's AFT-IF)
 MAX_W_BITS = 16           # widest synapse the emulator models (stored as int8 up to 8 bits, else int16)
 MAX_V_BITS = 32           # widest membrane the emulator models
 MAX_LEAK_SHIFT = 15
@@ -64,8 +65,9 @@ class ChipSpec:
 
     @property
     def tau(self) -> float:
-        """Ideal leak factor of the float twin: v -> tau * v, tau = 1 - 2^-leak_shift."""
-        return 1.0 - 2.0 ** (-self.leak_shift)
+        """Ideal leak factor of the float twin: v -> tau * v, tau = 1 - 2^-leak_shift; 1 with the
+        leak off (``LEAK_OFF``)."""
+        return 1.0 if self.leak_shift == LEAK_OFF else 1.0 - 2.0 ** (-self.leak_shift)
 
     def to_dict(self) -> dict:
         return asdict(self)

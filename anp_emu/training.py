@@ -157,6 +157,8 @@ class Trainer:
         self.history: list[EpochLog] = []
         self.epochs_done = 0
         self.last_samples = pd.DataFrame(columns=list(SAMPLE_COLUMNS))   # per-sample log of the last epoch
+        self.counters_total = Counters(n_samples=0)   # every training step of this process's epochs
+        self.counted_epochs: list[int] = []            # ... which are these (a resumed run counts from its resume)
 
     # ---------------------------------------------------------------- one epoch
     def run_epoch(self, progress=None) -> EpochLog:
@@ -201,6 +203,8 @@ class Trainer:
             samples=n, input_events_per_sample=total["hidden", "input_events"] / n, counts=total.counts.tolist())
         self.last_samples = pd.DataFrame(rows, columns=list(SAMPLE_COLUMNS))
         self.history.append(log)
+        self.counters_total.update(total)
+        self.counted_epochs.append(e + 1)
         self.epochs_done += 1
         return log
 

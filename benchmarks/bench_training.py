@@ -130,8 +130,12 @@ def per_sample(fn, n, rounds=7):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=40)
+    ap.add_argument("--rules-only", action="store_true", help="Only the table of all four rules.")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
+    if args.rules_only:
+        print(f"nproc={os.cpu_count()}  numba threads={numba.get_num_threads()}  1024-512-10, T=39, int chip")
+        return spike_time_rules(args.samples, rng)
     spec = ChipSpec()
     print(f"nproc={os.cpu_count()}  numba threads={numba.get_num_threads()}  1024-512-10, T=39, {args.samples} samples per cell, int chip, batch size 1")
     print("| input density | hidden activity | MPD-ED ms | MPD-ED window 1 ms | STBP ms "
@@ -179,6 +183,38 @@ def main():
                           np.mean([c["wgrad_accumulates"] for c in stats]), ms))
         (hs, wg, ms), (_, wg1, ms1) = cells
         print(f"| {target:.0%} | {rep.hidden_activity:.1%} | {hs:.0f} | {wg:.0f} / {wg1:.0f} | {ms:.2f} / {ms1:.2f} |")
+
+    spike_time_rules(args.samples, rng)
+
+
+def spike_time_rules(n_samples, rng):
+    """The four rules in the same interleaved rounds (STD-ED: the same weights on the IF neuron):
+    ms and samples/s per training sample, and the learning operations counted per sample."""
+    from anp_emu.learning.engine import config_for_rule
+
+    spec = ChipSpec()
+    rules = ("mpd-ed", "stbp", "std-ed", "ebp")
+    print("\nAll four rules (same interleaved protocol; STD-ED on the IF neuron with the same weights):")
+    print("| input density | rule | ms | samples/s | hidden spikes | bwd inter | bwd intra | bwd spike | wgrad accumulates |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for density in (0.01, 0.05):
+        xs = [SpikeInput.from_dense(rng.random((39, 1024)) < density) for _ in range(n_samples)]
+        cfg, _ = init_config(spec, xs[:20], seed=0, target_hidden=0.05, aux_frac=0.3)
+        cells, stats = {}, {r: [] for r in rules}
+        for rule in rules:
+            c = config_for_rule(cfg.copy(), rule)
+            eng = LearningEngine(Chip(c), c.learning)
+            cells[rule] = (lambda i, eng=eng, rule=rule: stats[rule].append(
+                eng.train_step(xs[i % len(xs)], i % 10).counters), n_samples, False)
+        times = interleaved(cells)
+        for rule in rules:
+            ms = float(np.median(times[rule])) * 1e3
+            st = stats[rule]
+            mean = {k: np.mean([c[k] for c in st]) for k in ("bwd_inter_ops", "bwd_intra_ops", "bwd_spike_ops",
+                                                                "wgrad_accumulates")}
+            hs = np.mean([c["hidden", "spikes"] for c in st])
+            print(f"| {density:.0%} | {rule} | {ms:.2f} | {1e3 / ms:.0f} | {hs:.0f} | {mean['bwd_inter_ops']:.0f} | "
+                  f"{mean['bwd_intra_ops']:.0f} | {mean['bwd_spike_ops']:.0f} | {mean['wgrad_accumulates']:.0f} |")
 
 
 if __name__ == "__main__":

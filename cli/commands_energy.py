@@ -72,7 +72,8 @@ def energy_group():
 @click.option("--chip", "chip_path", type=click.Path(), default=None,
               help="Chip config file (initial weights). Default: a seeded, threshold-calibrated random init.")
 @click.option("--rules", default="mpd-ed,stbp", show_default=True,
-              help="Comma-separated learning rules to run, each from the same initial weights.")
+              help="Comma-separated learning rules (mpd-ed, stbp, std-ed, ebp), each from the same initial weights "
+                   "(std-ed: on the IF neuron).")
 @click.option("--samples", "-n", "n_samples", type=click.IntRange(min=1), default=20, show_default=True,
               help="Training steps per rule (seeded order over the dataset; epochs repeat if needed).")
 @click.option("--operating-point", "point", default="0.56V", show_default=True,
@@ -459,13 +460,22 @@ def energy_table_cmd(point, costs_file, cost_items, write_path, as_json):
 @click.option("--zeta-i", type=float, default=None, help="Mean input spike activity (spikes per line and step).")
 @click.option("--zeta-o", type=float, default=None, help="Mean output spike activity.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-def complexity_cmd(M, N, T, zeta_i, zeta_o, as_json):
+@click.option("--measured", is_flag=True,
+              help="Table II/III measured from training runs: RUN... are anp train output folders.")
+@click.argument("runs", nargs=-1, type=click.Path())
+def complexity_cmd(M, N, T, zeta_i, zeta_o, as_json, measured, runs):
     """Training complexity of one layer and its reduction over STBP (Table II).
 
     Formulas of Wei et al. 2024, Table II. Without options: the paper's Table III (N-MNIST, M=200, N=10, T=30) from its activities."""
     from anp_emu.energy.complexity import PAPER_M, PAPER_N, PAPER_T, complexity_row, paper_table3
     from anp_emu.energy.report import _jsonable
 
+    if measured or runs:
+        from anp_emu.cli.commands_rules import echo_measured_complexity
+
+        if not (measured and runs):
+            raise InputError("--measured", "give --measured and at least one training run folder", value=len(runs))
+        return echo_measured_complexity(runs, as_json)
     given = [v is not None for v in (M, N, T, zeta_i, zeta_o)]
     if not any(given):
         df = paper_table3()

@@ -149,7 +149,7 @@ def plot_accuracy_energy(table, arms, path: Path) -> None:
 # the float twin with the aux AFT separates the AFT (ideal vs aux, both float) from the precision
 # (aux on int vs aux on float)
 ABLATION_ARMS = (("mpd-ed", "aux", "int"), ("mpd-ed", "ideal", "float"), ("mpd-ed", "aux", "float"),
-                 ("mpd-ed", "none", "int"), ("stbp", "aux", "int"))
+                 ("mpd-ed", "none", "int"), ("stbp", "aux", "int"), ("std-ed", "aux", "int"), ("ebp", "aux", "int"))
 ABLATION_COLUMNS = ("test_accuracy", "best_test_accuracy", "train_accuracy", "energy_nj_per_sample",
                     "learning_ops_per_sample", "hidden_activity")
 

@@ -150,6 +150,12 @@ def learning_options(f):
                           "output spike counts (the library default; with MPD-ED it can let a silent target "
                           "class stay silent and hidden activity run away, see docs/experiments.md)."),
         click.option("--logit-gain", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True),
+        click.option("--target-count", type=click.IntRange(0, 1 << 20), default=10, show_default=True,
+                     help="std-ed/ebp: desired output spikes of the target class per sample."),
+        click.option("--other-count", type=click.IntRange(0, 1 << 20), default=1, show_default=True,
+                     help="std-ed/ebp: desired output spikes of every other output."),
+        click.option("--tau-grad", type=click.FloatRange(min=0, min_open=True), default=1.5, show_default=True,
+                     help="ebp: time constant (steps) of the backward kernel h(t) = exp(-t/tau_grad)."),
         click.option("--tet-lambda", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
                      help="Weight of TET's MSE regulariser (Deng et al. 2022 use 1e-3); needs --loss tet."),
         PRESET_OPTION,
@@ -184,19 +190,31 @@ def learning_options(f):
     return f
 
 
-DEFAULT_LR = {"mpd-ed": 1000.0, "stbp": 1000.0}  # tuned on the synthetic EMG set (LSB units)
+DEFAULT_LR = {"mpd-ed": 1000.0, "stbp": 1000.0,  # tuned on the synthetic EMG set (LSB units)
+              "std-ed": 3000.0, "ebp": 30000.0}  # spike-time rules: a 5-epoch lr sweep on the synthetic set
+RULE_CHOICES = ["mpd-ed", "stbp", "std-ed", "ebp"]
+
+
+def rule_leak_shift(rule):
+    """The leak setting a rule's random init is calibrated for: STD-ED's IF neuron has the leak off."""
+    from anp_emu.learning.engine import RULES
+    from anp_emu.spec import LEAK_OFF
+
+    return LEAK_OFF if getattr(RULES[rule], "leak_free", False) else None
 
 
 def build_settings(rule, seed, *, lr=None, lr_shift=None, rounding="stochastic", surrogate="rect",
                    surrogate_width=1.0, temporal=True, temporal_window=None, reset_path=False, loss=CLI_LOSS,
-                   logit_gain=10.0, tet_lambda=0.0):
+                   logit_gain=10.0, tet_lambda=0.0, target_count=10, other_count=1, tau_grad=1.5):
     """LearningSettings from the CLI options (defaults: the commands' defaults)."""
-    from anp_emu.learning.settings import LearningSettings
+    from anp_emu.learning.settings import DEFAULT_COUNT_LOSS, LearningSettings
 
+    loss = DEFAULT_COUNT_LOSS.get(rule, loss)     # spike-time rules train on their count loss
     return LearningSettings(rule=rule, surrogate=surrogate, surrogate_width=surrogate_width, temporal_path=temporal,
                             temporal_window=temporal_window, reset_path=reset_path, loss=loss, logit_gain=logit_gain,
                             lr=lr if lr is not None else DEFAULT_LR[rule], lr_shift=lr_shift, rounding=rounding,
-                            seed=seed, tet_lambda=tet_lambda)
+                            seed=seed, tet_lambda=tet_lambda, target_count=target_count,
+                            other_count=other_count, tau_grad=tau_grad)
 
 
 RUN_FILES = ("checkpoint.h5", "log.csv", "config.h5", "summary.json", "encoding.json", "counters.csv", "samples.csv",
@@ -249,6 +267,11 @@ def run_training(ds, cfg, settings, options, point, progress, outdir: Path | Non
 
     trainer.fit(checkpoint_path=ckpt, on_epoch=on_epoch,
                 progress_factory=progress_factory(progress and not quiet, len(train), options.epochs))
+    if outdir:
+        write_json(outdir / "counters.json", {
+            "format": "anp-training-counters", "version": 1, "rule": settings.rule, "T": int(train.T),
+            "spec": trainer.config.spec.to_dict(), "epochs": trainer.counted_epochs,
+            "n_samples": trainer.counters_total.n_samples, "counters": trainer.counters_total.as_dict()})
     if outdir and options.precision == "int":
         from anp_emu.config_io import save_config
 
@@ -283,7 +306,8 @@ def averaged_energy_both_points(trainer) -> dict:
               help="Initial chip config (.h5). Default: seeded, threshold-calibrated random init.")
 @click.option("--init", type=click.Choice(["random"]), default="random", show_default=True,
               help="Initialisation when no --chip is given.")
-@click.option("--rule", type=click.Choice(["mpd-ed", "stbp"]), default="mpd-ed", show_default=True)
+@click.option("--rule", type=click.Choice(RULE_CHOICES), default="mpd-ed", show_default=True,
+              help="std-ed (IF neurons, enhanced count loss) and ebp (count loss S17) use their own loss.")
 @click.option("--aft", type=click.Choice(["aux", "ideal", "none"]), default="aux", show_default=True,
               help="Adaptive threshold: aux-neuron emulation (the chip), ideal AFT-LIF (float twin), or none.")
 @click.option("--precision", type=click.Choice(["int", "float"]), default="int", show_default=True,
@@ -296,9 +320,9 @@ def averaged_energy_both_points(trainer) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @learning_options
 def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, force, as_json, epochs, lr, lr_shift, schedule,
-              rounding, surrogate, surrogate_width, temporal, temporal_window, reset_path, loss, logit_gain, tet_lambda,
-              preset, split, fold, folds, test_subjects, encoder_fit, align_sessions, train_fraction, seed, target_hidden,
-              aux_frac, point, progress):
+              rounding, surrogate, surrogate_width, temporal, temporal_window, reset_path, loss, logit_gain,
+              target_count, other_count, tau_grad, tet_lambda, preset, split, fold, folds, test_subjects, encoder_fit,
+              align_sessions, train_fraction, seed, target_hidden, aux_frac, point, progress):
     """Train a spiking network on the emulated ANP-I, sample by sample (batch size 1).
 
     Writes an atomic checkpoint after each epoch (Ctrl-C keeps the last one; --resume continues
@@ -319,11 +343,15 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, fo
     temporal, temporal_window, reset_path, loss, tet_lambda, epochs, schedule, aux_frac = (
         pv[k] for k in ("temporal", "temporal_window", "reset_path", "loss", "tet_lambda", "epochs", "schedule",
                         "aux_frac"))
-    cfg, init_rep = initial_config(train, chip_path, seed, target_hidden, aux_frac)
+    cfg, init_rep = initial_config(train, chip_path, seed, target_hidden, aux_frac, rule_leak_shift(rule))
+    from anp_emu.learning.engine import check_rule_spec
+
+    check_rule_spec(rule, cfg.spec)                # before any folder is made
     cfg = preset_config(preset, cfg, int(ds.T), aux_given="aux_frac" in explicit_params())
     settings = build_settings(rule, seed, lr=lr, lr_shift=lr_shift, rounding=rounding, surrogate=surrogate,
                               surrogate_width=surrogate_width, temporal=temporal, temporal_window=temporal_window,
-                              reset_path=reset_path, loss=loss, logit_gain=logit_gain, tet_lambda=tet_lambda)
+                              reset_path=reset_path, loss=loss, logit_gain=logit_gain, tet_lambda=tet_lambda,
+                              target_count=target_count, other_count=other_count, tau_grad=tau_grad)
     options = TrainOptions(epochs=epochs, schedule=schedule, precision=precision, seed=seed, aft=aft)
     out = make_run_outdir(outdir, cfg.spec, resume=resume, force=force)
     if init_rep is not None and not as_json:

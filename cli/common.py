@@ -36,7 +36,7 @@ def load_chip_config(path):
 CLI_LOSS = "tet"   # the commands' default loss (see cli/commands_train.py --loss)
 
 
-def initial_config(ds_train, chip_path, seed: int, target_hidden: float, aux_frac: float):
+def initial_config(ds_train, chip_path, seed: int, target_hidden: float, aux_frac: float, leak_shift: int | None = None):
     """The config training starts from: a file, or a seeded threshold-calibrated random init
     (its learning settings: the library defaults with the commands' loss)."""
     import numpy as np
@@ -52,7 +52,7 @@ def initial_config(ds_train, chip_path, seed: int, target_hidden: float, aux_fra
             raise InputError("dataset.n_in", "more input lines than the chip config has", limit=cfg.spec.n_in,
                              value=ds_train.n_in)
         return cfg, None
-    spec = ChipSpec(n_in=int(ds_train.n_in))
+    spec = ChipSpec(n_in=int(ds_train.n_in)) if leak_shift is None else ChipSpec(n_in=int(ds_train.n_in), leak_shift=leak_shift)
     rng = np.random.default_rng(seed)
     calib = [ds_train.sample(int(i)) for i in rng.permutation(len(ds_train))[:20]]
     return init_config(spec, calib, seed=seed, target_hidden=target_hidden, aux_frac=aux_frac,

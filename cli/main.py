@@ -51,6 +51,7 @@ def _register() -> None:
     from anp_emu.cli import commands_data  # noqa: F401
     from anp_emu.cli import commands_energy  # noqa: F401
     from anp_emu.cli import commands_sweep  # noqa: F401
+    from anp_emu.cli import commands_rules  # noqa: F401
     from anp_emu.cli import commands_train  # noqa: F401
 
 

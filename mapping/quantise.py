@@ -28,12 +28,15 @@ from anp_emu import design_rules as dr
 from anp_emu.chip import Chip
 from anp_emu.config import ChipConfig
 from anp_emu.errors import InputError
-from anp_emu.spec import MAX_LEAK_SHIFT, ChipSpec
+from anp_emu.spec import LEAK_OFF, MAX_LEAK_SHIFT, ChipSpec
 
 from .float_model import FloatModel
 
 
 def nearest_leak_shift(tau: float) -> int:
+    """The chip's leak shift nearest to ``tau``; tau = 1 (no leak, IF) is the leak switched off (0)."""
+    if tau == 1.0:
+        return LEAK_OFF
     ks = np.arange(1, MAX_LEAK_SHIFT + 1)
     return int(ks[np.argmin(np.abs((1.0 - 2.0 ** -ks.astype(float)) - tau))])
 

@@ -32,7 +32,7 @@ CASES = {
     dr.SIZE_WITHIN_CHIP: lambda: ChipSpec(n_in=2048),
     dr.W_BITS_SUPPORTED: lambda: ChipSpec(w_bits_hid=1),
     dr.V_BITS_SUPPORTED: lambda: ChipSpec(v_bits=8),
-    dr.LEAK_SHIFT_SUPPORTED: lambda: ChipSpec(leak_shift=0),
+    dr.LEAK_SHIFT_SUPPORTED: lambda: ChipSpec(leak_shift=-1),     # 0 is the leak switched off (IF)
     dr.WEIGHT_SHAPE: lambda: ChipConfig(S, np.zeros((4, 3), int), W2, 1, 1),
     dr.WEIGHT_INTEGER: lambda: ChipConfig(S, np.zeros((3, 4)), W2, 1, 1),
     dr.WEIGHT_RANGE: lambda: ChipConfig(S, np.full((3, 4), 128), W2, 1, 1),

@@ -204,10 +204,11 @@ def test_ablation_writes_one_row_per_arm(tmp_path, dataset):
     t = pd.read_csv(tmp_path / "abl" / "ablation.csv")
     assert list(zip(t.rule, t.aft, t.precision)) == [("mpd-ed", "aux", "int"), ("mpd-ed", "ideal", "float"),
                                                      ("mpd-ed", "aux", "float"), ("mpd-ed", "none", "int"),
-                                                     ("stbp", "aux", "int")]
+                                                     ("stbp", "aux", "int"), ("std-ed", "aux", "int"),
+                                                     ("ebp", "aux", "int")]
     assert (t.energy_nj_per_sample > 0).all() and (t.n == 2).all()
     runs = pd.read_csv(tmp_path / "abl" / "results.csv")
-    assert len(runs) == 10 and sorted(set(runs.seed)) == [0, 1]
+    assert len(runs) == 14 and sorted(set(runs.seed)) == [0, 1]
     arm = runs[(runs.rule == "stbp")]
     assert t.energy_nj_per_sample[4] == pytest.approx(arm.energy_nj_per_sample.mean())
     assert t.energy_nj_per_sample_sd[4] == pytest.approx(arm.energy_nj_per_sample.std(ddof=1))
@@ -220,3 +221,5 @@ def test_ablation_writes_one_row_per_arm(tmp_path, dataset):
     from anp_emu.config_io import load_config
     run = tmp_path / "abl_ce" / "runs" / "rule=mpd-ed__aft=none__precision=int__seed=0"
     assert load_config(run / "config.h5").learning.loss == "ce"
+    std = load_config(tmp_path / "abl_ce" / "runs" / "rule=std-ed__aft=aux__precision=int__seed=0" / "config.h5")
+    assert std.learning.loss == "count-enhanced" and std.spec.leak_shift == 0   # its own loss, the IF neuron

@@ -9,7 +9,13 @@ rule       complexity                      terms (inter-neuron, intra-neuron, sp
 STBP       MNT + NT + NT                   every step, every neuron
 MPD-ED     zeta_i MNT + NT + zeta_o NT     inter-neuron and spike-induced only at spikes
 STD-ED     zeta_i MNT                      inter-neuron only
+ebp        zeta_i MNT + zeta_i MNT + NT    inter-neuron; intra-neuron: the slope sum w h over the
+                                           contributing inputs (h != eps), at most once per (input
+                                           event, post neuron), plus one kernel value per step
 =========  ==============================  ==============================================
+
+(ebp, Zhu et al. 2022: its supplement's O(T(alpha MN + beta M)) split into the categories above; our
+bound, not a row of the paper.)
 
 reduction = 1 - complexity(rule) / complexity(STBP).
 
@@ -32,7 +38,7 @@ import pandas as pd
 from ..counters import LAYERS, Counters
 from ..errors import InputError
 
-RULES = ("stbp", "mpd-ed", "std-ed")
+RULES = ("stbp", "mpd-ed", "std-ed", "ebp")
 
 # Wei et al. 2024, Table III: N-MNIST, second FC layer (hidden -> output), mean over training
 PAPER_M, PAPER_N, PAPER_T = 200, 10, 30
@@ -58,6 +64,8 @@ def terms(rule: str, M: int, N: int, T: int, zeta_i: float = 1.0, zeta_o: float 
         return {"inter": zeta_i * M * N * T, "intra": float(N * T), "spike": zeta_o * N * T}
     if rule == "std-ed":
         return {"inter": zeta_i * M * N * T, "intra": 0.0, "spike": 0.0}
+    if rule == "ebp":
+        return {"inter": zeta_i * M * N * T, "intra": zeta_i * M * N * T + N * T, "spike": 0.0}
     raise InputError("rule", "unknown rule", limit=f"one of {list(RULES)}", value=repr(rule))
 
 

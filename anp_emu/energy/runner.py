@@ -99,8 +99,10 @@ def measure_training(config: ChipConfig, dataset, model: EnergyModel, *, rules=(
     factory = engine_factory or _default_engine
     counters, reports, rows = {}, {}, []
     for rule in rules:
-        settings = replace(config.learning, rule=rule, seed=seed)
-        chip = Chip(config.copy().replace(learning=settings), "int")
+        from ..learning.engine import config_for_rule   # spike-time rules: own loss; STD-ED: the IF neuron
+        rule_config = config_for_rule(config.copy(), rule, seed=seed)
+        settings = rule_config.learning
+        chip = Chip(rule_config, "int")
         engine = factory(chip, settings)
         total = Counters(n_samples=0)
         for step, i in enumerate(idx):

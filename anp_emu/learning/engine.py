@@ -1,4 +1,8 @@
-"""The on-chip learning engine: one forward pass, one backward kernel, one update, two rules.
+"""The on-chip learning engine: one forward pass, one backward pass per rule family, one update.
+
+Rules: MPD-ED and STBP (surrogate-gradient BPTT, ``backward``), STD-ED and ebp (spike-timing
+gradients, ``spike_time``); all share the forward pass, the counters, the weight-gradient kernel
+and the integer update.
 
     engine = LearningEngine(chip, settings)          # chip: Chip(config, "int" | "float")
     step = engine.train_step(x, label)               # forward + backward + update, batch size 1
@@ -18,17 +22,22 @@ import numpy as np
 from ..chip import Chip, RunResult
 from ..counters import C_AUX_WRITES, C_WGRAD, Counters
 from ..errors import InputError
+from ..spec import LEAK_OFF
 from ..events import SpikeInput, as_spike_input
 from .backward import backward
 from .loss import ce_count_loss, tet_loss, tet_mse_loss
 from .mpd_ed import MPD_ED
+from .rule import SpikeTimeRule
 from .settings import LearningSettings
 from .stbp import STBP
+from .std_ed import STD_ED
+from .ebp import EBP
+from .spike_time import spike_time_backward
 from .surrogate import SHAPE_ID
 from .rounding import ROUNDING_ID
 from .update import gradient_rows, stbp_chip_counts, update_kernels
 
-RULES = {r.name: r for r in (MPD_ED, STBP)}
+RULES = {r.name: r for r in (MPD_ED, STBP, STD_ED, EBP)}
 PARALLEL_LAYERS = (0,)   # layers whose update runs on the numba threads (the output layer's is serial)
 
 
@@ -50,6 +59,8 @@ class Gradients:
     du_hid: np.ndarray           # (T, n_hid) dL/du
     du_out: np.ndarray           # (T, n_out)
     forward: RunResult
+    dt_hid: np.ndarray | None = None   # spike-time rules: dL/dt at the hidden spikes (T, n_hid), else None
+    dt_out: np.ndarray | None = None   # ... at the output spikes (T, n_out)
 
 
 class LearningEngine:
@@ -67,6 +78,8 @@ class LearningEngine:
         if self.settings.rule not in RULES:
             raise InputError("learning.rule", "unknown rule", limit=f"one of {list(RULES)}", value=self.settings.rule)
         self.rule = RULES[self.settings.rule]
+        check_rule_spec(self.rule.name, chip.spec)
+        self._last_dt = (None, None)
         self.rng = np.random.default_rng(self.settings.seed)
         self._keys = np.zeros((0, 2), dtype=np.int64)
         self._next_key = 0
@@ -97,6 +110,11 @@ class LearningEngine:
         if not (isinstance(label, (int, np.integer)) and 0 <= label < K):
             raise InputError("label", "class index out of range", limit=f"0..{K - 1}", value=label)
         r = chip.run_checked(si, record=True)
+        if isinstance(self.rule, SpikeTimeRule):
+            loss, du_hid, du_out, dt_hid, dt_out = spike_time_backward(chip, si, r, int(label), st, self.rule,
+                                                                       r.counters.counts, K)
+            self._last_dt = (dt_hid, dt_out)
+            return r, loss, du_hid, du_out
         T = si.T
         th = (float(chip.theta[0]), float(chip.theta[1]))
         g_s = np.zeros((T, n_out))
@@ -165,7 +183,7 @@ class LearningEngine:
         si = as_spike_input(x, self.chip.spec.n_in)
         r, loss, du_hid, du_out = self._backward(si, label)
         g = self._weight_pass(si, r, du_hid, du_out, apply=False)
-        return Gradients(g[0], g[1], loss, r.counters, du_hid, du_out, r)
+        return Gradients(g[0], g[1], loss, r.counters, du_hid, du_out, r, *self._last_dt)
 
     def train_step(self, x, label: int) -> StepResult:
         """One on-chip training iteration: forward, backward, rounded update, aux restore."""
@@ -183,3 +201,38 @@ class LearningEngine:
 
     def predict(self, x) -> int:
         return self.chip.run(x, record=True).class_prediction(self.n_classes)
+
+
+def settings_for_rule(settings: LearningSettings, rule: str, **changes) -> LearningSettings:
+    """``settings`` switched to ``rule``: a spike-time rule gets its own count loss when the
+    settings hold a surrogate rule's loss (and back: the library default)."""
+    from dataclasses import replace
+
+    from .settings import COUNT_LOSSES, DEFAULT_COUNT_LOSS
+
+    loss = changes.pop("loss", settings.loss)
+    if rule in DEFAULT_COUNT_LOSS and loss not in COUNT_LOSSES:
+        loss = DEFAULT_COUNT_LOSS[rule]
+    elif rule not in DEFAULT_COUNT_LOSS and loss in COUNT_LOSSES:
+        loss = LearningSettings().loss
+    return replace(settings, rule=rule, loss=loss, **changes)
+
+
+def config_for_rule(config, rule: str, **changes):
+    """``config`` (same weights, thresholds, aux) set up for ``rule``: its learning settings
+    (``settings_for_rule``) and, for a rule on the non-leaky IF neuron (STD-ED), the spec with the
+    leak off. The thresholds were calibrated for the config's own neuron: an IF chip built from a
+    leaky one's config fires more."""
+    from dataclasses import replace
+
+    cfg = config.replace(learning=settings_for_rule(config.learning, rule, **changes))
+    if getattr(RULES[rule], "leak_free", False) and cfg.spec.leak_shift != LEAK_OFF:
+        cfg = cfg.replace(spec=replace(cfg.spec, leak_shift=LEAK_OFF))
+    return cfg
+
+
+def check_rule_spec(rule: str, spec) -> None:
+    """Refuse a chip whose neuron ``rule`` cannot train (STD-ED: the leak must be off)."""
+    if getattr(RULES[rule], "leak_free", False) and spec.leak_shift != LEAK_OFF:
+        raise InputError("spec.leak_shift", f"{rule} needs the non-leaky IF neuron", limit=f"{LEAK_OFF} (leak off)",
+                         value=spec.leak_shift, hint="use a config whose spec has leak_shift=0")

@@ -6,9 +6,12 @@ from dataclasses import asdict, dataclass, fields
 
 from ..errors import ConfigKeyError, InputError
 
-RULE_NAMES = ("mpd-ed", "stbp")
+RULE_NAMES = ("mpd-ed", "stbp", "std-ed", "ebp")
+SPIKE_TIME_RULES = ("std-ed", "ebp")             # differentiate spike times; train on spike counts
 SURROGATES = ("rect", "triangle", "exp")
-LOSSES = ("ce", "tet")
+LOSSES = ("ce", "tet", "count", "count-enhanced")
+COUNT_LOSSES = ("count", "count-enhanced")       # the spike-time rules' losses
+DEFAULT_COUNT_LOSS = {"std-ed": "count-enhanced", "ebp": "count"}
 ROUNDINGS = ("nearest", "floor", "stochastic")
 OPTIONAL_INTS = ("lr_shift", "temporal_window")   # None is stored as -1 in files
 # Largest learning rate (weight LSBs per unit gradient; the tuned default is 1000). Beyond it a
@@ -29,6 +32,13 @@ class LearningSettings:
     (K = 1: Wei et al. Eq. 21 as printed; see ``backward``). Ignored when ``temporal_path`` is off.
     ``tet_lambda``: weight of TET's MSE regulariser (Deng et al. 2022; they use 1e-3), loss =
     (1 - lambda) TET + lambda MSE(logits, 1); 0 (default) is TET alone. Only with ``loss="tet"``.
+
+    Spike-time rules (std-ed, ebp; ``spike_time``) train on a count loss (``count``: Zhu et al.
+    S9/S17; ``count-enhanced``: the hinge form STD-ED uses) with desired output spike counts
+    ``target_count`` / ``other_count`` per sample; ``tau_grad`` (time steps) is ebp's backward
+    kernel h(t) = exp(-t/tau_grad); ``min_slope`` (fraction of the layer threshold) is the
+    smallest slope sum_C w the timing derivative -1/slope divides by. The surrogate and
+    temporal/reset settings do not apply to them.
     """
 
     rule: str = "mpd-ed"
@@ -44,6 +54,10 @@ class LearningSettings:
     rounding: str = "stochastic"
     seed: int = 0
     tet_lambda: float = 0.0
+    target_count: int = 10
+    other_count: int = 1
+    tau_grad: float = 1.5
+    min_slope: float = 0.1
 
     def __post_init__(self):
         for name, allowed in (("rule", RULE_NAMES), ("surrogate", SURROGATES), ("loss", LOSSES),
@@ -51,7 +65,16 @@ class LearningSettings:
             v = getattr(self, name)
             if v not in allowed:
                 raise InputError(f"learning.{name}", "unknown value", limit=f"one of {list(allowed)}", value=repr(v))
-        for name in ("surrogate_width", "lr", "logit_gain"):
+        timing = self.rule in SPIKE_TIME_RULES
+        if timing != (self.loss in COUNT_LOSSES):
+            allowed = COUNT_LOSSES if timing else tuple(x for x in LOSSES if x not in COUNT_LOSSES)
+            raise InputError("learning.loss", f"not a loss of rule {self.rule}", limit=f"one of {list(allowed)}",
+                             value=repr(self.loss))
+        for name in ("target_count", "other_count"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not (0 <= v <= 1 << 20):
+                raise InputError(f"learning.{name}", "desired spike count out of range", limit="0..1048576", value=v)
+        for name in ("surrogate_width", "lr", "logit_gain", "tau_grad", "min_slope"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise InputError(f"learning.{name}", "must be finite and > 0", value=v)
@@ -69,6 +92,14 @@ class LearningSettings:
         if self.temporal_window is not None and not (1 <= int(self.temporal_window) <= 1 << 20):
             raise InputError("learning.temporal_window", "out of range (None: whole sample)", limit="1..1048576",
                              value=self.temporal_window)
+
+    @classmethod
+    def for_rule(cls, rule: str, **kw) -> "LearningSettings":
+        """Settings of ``rule`` with its own loss unless one is given (spike-time rules: their
+        count loss; the others: the library default)."""
+        if "loss" not in kw and rule in DEFAULT_COUNT_LOSS:
+            kw["loss"] = DEFAULT_COUNT_LOSS[rule]
+        return cls(rule=rule, **kw)
 
     @property
     def window(self) -> int:
