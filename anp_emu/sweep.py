@@ -219,10 +219,28 @@ def _check_combinations(spec: SweepSpec) -> None:
 
 
 # ----------------------------------------------------------------------------- running
+SWEEP_FILES = ("spec.json", "runs", "results.csv", "results.parquet", "summary.csv")
+
+
+def check_sweep_outdir(out: Path, own_files=()) -> None:
+    """``out`` may receive a sweep: absent, empty, holding only ``own_files`` (what the calling
+    command wrote there first), or an earlier sweep's folder (``spec.json`` or ``runs/``: it is
+    resumed). Anything else is refused: a sweep never writes into a folder it did not make."""
+    if not out.exists():
+        return
+    names = {p.name for p in out.iterdir()}
+    if names & {"spec.json", "runs"} or names <= set(own_files):
+        return
+    foreign = sorted(names - set(own_files) - set(SWEEP_FILES))
+    raise FileFormatError(out, f"holds files that are not an earlier sweep (e.g. {foreign[0] if foreign else sorted(names)[0]}); "
+                               "choose a new folder")
+
+
 def run(spec, outdir, workers: int | None = None, executor: str = "local", scheduler: str | None = None,
-        progress=None, threads_per_worker: int | None = None) -> pd.DataFrame:
+        progress=None, threads_per_worker: int | None = None, own_files=()) -> pd.DataFrame:
     """Run the sweep ``spec`` (TOML path, dict or :class:`SweepSpec`) into ``outdir`` (finished
-    runs are skipped) and return the results table (one row per run, in grid order)."""
+    runs are skipped) and return the results table (one row per run, in grid order). ``outdir``
+    must be new, empty, an earlier sweep's, or hold only ``own_files`` (``check_sweep_outdir``)."""
     from .experiments.runner import run_all
     from .fileio import atomic_write_text
 
@@ -230,7 +248,10 @@ def run(spec, outdir, workers: int | None = None, executor: str = "local", sched
     out = Path(outdir)
     if out.exists() and not out.is_dir():
         raise FileFormatError(out, "output path exists and is not a folder")
+    check_sweep_outdir(out, own_files)
     specs = sweep.run_specs(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "spec.json", json.dumps(sweep.to_dict(), indent=1) + "\n")
     records = run_all(specs, out, workers=workers, executor=executor, scheduler=scheduler, progress=progress,
                       threads_per_worker=threads_per_worker)
     table = results_table(sweep, records)

@@ -16,6 +16,7 @@ from anp_emu.cli.main import main
 from anp_emu.errors import FileFormatError, InputError
 
 CV_RULES = ("mpd-ed", "stbp")
+CV_FILES = ("events.h5", "folds.csv", "cv.json")     # what anp cv writes beside the sweep's files
 MIN_TRAINING_STEPS = 750    # samples seen per run without --epochs: 50 epochs on a 15-trial fold (docs/experiments.md)
 MAX_AUTO_EPOCHS = 50
 
@@ -105,6 +106,7 @@ def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_over
         if key in ("split", "fold", "rule", "seed", "folds"):
             raise InputError(f"--set {key}", "is set by anp cv itself", value=repr(value))
         fixed[key] = value
+    sweep.check_sweep_outdir(Path(outdir), CV_FILES)       # before anything is written there
     out = make_outdir(outdir)
     events, ds = cv_dataset(Path(src), out, encoder, _parse_params(params), fs_overrides, progress and not as_json)
     folds = folds_of(ds, split, k=k, seed=0)
@@ -112,7 +114,7 @@ def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_over
     spec = sweep.SweepSpec(str(Path(events).resolve()), {"rule": rule_list, "seed": seed_list,
                                                          "fold": [f.name for f in folds]}, fixed)
     table = run_with_bar(sweep.run, progress and not as_json, spec=spec, outdir=out, workers=workers,
-                         executor=executor, scheduler=scheduler)
+                         executor=executor, scheduler=scheduler, own_files=CV_FILES)
     base_rows, act = [], {}
     for f in folds:
         if align_sessions:

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
+import pandas as pd
 
 from anp_emu.cli.common import (CLI_LOSS, err_stream, initial_config, load_chip_config, load_dataset, make_outdir,
                                 write_csv, write_json)
@@ -209,7 +210,8 @@ def build_settings(rule, seed, *, lr=None, lr_shift=None, rounding="stochastic",
     """LearningSettings from the CLI options (defaults: the commands' defaults)."""
     from anp_emu.learning.settings import DEFAULT_COUNT_LOSS, LearningSettings
 
-    loss = DEFAULT_COUNT_LOSS.get(rule, loss)     # spike-time rules train on their count loss
+    if rule in DEFAULT_COUNT_LOSS:               # spike-time rules train on their count loss (no TET term)
+        loss, tet_lambda = DEFAULT_COUNT_LOSS[rule], 0.0
     return LearningSettings(rule=rule, surrogate=surrogate, surrogate_width=surrogate_width, temporal_path=temporal,
                             temporal_window=temporal_window, reset_path=reset_path, loss=loss, logit_gain=logit_gain,
                             lr=lr if lr is not None else DEFAULT_LR[rule], lr_shift=lr_shift, rounding=rounding,

@@ -43,7 +43,7 @@ def test_round_trip(ds, tmp_path):
     for i in range(len(ds)):
         assert np.array_equal(ds.dense(i), d2.dense(i))
     with h5py.File(p) as f:
-        assert f.attrs["format"] == "anp-emu-events" and int(f.attrs["version"]) == 1
+        assert f.attrs["format"] == "anp-emu-events" and int(f.attrs["version"]) == 2
         assert f["step"].dtype == np.int16 and f["labels"].dtype == np.int64
 
 

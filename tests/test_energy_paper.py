@@ -197,7 +197,7 @@ def test_energy_and_ablation_take_the_paper_preset(tmp_path, dataset):  # noqa: 
                                   "--seeds", "1", "--workers", "1", "--no-progress"])
     assert r.exit_code == 0, r.output
     t = pd.read_csv(out / "ablation.csv")
-    assert len(t) == 5 and (t.energy_nj_per_sample > 0).all()
+    assert len(t) == 7 and (t.energy_nj_per_sample > 0).all()
     run = out / "runs" / "rule=mpd-ed__aft=aux__precision=int__seed=0"
     assert json.loads((run / "summary.json").read_text())["preset"] == "paper"
     log = pd.read_csv(run / "log.csv")

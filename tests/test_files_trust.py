@@ -559,5 +559,5 @@ def test_ablation_into_an_earlier_ablation_is_refused_without_force(tmp_path, ev
     (out / "mpd-ed-aux").mkdir(parents=True)
     (out / "mpd-ed-aux" / "config.h5").write_text("an earlier arm")
     r = run("ablation", events_file, "-o", out, "--epochs", "1", "--no-progress")
-    assert r.exit_code == 1 and "holds an earlier run" in r.output
-    assert (out / "mpd-ed-aux" / "config.h5").read_text() == "an earlier arm"
+    assert r.exit_code == 1 and "not an earlier sweep" in r.output    # the ablation is a sweep: it resumes
+    assert (out / "mpd-ed-aux" / "config.h5").read_text() == "an earlier arm"   # its own folders, nothing else
