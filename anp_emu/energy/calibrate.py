@@ -26,7 +26,7 @@ of the energy that cost carries (1 % change of c_k -> that many % of E).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -260,5 +260,5 @@ def describe_activity(a: Activity) -> dict:
     return asdict(a)
 
 
-__all__ = ["Activity", "paper_counts", "counts_from_ops", "calibrate", "Calibration", "DEFAULT_FIT", "PAPER_T",
-           "PAPER_SPEC", "replace"]
+__all__ = ["Activity", "paper_counts", "counts_from_ops", "calibrate", "Calibration", "describe_activity",
+           "DEFAULT_FIT", "PAPER_T", "PAPER_SPEC"]
