@@ -161,3 +161,20 @@ def test_bad_spec_files(tmp_path):
     (tmp_path / "bad.toml").write_text("grid = [\n")
     r = CliRunner().invoke(main, ["sweep", str(tmp_path / "bad.toml"), "-o", str(tmp_path / "o")])
     assert r.exit_code == 1 and "not valid TOML" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+def test_options_become_the_train_command_line():
+    from anp_emu.experiments.training import option_arguments, train_parameters
+
+    assert option_arguments({"temporal": False, "reset": True, "lr": 0.5, "operating_point": "0.9V", "seed": 3}) == [
+        "--no-temporal", "--reset", "--lr", "0.5", "--operating-point", "0.9V", "--seed", "3"]
+    keys = set(train_parameters())
+    assert {"rule", "aft", "loss", "lr", "epochs", "temporal_window", "rounding", "seed", "split", "chip"} <= keys
+    assert not keys & {"output", "resume", "json", "progress", "dataset"}
+
+
+def test_warmup_compiles_every_path():
+    r = CliRunner().invoke(main, ["warmup", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert {"int mpd-ed tet", "int stbp ce", "float mpd-ed tet ideal AFT", "delta encoder"} <= set(out["paths"])
