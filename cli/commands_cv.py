@@ -78,13 +78,15 @@ def cv_dataset(src: Path, out: Path, encoder: str, params: dict, fs_overrides, p
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Encoder parameter (raw SRC).")
 @click.option("--fs-overrides", type=click.Path(dir_okay=False), default=None, help="Per-session rates (raw SRC).")
 @click.option("--align-sessions", is_flag=True, help="Unsupervised armband-rotation alignment (see anp train).")
+@click.option("--preset", type=click.Choice(["paper"]), default=None,
+              help="Every run with anp train --preset (Wei et al. 2024 as printed; its 50 epochs unless --epochs).")
 @click.option("--set", "extra", multiple=True, metavar="KEY=VALUE",
               help="Any other anp train option for every run, e.g. --set lr=500 --set loss=ce.")
 @executor_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON row per (rule, seed, fold).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_overrides, align_sessions, extra, workers,
-           executor, scheduler, as_json, progress):
+def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_overrides, align_sessions, preset, extra,
+           workers, executor, scheduler, as_json, progress):
     """Cross-validate on-chip training on SRC (an events file, a raw Ceolini folder or the pickle).
 
     Every fold trains from the encoder fitted on its own training part (no statistic of a test
@@ -101,6 +103,8 @@ def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_over
         check_option("rule", r)
     seed_list = _int_list(seeds, "--seeds")
     fixed = {"split": split, "folds": k, "align_sessions": bool(align_sessions)}
+    if preset is not None:
+        fixed["preset"] = preset
     for key, value in _parse_params(extra).items():
         key = key.replace("-", "_")
         if key in ("split", "fold", "rule", "seed", "folds"):
@@ -110,7 +114,8 @@ def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_over
     out = make_outdir(outdir)
     events, ds = cv_dataset(Path(src), out, encoder, _parse_params(params), fs_overrides, progress and not as_json)
     folds = folds_of(ds, split, k=k, seed=0)
-    fixed["epochs"] = epochs if epochs is not None else auto_epochs(min(len(f.train) for f in folds))
+    if epochs is not None or preset is None:      # a preset brings its own epochs
+        fixed["epochs"] = epochs if epochs is not None else auto_epochs(min(len(f.train) for f in folds))
     spec = sweep.SweepSpec(str(Path(events).resolve()), {"rule": rule_list, "seed": seed_list,
                                                          "fold": [f.name for f in folds]}, fixed)
     table = run_with_bar(sweep.run, progress and not as_json, spec=spec, outdir=out, workers=workers,
