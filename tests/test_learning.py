@@ -489,17 +489,7 @@ def test_aux_restores_are_counted_as_weight_writes():
     assert c["hidden", "aux_writes"] == 8 and c["output", "aux_writes"] == 3
 
 
-def separable_task(seed, n=240, T=20, n_in=64, k=4):
-    rng = np.random.default_rng(seed)
-    proto = rng.permutation(n_in).reshape(k, -1)   # each class owns 16 lines
-    xs, ys = [], []
-    for i in range(n):
-        y = i % k
-        p = np.full(n_in, 0.02)
-        p[proto[y]] = 0.25
-        xs.append(SpikeInput.from_dense(rng.random((T, n_in)) < p))
-        ys.append(y)
-    return xs, np.array(ys)
+from tasks import separable_task  # noqa: E402
 
 
 @pytest.mark.parametrize("rule", ["mpd-ed", "stbp"])

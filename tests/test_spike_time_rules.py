@@ -266,18 +266,7 @@ def test_count_losses_by_hand():
     assert count_loss(s, 0, 3, 1, True)[1][:, 0].tolist() == [0, 0, 0, 0]
 
 
-def separable_task(seed, n=240, T=20, n_in=64, k=4):
-    from anp_emu.events import SpikeInput
-    rng = np.random.default_rng(seed)
-    proto = rng.permutation(n_in).reshape(k, -1)
-    xs, ys = [], []
-    for i in range(n):
-        y = i % k
-        p = np.full(n_in, 0.02)
-        p[proto[y]] = 0.25
-        xs.append(SpikeInput.from_dense(rng.random((T, n_in)) < p))
-        ys.append(y)
-    return xs, np.array(ys)
+from tasks import separable_task  # noqa: E402
 
 
 @pytest.mark.parametrize("rule", ["std-ed", "ebp"])
