@@ -183,10 +183,16 @@ def _error_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
 
 
-def execute(run_id: str, func: str, params: dict, threads: int | None = None) -> dict:
+def execute(run_id: str, func: str, params: dict, threads: int | None = None, auto_threads: bool = False) -> dict:
     """Run one spec in this process and return its record (never raises for the run's own
-    errors: a failure is a record with status "failed" and its error line)."""
+    errors: a failure is a record with status "failed" and its error line). ``auto_threads``
+    (a cluster's worker, whose cores we do not know): numba threads follow the machine's load
+    (``anp_emu.threads``) unless that worker fixed NUMBA_NUM_THREADS."""
     set_worker_threads(threads)
+    if auto_threads and threads is None:
+        from ..threads import enable_auto
+
+        enable_auto()
     t0 = time.perf_counter()
     result, error, tb = None, None, None
     try:
@@ -372,8 +378,8 @@ def _run_dask(todo, n_workers, threads, scheduler, store):
     futures = {}
     try:
         for s in todo:
-            f = client.submit(execute, s.run_id, s.func, s.params, threads, key=f"anp-run-{s.run_id}-{token}",
-                              pure=False)
+            f = client.submit(execute, s.run_id, s.func, s.params, threads, scheduler is not None,
+                              key=f"anp-run-{s.run_id}-{token}", pure=False)
             futures[f.key] = (f, s)
         for f in as_completed([f for f, _ in futures.values()]):
             spec = futures[f.key][1]
