@@ -127,7 +127,7 @@ def test_interrupted_grid_keeps_finished_runs_and_resumes(tmp_path):
     calls.mkdir()
     out = tmp_path / "out"
     code = ("import sys; from anp_emu.experiments import RunSpec, run_all\n"
-            f"specs = [RunSpec(f'seed={{s}}', {FUNC!r}, {{'seed': s, 'sleep_s': 0.6, 'calls_dir': {str(calls)!r}}}) "
+            f"specs = [RunSpec(f'seed={{s}}', {FUNC!r}, {{'seed': s, 'sleep_s': 1.2, 'calls_dir': {str(calls)!r}}}) "
             "for s in range(8)]\n"
             f"run_all(specs, {str(out)!r}, workers=2)\n")
     proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
@@ -141,7 +141,7 @@ def test_interrupted_grid_keeps_finished_runs_and_resumes(tmp_path):
     assert 2 <= len(done) < 8 and all(n.endswith(".json") for n in done)     # no .part files left
     assert all(json.loads((out / "runs" / n).read_text())["status"] == "ok" for n in done)
     n_before = _calls(calls)
-    specs = [RunSpec(f"seed={s}", FUNC, {"seed": s, "sleep_s": 0.6, "calls_dir": str(calls)}) for s in range(8)]
+    specs = [RunSpec(f"seed={s}", FUNC, {"seed": s, "sleep_s": 1.2, "calls_dir": str(calls)}) for s in range(8)]
     recs = run_all(specs, out, workers=2)
     assert all(r["status"] == "ok" for r in recs)
     assert _calls(calls) - n_before == 8 - len(done)
