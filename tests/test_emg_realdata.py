@@ -202,3 +202,23 @@ def test_train_then_eval_reuse_the_training_encoder(raw_small, tmp_path):
     assert out["classes"] == summary["classes"] and len(out["confusion"]) == 5
     res = r.invoke(main, ["train", str(ev), "-o", str(tmp_path / "r2"), "--split", "session", "--no-progress"])
     assert res.exit_code == 1 and "--fold" in res.stderr and "session1" in res.stderr
+
+
+def test_alignment_finds_and_undoes_a_rotated_armband(tmp_path):
+    from anp_emu.emg.alignment import align_sessions, rotate_features, session_shifts
+    from anp_emu.emg.dataset import EventDataset
+
+    write_synthetic_dataset(tmp_path / "c", n_subjects=1, n_sessions=4, n_reps=2, seed=1,
+                            params=SynthParams.profile("clean"))          # no session rotation
+    ds = preprocess(tmp_path / "c")
+    feats = {k: v.copy() for k, v in ds.features.items()}
+    rows = np.flatnonzero(ds.session == 4)
+    rotate_features(feats, rows, -3)                       # session 4: the armband 3 electrodes round
+    rot = EventDataset(ds.T, ds.n_in, ds.labels, ds.subject, ds.session, ds.trial, ds.sample_ptr, ds.step, ds.line,
+                       ds.class_names, ds.encoder, ds.encoder_params, features=feats, feature_kind=ds.feature_kind)
+    train = np.flatnonzero(ds.session != 4)
+    assert session_shifts(rot, train) == {(1, 1): 0, (1, 2): 0, (1, 3): 0, (1, 4): 3}
+    back = align_sessions(rot, train)
+    assert np.allclose(back.features["sums"], ds.features["sums"])      # undone exactly
+    assert back.encoder_params["alignment"]["shifts"]["subject01_session04"] == 3
+    assert session_shifts(ds, train) == {(1, 1): 0, (1, 2): 0, (1, 3): 0, (1, 4): 0}   # nothing read into noise
