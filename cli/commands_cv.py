@@ -36,9 +36,9 @@ def _int_list(text: str, name: str) -> list[int]:
     return out
 
 
-def cv_dataset(src: Path, out: Path, encoder: str, params: dict, fs_overrides, progress: bool):
-    """The events file the folds train on: SRC itself, or SRC (a raw folder / .pkl) encoded into
-    OUT/events.h5 (kept: a rerun of the same cv reads it again)."""
+def cv_dataset(src: Path, encoder: str, params: dict, fs_overrides):
+    """(events file or None, dataset): SRC itself when it is an events file, else SRC (a raw
+    folder / .pkl) encoded in memory (``save_cv_events`` writes it to OUT/events.h5)."""
     from anp_emu.emg.dataset import EventDataset
 
     if src.is_file() and src.suffix.lower() in (".h5", ".hdf5"):
@@ -47,9 +47,15 @@ def cv_dataset(src: Path, out: Path, encoder: str, params: dict, fs_overrides, p
         return src, EventDataset.load(src)
     from anp_emu.emg.pipeline import encode_source, load_source
 
+    return None, encode_source(load_source(src, fs_overrides=fs_overrides), encoder, **params)
+
+
+def save_cv_events(ds, out: Path) -> Path:
+    """OUT/events.h5 for an encoded raw SRC: written once, and read again by a rerun of the same cv
+    (an events file of another source or encoder there is refused, never replaced)."""
+    from anp_emu.emg.dataset import EventDataset
+
     events = out / "events.h5"
-    data = load_source(src, fs_overrides=fs_overrides)
-    ds = encode_source(data, encoder, **params)
     if events.exists():
         old = EventDataset.load(events)
         same = (old.encoder_params == json.loads(json.dumps(ds.encoder_params)) and len(old) == len(ds)
@@ -58,7 +64,7 @@ def cv_dataset(src: Path, out: Path, encoder: str, params: dict, fs_overrides, p
             raise FileFormatError(events, "exists from another cv (other source or encoder); choose a new -o folder")
     else:
         ds.save(events)
-    return events, ds
+    return events
 
 
 @main.command("cv")
@@ -110,12 +116,16 @@ def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_over
         if key in ("split", "fold", "rule", "seed", "folds"):
             raise InputError(f"--set {key}", "is set by anp cv itself", value=repr(value))
         fixed[key] = value
-    sweep.check_sweep_outdir(Path(outdir), CV_FILES)       # before anything is written there
-    out = make_outdir(outdir)
-    events, ds = cv_dataset(Path(src), out, encoder, _parse_params(params), fs_overrides, progress and not as_json)
+    for key, value in fixed.items():
+        check_option(key, value, "--set " if key not in ("split", "folds", "align_sessions", "preset") else "")
+    events, ds = cv_dataset(Path(src), encoder, _parse_params(params), fs_overrides)
     folds = folds_of(ds, split, k=k, seed=0)
     if epochs is not None or preset is None:      # a preset brings its own epochs
         fixed["epochs"] = epochs if epochs is not None else auto_epochs(min(len(f.train) for f in folds))
+    sweep.check_sweep_outdir(Path(outdir), CV_FILES)       # every check done before anything is written
+    out = make_outdir(outdir)
+    if events is None:
+        events = save_cv_events(ds, out)
     spec = sweep.SweepSpec(str(Path(events).resolve()), {"rule": rule_list, "seed": seed_list,
                                                          "fold": [f.name for f in folds]}, fixed)
     table = run_with_bar(sweep.run, progress and not as_json, spec=spec, outdir=out, workers=workers,

@@ -222,3 +222,25 @@ def test_alignment_finds_and_undoes_a_rotated_armband(tmp_path):
     assert np.allclose(back.features["sums"], ds.features["sums"])      # undone exactly
     assert back.encoder_params["alignment"]["shifts"]["subject01_session04"] == 3
     assert session_shifts(ds, train) == {(1, 1): 0, (1, 2): 0, (1, 3): 0, (1, 4): 0}   # nothing read into noise
+
+
+def test_cli_cv_checks_everything_before_writing(raw_small, tmp_path):
+    r = CliRunner()
+    ev = tmp_path / "ev.h5"
+    assert r.invoke(main, ["data", "preprocess", str(raw_small), "-o", str(ev), "--no-progress"]).exit_code == 0
+    for args, field in ((["--set", "bogus=1"], "--set bogus: unknown option"),
+                        (["--set", "lr=-1"], "--set lr"),
+                        (["--split", "kfold", "--folds", "9"], "--folds: more folds than samples"),
+                        (["--set", "seed=3"], "--set seed: is set by anp cv itself")):
+        out = tmp_path / "never"
+        res = r.invoke(main, ["cv", str(ev), "-o", str(out), "--no-progress", *args])
+        assert res.exit_code == 1 and field in res.stderr and res.stderr.count("\n") == 1, (args, res.output)
+        assert not out.exists()                            # nothing created
+    res = r.invoke(main, ["cv", str(raw_small), "-o", str(tmp_path / "n2"), "-p", "level_stp=3", "--no-progress"])
+    assert res.exit_code == 1 and "encoder_params.level_stp" in res.stderr and not (tmp_path / "n2").exists()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    res = r.invoke(main, ["cv", str(ev), "-o", str(mine), "--no-progress"])
+    assert res.exit_code == 1 and "not an earlier sweep" in res.stderr
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
