@@ -120,7 +120,8 @@ def synth(outdir, n_subjects, n_sessions, n_reps, profile, seed, fs_jitter, patt
                    "chip encoder, -p threshold_up=0.1 or -p calibrate=fixed (the authors' definition) for delta.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def preprocess_cmd(src, output, encoder, T, fs_overrides, on_irregular, params, as_json, progress):
+@click.option("--force", is_flag=True, help="Replace an existing OUTPUT file.")
+def preprocess_cmd(src, output, encoder, T, fs_overrides, on_irregular, params, as_json, progress, force):
     """Encode SRC (a raw Ceolini folder or the .pkl) into an events file."""
     from pathlib import Path
 
@@ -129,6 +130,9 @@ def preprocess_cmd(src, output, encoder, T, fs_overrides, on_irregular, params, 
     parent = Path(output).parent
     if not parent.is_dir():   # fail before the work, not after
         raise FileFormatError(output, f"output folder {parent} does not exist")
+    from anp_emu.cli.common import refuse_existing
+
+    refuse_existing([output], force)
     n_sessions = count_sessions(src) if Path(src).is_dir() else 0
     if n_sessions:
         with _progress(n_sessions, "reading sessions", progress and not as_json) as bar:

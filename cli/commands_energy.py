@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from anp_emu.cli.common import initial_config, load_chip_config, load_dataset
+from anp_emu.cli.common import initial_config, load_chip_config, load_dataset, refuse_existing
 from anp_emu.cli.main import main
 from anp_emu.errors import FileFormatError, InputError
 
@@ -92,8 +92,9 @@ def energy_group():
 @click.option("--preset", type=click.Choice(["paper"]), default=None,
               help="Learning settings and AFT step of a preset (paper: Wei et al. 2024 as printed; see anp train --help).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
+@click.option("--force", is_flag=True, help="Replace the files of an earlier anp energy in the output folder.")
 def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_items, seed, as_json, outdir,
-               do_plot, preset, progress):
+               do_plot, preset, progress, force):
     """Energy per training sample on the emulated ANP-I, MPD-ED vs STBP.
 
     Trains each rule (MPD-ED, STBP) on the same samples from the same initial weights and report energy, cycles, latency, power and EDP
@@ -109,6 +110,8 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
     rule_list = [r.strip() for r in rules.split(",") if r.strip()]
     if do_plot and not outdir:
         raise InputError("--plot", "needs an output folder", hint="add -o OUTDIR")
+    if outdir:     # an earlier report there: refused before the measurement, not after
+        refuse_existing([Path(outdir) / "energy.json"], force)
     if do_plot:
         from anp_emu.energy.plot import _pyplot
 
@@ -159,6 +162,8 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
         out = Path(outdir)
         if out.exists() and not out.is_dir():
             raise FileFormatError(out, "output path exists and is not a folder")
+        refuse_existing([out / f"{name}.csv" for name in frames] + [out / "energy.json", out / "energy_table.json"],
+                        force)
         out.mkdir(parents=True, exist_ok=True)
         written = write_frames(out, frames, meta)
         from anp_emu.energy.model import save_table
@@ -289,7 +294,8 @@ def run_energy(run_dir: Path, table, points) -> tuple[dict, pd.DataFrame]:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default=None,
               help="Folder for runs.csv, epochs.csv and energy_summary.json.")
-def energy_summary_cmd(runs, costs_file, cost_items, as_json, outdir):
+@click.option("--force", is_flag=True, help="Replace the files of an earlier summary in the output folder.")
+def energy_summary_cmd(runs, costs_file, cost_items, as_json, outdir, force):
     """The paper's metric from `anp train` runs: energy per training sample averaged over every
     sample of every epoch, at every operating point, beside the first and last epoch; with an
     MPD-ED and an STBP run, their ratio. Re-priced from each run's counters.csv, so --costs/--cost
@@ -314,6 +320,7 @@ def energy_summary_cmd(runs, costs_file, cost_items, as_json, outdir):
         out = Path(outdir)
         if out.exists() and not out.is_dir():
             raise FileFormatError(out, "output path exists and is not a folder")
+        refuse_existing([out / f"{name}.csv" for name in frames] + [out / "energy_summary.json"], force)
         out.mkdir(parents=True, exist_ok=True)
         write_frames(out, frames, meta, json_name="energy_summary.json")
     if as_json:

@@ -561,3 +561,21 @@ def test_ablation_into_an_earlier_ablation_is_refused_without_force(tmp_path, ev
     r = run("ablation", events_file, "-o", out, "--epochs", "1", "--no-progress")
     assert r.exit_code == 1 and "not an earlier sweep" in r.output    # the ablation is a sweep: it resumes
     assert (out / "mpd-ed-aux" / "config.h5").read_text() == "an earlier arm"   # its own folders, nothing else
+
+
+def test_preprocess_and_energy_refuse_an_existing_output_without_force(tmp_path, events_file):
+    from anp_emu.emg.synthetic import write_synthetic_dataset
+
+    raw = tmp_path / "raw"
+    write_synthetic_dataset(raw, n_subjects=1, n_sessions=1, n_reps=1)
+    out = tmp_path / "ev.h5"
+    out.write_text("a file of the user")
+    r = run("data", "preprocess", raw, "-o", out, "--no-progress")
+    assert r.exit_code == 1 and "exists; not overwritten" in r.output and out.read_text() == "a file of the user"
+    assert run("data", "preprocess", raw, "-o", out, "--no-progress", "--force").exit_code == 0
+    rep = tmp_path / "rep"
+    assert run("energy", events_file, "-n", "1", "-o", rep, "--no-progress").exit_code == 0
+    before = (rep / "energy.json").read_text()
+    r = run("energy", events_file, "-n", "1", "-o", rep, "--no-progress")
+    assert r.exit_code == 1 and "energy.json" in r.output and (rep / "energy.json").read_text() == before
+    assert run("energy", events_file, "-n", "1", "-o", rep, "--no-progress", "--force").exit_code == 0
