@@ -11,7 +11,7 @@ import click
 import pandas as pd
 
 from anp_emu.cli.commands_sweep import executor_options, report_failures, run_with_bar
-from anp_emu.cli.common import load_dataset, make_outdir, write_csv, write_json
+from anp_emu.cli.common import make_outdir, write_csv, write_json
 from anp_emu.cli.main import main
 from anp_emu.errors import FileFormatError, InputError
 

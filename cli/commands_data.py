@@ -132,7 +132,7 @@ def preprocess_cmd(src, output, encoder, T, fs_overrides, on_irregular, params, 
         raise FileFormatError(output, f"output folder {parent} does not exist")
     from anp_emu.cli.common import refuse_existing
 
-    refuse_existing([output], force)
+    refuse_existing(output, force)
     n_sessions = count_sessions(src) if Path(src).is_dir() else 0
     if n_sessions:
         with _progress(n_sessions, "reading sessions", progress and not as_json) as bar:

@@ -111,7 +111,7 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
     if do_plot and not outdir:
         raise InputError("--plot", "needs an output folder", hint="add -o OUTDIR")
     if outdir:     # an earlier report there: refused before the measurement, not after
-        refuse_existing([Path(outdir) / "energy.json"], force)
+        refuse_existing(Path(outdir) / "energy.json", force)
     if do_plot:
         from anp_emu.energy.plot import _pyplot
 
@@ -162,8 +162,8 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
         out = Path(outdir)
         if out.exists() and not out.is_dir():
             raise FileFormatError(out, "output path exists and is not a folder")
-        refuse_existing([out / f"{name}.csv" for name in frames] + [out / "energy.json", out / "energy_table.json"],
-                        force)
+        for p in [out / f"{name}.csv" for name in frames] + [out / "energy.json", out / "energy_table.json"]:
+            refuse_existing(p, force)
         out.mkdir(parents=True, exist_ok=True)
         written = write_frames(out, frames, meta)
         from anp_emu.energy.model import save_table
@@ -320,7 +320,8 @@ def energy_summary_cmd(runs, costs_file, cost_items, as_json, outdir, force):
         out = Path(outdir)
         if out.exists() and not out.is_dir():
             raise FileFormatError(out, "output path exists and is not a folder")
-        refuse_existing([out / f"{name}.csv" for name in frames] + [out / "energy_summary.json"], force)
+        for p in [out / f"{name}.csv" for name in frames] + [out / "energy_summary.json"]:
+            refuse_existing(p, force)
         out.mkdir(parents=True, exist_ok=True)
         write_frames(out, frames, meta, json_name="energy_summary.json")
     if as_json:

@@ -110,14 +110,3 @@ def _default(o):
         return o.tolist()
     return str(o)
 
-
-def refuse_existing(paths, force: bool, option: str = "-o/--output") -> None:
-    """One error if any of ``paths`` exists and ``--force`` was not given: a command never replaces
-    a file it did not write in this invocation unless asked to."""
-    from pathlib import Path
-
-    from anp_emu.errors import InputError
-
-    for p in paths:
-        if Path(p).exists() and not force:
-            raise InputError(option, "exists; not overwritten", value=str(p), hint="--force replaces it, or choose a new path")

@@ -571,7 +571,7 @@ def test_preprocess_and_energy_refuse_an_existing_output_without_force(tmp_path,
     out = tmp_path / "ev.h5"
     out.write_text("a file of the user")
     r = run("data", "preprocess", raw, "-o", out, "--no-progress")
-    assert r.exit_code == 1 and "exists; not overwritten" in r.output and out.read_text() == "a file of the user"
+    assert r.exit_code == 1 and "exists; not replaced" in r.output and out.read_text() == "a file of the user"
     assert run("data", "preprocess", raw, "-o", out, "--no-progress", "--force").exit_code == 0
     rep = tmp_path / "rep"
     assert run("energy", events_file, "-n", "1", "-o", rep, "--no-progress").exit_code == 0

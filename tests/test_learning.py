@@ -489,7 +489,7 @@ def test_aux_restores_are_counted_as_weight_writes():
     assert c["hidden", "aux_writes"] == 8 and c["output", "aux_writes"] == 3
 
 
-from tasks import separable_task  # noqa: E402
+from tasks import separable_task, train_on_task  # noqa: E402
 
 
 @pytest.mark.parametrize("rule", ["mpd-ed", "stbp"])
@@ -507,14 +507,7 @@ def test_training_a_small_int_network_reaches_90_percent(rule, capsys):
     # STBP's dense surrogate gives larger gradients: it wants a smaller learning rate
     st = LearningSettings(rule=rule, lr={"mpd-ed": 3000.0, "stbp": 1000.0}[rule], rounding="stochastic", seed=0,
                           loss="tet")
-    chip = Chip(cfg)
-    eng = LearningEngine(chip, st)
-    total = None
-    for epoch in range(4):
-        for i in np.random.default_rng(epoch).permutation(160):
-            r = eng.train_step(train[0][i], int(train[1][i]))
-            total = r.counters if total is None else total + r.counters
-    acc = np.mean([chip.run(x, record=True).prediction == y for x, y in zip(*test)])
+    acc, total = train_on_task(cfg, st, train, test)
     with capsys.disabled():
         print(f"\n{rule}: 64-32-4 int test accuracy {acc:.1%}; per sample: "
               f"wgrad {total['wgrad_accumulates'] / total.n_samples:.0f}, "

@@ -266,7 +266,7 @@ def test_count_losses_by_hand():
     assert count_loss(s, 0, 3, 1, True)[1][:, 0].tolist() == [0, 0, 0, 0]
 
 
-from tasks import separable_task  # noqa: E402
+from tasks import separable_task, train_on_task  # noqa: E402
 
 
 @pytest.mark.parametrize("rule", ["std-ed", "ebp"])
@@ -278,14 +278,7 @@ def test_training_a_small_int_network_reaches_90_percent(rule, capsys):
     spec = ChipSpec(n_in=64, n_hid=32, n_out=4, leak_shift=LEAK_OFF if rule == "std-ed" else 1)
     cfg, _ = init_config(spec, train[0][:20], seed=1, target_hidden=0.1, aux_frac=0.2)
     st = LearningSettings.for_rule(rule, lr=TRAIN_LR[rule], target_count=8, other_count=1, seed=0)
-    chip = Chip(cfg)
-    eng = LearningEngine(chip, st)
-    total = None
-    for epoch in range(4):
-        for i in np.random.default_rng(epoch).permutation(160):
-            r = eng.train_step(train[0][i], int(train[1][i]))
-            total = r.counters if total is None else total + r.counters
-    acc = np.mean([chip.run(x, record=True).prediction == y for x, y in zip(*test)])
+    acc, total = train_on_task(cfg, st, train, test)
     with capsys.disabled():
         print(f"\n{rule}: 64-32-4 int test accuracy {acc:.1%}; per sample: "
               f"wgrad {total['wgrad_accumulates'] / total.n_samples:.0f}, "
