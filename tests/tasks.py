@@ -33,3 +33,34 @@ def train_on_task(cfg, settings, train, test, epochs: int = 4):
             total = r.counters if total is None else total + r.counters
     acc = np.mean([chip.run(x, record=True).prediction == y for x, y in zip(*test)])
     return acc, total
+
+
+def ref_forward(cfg, X, ideal=False):
+    """Dense float64 forward of DESIGN.md's five steps, written plainly (leak tau, 1 with the leak
+    off; the ideal AFT or the aux boost). Returns per layer the potentials V, spikes S and
+    thresholds TH (T, n) at the fire decision, the float weights W, thresholds th0 and tau."""
+    spec = cfg.spec
+    tau = 1.0 if spec.leak_shift == 0 else 1.0 - 2.0 ** -spec.leak_shift
+    W = [cfg.w_hid.astype(float), cfg.w_out.astype(float)]
+    th0 = [float(cfg.theta_hid), float(cfg.theta_out)]
+    a = [float(cfg.w_aux_hid), float(cfg.w_aux_out)]
+    v = [np.zeros(spec.n_hid), np.zeros(spec.n_out)]
+    s = [np.zeros(spec.n_hid), np.zeros(spec.n_out)]
+    th = [np.full(spec.n_hid, th0[0]), np.full(spec.n_out, th0[1])]
+    vs, ss, ths = [[], []], [[], []], [[], []]
+    for t in range(X.shape[0]):
+        pre = X[t].astype(float)
+        for l in (0, 1):
+            nv = np.where(s[l] > 0, 0.0, tau * v[l]) + W[l] @ pre
+            if ideal:
+                th[l] = np.where(s[l] > 0, th0[l], np.maximum(th[l] - a[l], 0.0))
+            else:
+                nv = nv + np.where(s[l] > 0, 0.0, a[l])
+            v[l] = nv
+            s[l] = (nv >= th[l]).astype(float)
+            vs[l].append(v[l].copy())
+            ss[l].append(s[l].copy())
+            ths[l].append(th[l].copy())
+            pre = s[l]
+    arrays = lambda xs: [np.array(x) for x in xs]  # noqa: E731
+    return arrays(vs), arrays(ss), arrays(ths), W, th0, tau

@@ -20,6 +20,7 @@ from anp_emu.learning.rounding import (_FINE_SALT, BLOCK, FIXED_LEVELS, NEAREST,
 from anp_emu.learning.update import _row_bounds, dense_update, sparse_update
 from anp_emu.spec import ChipSpec
 from conftest import make_config
+from tasks import ref_forward, separable_task, train_on_task
 
 
 # ----------------------------------------------------------------------------- reference BPTT
@@ -37,28 +38,9 @@ def ref_surrogate(d, masked, shape, width):
 def ref_bptt(cfg, X, label, st: LearningSettings, ideal=False):
     """Dense float64 forward + BPTT of the documented equations, written plainly."""
     spec = cfg.spec
-    tau = 1.0 - 2.0 ** -spec.leak_shift
-    W = [cfg.w_hid.astype(float), cfg.w_out.astype(float)]
-    th0 = [float(cfg.theta_hid), float(cfg.theta_out)]
+    V, S, TH, W, th0, tau = ref_forward(cfg, X, ideal)
     a = [float(cfg.w_aux_hid), float(cfg.w_aux_out)]
     T = X.shape[0]
-    vs, ss, ths = [[], []], [[], []], [[], []]
-    v = [np.zeros(spec.n_hid), np.zeros(spec.n_out)]
-    s = [np.zeros(spec.n_hid), np.zeros(spec.n_out)]
-    th = [np.full(spec.n_hid, th0[0]), np.full(spec.n_out, th0[1])]
-    for t in range(T):
-        pre = X[t].astype(float)
-        for l in (0, 1):
-            nv = np.where(s[l] > 0, 0.0, tau * v[l]) + W[l] @ pre
-            if ideal:
-                th[l] = np.where(s[l] > 0, th0[l], np.maximum(th[l] - a[l], 0.0))
-            else:
-                nv = nv + np.where(s[l] > 0, 0.0, a[l])
-            v[l] = nv
-            s[l] = (nv >= th[l]).astype(float)
-            vs[l].append(v[l].copy()); ss[l].append(s[l].copy()); ths[l].append(th[l].copy())
-            pre = s[l]
-    V = [np.array(x) for x in vs]; S = [np.array(x) for x in ss]; TH = [np.array(x) for x in ths]
     masked = st.rule == "mpd-ed"
     F = [ref_surrogate(V[l] - TH[l], masked, st.surrogate, st.surrogate_width * th0[l]) for l in (0, 1)]
     gain = st.logit_gain
@@ -489,7 +471,6 @@ def test_aux_restores_are_counted_as_weight_writes():
     assert c["hidden", "aux_writes"] == 8 and c["output", "aux_writes"] == 3
 
 
-from tasks import separable_task, train_on_task  # noqa: E402
 
 
 @pytest.mark.parametrize("rule", ["mpd-ed", "stbp"])

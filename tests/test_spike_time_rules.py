@@ -14,41 +14,16 @@ from anp_emu.learning.engine import LearningEngine
 from anp_emu.learning.settings import LearningSettings
 from anp_emu.spec import LEAK_OFF, ChipSpec
 from conftest import make_config
+from tasks import ref_forward, separable_task, train_on_task
 
 
 # ----------------------------------------------------------------------------- reference
-def ref_forward(cfg, X, ideal):
-    """Dense float64 forward of DESIGN.md's five steps (leak tau; ideal AFT or aux boost)."""
-    spec = cfg.spec
-    tau = 1.0 if spec.leak_shift == 0 else 1.0 - 2.0 ** -spec.leak_shift
-    W = [cfg.w_hid.astype(float), cfg.w_out.astype(float)]
-    th0 = [float(cfg.theta_hid), float(cfg.theta_out)]
-    a = [float(cfg.w_aux_hid), float(cfg.w_aux_out)]
-    v = [np.zeros(spec.n_hid), np.zeros(spec.n_out)]
-    s = [np.zeros(spec.n_hid), np.zeros(spec.n_out)]
-    th = [np.full(spec.n_hid, th0[0]), np.full(spec.n_out, th0[1])]
-    S = [[], []]
-    for t in range(X.shape[0]):
-        pre = X[t].astype(float)
-        for l in (0, 1):
-            nv = np.where(s[l] > 0, 0.0, tau * v[l]) + W[l] @ pre
-            if ideal:
-                th[l] = np.where(s[l] > 0, th0[l], np.maximum(th[l] - a[l], 0.0))
-            else:
-                nv = nv + np.where(s[l] > 0, 0.0, a[l])
-            v[l] = nv
-            s[l] = (nv >= th[l]).astype(float)
-            S[l].append(s[l].copy())
-            pre = s[l]
-    return [np.array(x) for x in S], W, th0, tau
-
-
 def ref_spike_time_grads(cfg, X, label, st: LearningSettings, ideal=False):
     """The printed equations, written per presynaptic spike as in Zhu et al. S18/S19 (each input
     spike t_m looks up the next spike t_next >= t_m of each post neuron): dL/dt (S17, enhanced
     hinge for STD-ED), D = sum over C of w h (Eq. 12), dL/dt_m = sum_i dL/dt_next w_ij h / D
     (Eq. 10-11), dL/dw_ij = - sum_m dL/dt_next eps(t_next - t_m) / D (Eq. 14 / S19)."""
-    S, W, th0, tau = ref_forward(cfg, X, ideal)
+    _, S, _, W, th0, tau = ref_forward(cfg, X, ideal)
     T = X.shape[0]
     std = st.rule == "std-ed"
     h = (lambda d: 1.0) if std else (lambda d: math.exp(-d / st.tau_grad))
@@ -266,7 +241,6 @@ def test_count_losses_by_hand():
     assert count_loss(s, 0, 3, 1, True)[1][:, 0].tolist() == [0, 0, 0, 0]
 
 
-from tasks import separable_task, train_on_task  # noqa: E402
 
 
 @pytest.mark.parametrize("rule", ["std-ed", "ebp"])
