@@ -58,3 +58,17 @@ class UnsafePickleError(FileFormatError):
 
 class CheckpointError(FileFormatError):
     """A training checkpoint is corrupt, or does not match the run it should resume."""
+
+
+def check_names(names, allowed, field: str, noun: str, empty: str) -> tuple:
+    """``names`` as a tuple, refused with one InputError naming ``field`` when it is empty
+    (``empty`` says what is missing), holds a name outside ``allowed`` or repeats one."""
+    names = tuple(names)
+    if not names:
+        raise InputError(field, empty, limit=f"from {list(allowed)}", value="''")
+    for n in names:
+        if n not in allowed:
+            raise InputError(field, f"unknown {noun}", limit=f"one of {list(allowed)}", value=repr(n))
+    if len(set(names)) != len(names):
+        raise InputError(field, f"a {noun} is given twice", value=",".join(names))
+    return names

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..counters import LAYERS, NAMES, Counters, new_counts
-from ..errors import InputError
+from ..errors import InputError, check_names
 from ..spec import ChipSpec
 from .model import COST_NAMES, EnergyTable
 from .report import PAPER_TRAINING_NJ, step_energy
@@ -192,14 +192,7 @@ def calibrate(counts: dict, table: EnergyTable, *, fit=DEFAULT_FIT, targets=None
     """Fit the costs named in ``fit`` (SOPs) so that each rule's energy per sample with ``counts``
     [rule] matches ``targets`` [rule] (nJ; default the paper's 312 / 9320 nJ at 0.56 V)."""
     targets = dict(targets or PAPER_TRAINING_NJ)
-    fit = tuple(fit)
-    if not fit:
-        raise InputError("--fit", "name at least one cost to fit", limit=f"from {list(COST_NAMES)}", value="''")
-    for k in fit:
-        if k not in COST_NAMES:
-            raise InputError("--fit", "unknown cost", limit=f"one of {list(COST_NAMES)}", value=repr(k))
-    if len(set(fit)) != len(fit):
-        raise InputError("--fit", "a cost is named twice", value=",".join(fit))
+    fit = check_names(fit, COST_NAMES, "--fit", "cost", "name at least one cost to fit")
     rules = [r for r in targets if r in counts]
     if not rules:
         raise InputError("targets", "no rule has both a target energy and counts", value=sorted(targets))

@@ -18,7 +18,7 @@ import pandas as pd
 from ..chip import Chip
 from ..config import ChipConfig
 from ..counters import Counters
-from ..errors import InputError
+from ..errors import InputError, check_names
 from ..learning.settings import RULE_NAMES
 from .complexity import complexity_from_counters
 from .model import EnergyModel
@@ -79,14 +79,7 @@ def measure_training(config: ChipConfig, dataset, model: EnergyModel, *, rules=(
                      indices=None) -> TrainingEnergy:
     """Train a fresh copy of ``config`` with each rule on the same ``n_samples`` samples (seeded
     order) and report the energy per training sample. ``progress(k)`` is called after each step."""
-    rules = tuple(rules)
-    if not rules:
-        raise InputError("rules", "need at least one rule", limit=f"from {list(RULE_NAMES)}", value="''")
-    for r in rules:
-        if r not in RULE_NAMES:
-            raise InputError("rules", "unknown rule", limit=f"one of {list(RULE_NAMES)}", value=repr(r))
-    if len(set(rules)) != len(rules):
-        raise InputError("rules", "a rule is given twice", value=",".join(rules))
+    rules = check_names(rules, RULE_NAMES, "rules", "rule", "need at least one rule")
     spec = config.spec
     if dataset.n_in > spec.n_in:
         raise InputError("dataset.n_in", "more input lines than the chip has", limit=spec.n_in, value=dataset.n_in)
