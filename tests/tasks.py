@@ -64,3 +64,13 @@ def ref_forward(cfg, X, ideal=False):
             pre = s[l]
     arrays = lambda xs: [np.array(x) for x in xs]  # noqa: E731
     return arrays(vs), arrays(ss), arrays(ths), W, th0, tau
+
+
+def separable_dataset(seed, n, T):
+    """:func:`separable_task` as a 4-class EventDataset (64 lines, classes a-d, one subject and session)."""
+    from anp_emu.emg.dataset import EventDataset
+
+    xs, ys = separable_task(seed, n=n, T=T)
+    k = len(xs)
+    return EventDataset.from_spikes(xs, T, 64, ys, np.zeros(k), np.zeros(k), np.arange(k), ["a", "b", "c", "d"],
+                                    "test", {})

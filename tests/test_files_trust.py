@@ -84,13 +84,9 @@ def test_file_exports_refuse_an_existing_file_without_force(tmp_path, config_fil
 # ------------------------------------------------------------------ item 2: train -o OLD_RUN, --resume --epochs N
 @pytest.fixture(scope="module")
 def events_file(tmp_path_factory):
-    from anp_emu.emg.dataset import EventDataset
-    from test_learning import separable_task
+    from tasks import separable_dataset
 
-    xs, ys = separable_task(3, n=45, T=10)
-    n = len(xs)
-    ds = EventDataset.from_spikes(xs, 10, 64, ys, np.zeros(n), np.zeros(n), np.arange(n), ["a", "b", "c", "d"],
-                                  "test", {})
+    ds = separable_dataset(3, n=45, T=10)
     path = tmp_path_factory.mktemp("ev") / "ev.h5"
     ds.save(path)
     return path

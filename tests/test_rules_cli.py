@@ -8,18 +8,14 @@ from click.testing import CliRunner
 
 from anp_emu.cli.main import main
 from anp_emu.config_io import load_config
-from anp_emu.emg.dataset import EventDataset
 from anp_emu.learning.agreement import gradient_agreement
-from test_learning import separable_task
+from tasks import separable_dataset, separable_task
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("rules")
-    xs, ys = separable_task(3, n=60, T=12)
-    n = len(xs)
-    ds = EventDataset.from_spikes(xs, 12, 64, ys, np.zeros(n), np.zeros(n), np.arange(n), ["a", "b", "c", "d"],
-                                  "test", {})
+    ds = separable_dataset(3, n=60, T=12)
     ev = tmp / "ev.h5"
     ds.save(ev)
     out = {}

@@ -1,7 +1,6 @@
 """anp sweep: same table for any executor and worker count, resume, failures recorded, bad SPECs."""
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -9,11 +8,10 @@ from click.testing import CliRunner
 from anp_emu import sweep
 from anp_emu.cli.main import main
 from anp_emu.config_io import save_config
-from anp_emu.emg.dataset import EventDataset
 from anp_emu.errors import InputError
 from anp_emu.initialise import init_config
 from anp_emu.spec import ChipSpec
-from test_learning import separable_task
+from tasks import separable_dataset
 
 FIGURES = ["train_accuracy", "test_accuracy", "energy_nj_per_sample", "hidden_activity", "output_activity",
            "sop_per_sample", "learning_ops_per_sample", "loss", "status", "error"]
@@ -23,10 +21,7 @@ FIGURES = ["train_accuracy", "test_accuracy", "energy_nj_per_sample", "hidden_ac
 def files(tmp_path_factory):
     """A tiny event dataset (64 lines, 12 steps, 45 samples) and a 64-16-4 initial chip."""
     d = tmp_path_factory.mktemp("sweep")
-    xs, ys = separable_task(3, n=45, T=12)
-    n = len(xs)
-    ds = EventDataset.from_spikes(xs, 12, 64, ys, np.zeros(n), np.zeros(n), np.arange(n), ["a", "b", "c", "d"],
-                                  "test", {})
+    ds = separable_dataset(3, n=45, T=12)
     ds.save(d / "ev.h5")
     tr, _ = ds.split_random(seed=0)
     cfg, _ = init_config(ChipSpec(n_in=64, n_hid=16, n_out=4), [tr.sample(i) for i in range(10)], seed=1,

@@ -9,21 +9,17 @@ from click.testing import CliRunner
 from anp_emu.checkpoint import load_checkpoint_into
 from anp_emu.cli.main import main
 from anp_emu.config_io import save_config
-from anp_emu.emg.dataset import EventDataset
 from anp_emu.errors import CheckpointError, InputError
 from anp_emu.initialise import init_config
 from anp_emu.learning.settings import LearningSettings
 from anp_emu.spec import ChipSpec
 from anp_emu.training import Trainer, TrainOptions
-from test_learning import separable_task
+from tasks import separable_dataset
 
 
 @pytest.fixture(scope="module")
 def dataset():
-    xs, ys = separable_task(3, n=90, T=12)
-    n = len(xs)
-    return EventDataset.from_spikes(xs, 12, 64, ys, np.zeros(n), np.zeros(n), np.arange(n),
-                                    ["a", "b", "c", "d"], "test", {})
+    return separable_dataset(3, n=90, T=12)
 
 
 def make_trainer(ds, epochs=3, lr=3000.0, seed=0):
