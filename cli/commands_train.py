@@ -16,17 +16,6 @@ from anp_emu.errors import FileFormatError, InputError
 
 
 # ----------------------------------------------------------------------------- shared pieces
-def split_dataset(ds, split: str, train_fraction: float, test_subjects: str | None, seed: int, fold=None,
-                  folds: int = 5, refit: bool = True, align: bool = False):
-    """(train, test) of one fold, both encoded with the encoder fitted on the training part only
-    (see :func:`anp_emu.emg.crossval.split_dataset`)."""
-    from anp_emu.emg.crossval import split_dataset as split_fold
-
-    sd = split_fold(ds, split, fold, seed=seed, train_fraction=train_fraction, k=folds, test_subjects=test_subjects,
-                    refit=refit, align=align)
-    return sd
-
-
 def warn_sparse(sd, quiet: bool = False) -> list[str]:
     """One line per side with samples below the encoder's event floor (they are still used)."""
     lines = []
@@ -336,8 +325,10 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, fo
         raise InputError("--aft ideal", "the ideal AFT-LIF neuron exists only in the float twin",
                          hint="add --precision float")
     ds = load_dataset(dataset)
-    sd = split_dataset(ds, split, train_fraction, test_subjects, seed, fold, folds, encoder_fit == "train",
-                       align_sessions)
+    from anp_emu.emg.crossval import split_dataset
+
+    sd = split_dataset(ds, split, fold, seed=seed, train_fraction=train_fraction, k=folds, test_subjects=test_subjects,
+                       refit=encoder_fit == "train", align=align_sessions)
     train, test = sd.train, sd.test
     sparse = warn_sparse(sd, quiet=as_json)
     pv = preset_values(preset, int(ds.T), temporal=temporal, temporal_window=temporal_window, reset_path=reset_path,
@@ -520,9 +511,9 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress):
     click.echo("[2/5] chip encoding (391 samples -> 39 steps x 1024 lines)")
     ds = preprocess(raw, encoder="chip", T=39)
     ds.save(out / "events.h5")
-    from anp_emu.emg.crossval import fold_baselines, folds_of
+    from anp_emu.emg.crossval import fold_baselines, folds_of, split_dataset
 
-    sd = split_dataset(ds, "random", 2 / 3, None, seed)      # the encoder is fitted on the training part
+    sd = split_dataset(ds, "random", seed=seed)      # the encoder is fitted on the training part
     train, test = sd.train, sd.test
     warn_sparse(sd)
     base_all = fold_baselines(ds, folds_of(ds, "random", seed=seed)[0])

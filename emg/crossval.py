@@ -42,13 +42,7 @@ def folds_of(ds: EventDataset, split: str, *, seed: int = 0, train_fraction: flo
                 test_subjects = [int(s) for s in test_subjects.split(",") if s.strip()]
             except ValueError:
                 raise InputError("--test-subjects", "comma-separated subject numbers", value=repr(test_subjects)) from None
-        present = set(np.unique(ds.subject).tolist())
-        missing = [s for s in test_subjects if s not in present]
-        if missing:
-            raise InputError("--test-subjects", "subject not in the dataset", limit=sorted(present), value=missing[0])
-        mask = np.isin(ds.subject, test_subjects)
-        if mask.all():
-            raise InputError("--test-subjects", "leaves no subject for training", value=sorted(test_subjects))
+        mask = ds.test_subject_mask(test_subjects, "--test-subjects")
         return [Fold("subjects" + "+".join(map(str, sorted(test_subjects))), np.flatnonzero(~mask), np.flatnonzero(mask))]
     return make_folds(split, ds.labels, ds.subject, ds.session, k=k, seed=seed, train_fraction=train_fraction)
 

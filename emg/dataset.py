@@ -217,16 +217,21 @@ class EventDataset:
         mask[tr] = True
         return self.subset(mask), self.subset(~mask)
 
-    def split_leave_subjects_out(self, test_subjects):
-        """(train, test): the samples of ``test_subjects`` are the test set, all others train."""
+    def test_subject_mask(self, test_subjects, field: str = "test_subjects") -> np.ndarray:
+        """(N,) bool: the samples of ``test_subjects``, checked (every one present, one left to train on)."""
         test_subjects = np.atleast_1d(np.asarray(test_subjects, dtype=np.int64))
         present = set(np.unique(self.subject).tolist())
         missing = [int(s) for s in test_subjects if int(s) not in present]
         if missing:
-            raise InputError("test_subjects", "subject not in the dataset", limit=sorted(present), value=missing[0])
+            raise InputError(field, "subject not in the dataset", limit=sorted(present), value=missing[0])
         mask = np.isin(self.subject, test_subjects)
         if mask.all():
-            raise InputError("test_subjects", "leaves no subject for training", value=sorted(test_subjects.tolist()))
+            raise InputError(field, "leaves no subject for training", value=sorted(test_subjects.tolist()))
+        return mask
+
+    def split_leave_subjects_out(self, test_subjects):
+        """(train, test): the samples of ``test_subjects`` are the test set, all others train."""
+        mask = self.test_subject_mask(test_subjects)
         return self.subset(~mask), self.subset(mask)
 
     # ------------------------------------------------------------------ statistics
