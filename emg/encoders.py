@@ -146,7 +146,11 @@ def mav_windows(x: np.ndarray, window: int = MAV_WINDOW) -> np.ndarray:
 def chip_features(trials, T: int = 39, group: int = 10) -> np.ndarray:
     """(N, T, 16) float64: per step, channel c and polarity p (column ``2*c + p``), the sum of the
     ``group`` difference magnitudes of that polarity, in Myo LSB (the encoder's pre-threshold values)."""
-    x = fit_length(trials, T * group + 1)
+    return _magnitude_sums(fit_length(trials, T * group + 1), T, group)
+
+
+def _magnitude_sums(x: np.ndarray, T: int, group: int) -> np.ndarray:
+    """:func:`chip_features` of trials already brought to ``T * group + 1`` samples, (N, n, 8)."""
     n = x.shape[0]
     d = np.diff(x, axis=1).reshape(n, T, group, N_CHANNELS)
     s = np.stack([np.clip(d, 0, None).sum(axis=2), np.clip(-d, 0, None).sum(axis=2)], axis=-1)  # (n, T, C, 2)
@@ -199,6 +203,39 @@ def fixed_levels(level_step: float = 32.0, levels: int = 64) -> ChipLevels:
     return ChipLevels((1.0,) * (2 * N_CHANNELS), 1.0, float(level_step), int(levels), {"how": "fixed"})
 
 
+def fit_step(events_per_sample, labels, slots: int, target_density: float, min_events: int, max_density: float,
+             *, lo: float, hi: float, iters: int) -> tuple[float, str]:
+    """(step, how) of an encoder whose events fall as its step (level step, delta threshold) grows:
+    the largest step whose mean training density (events / ``slots`` per sample) reaches
+    ``target_density``; lowered, if the median sample of some class (``labels``) then has fewer
+    than ``min_events`` events, to the largest step that gives every class that many — but never
+    below the step of ``max_density``. Geometric bisection in [lo, hi], ``iters`` rounds."""
+    def density(step):
+        ev = events_per_sample(step)
+        return float(ev.sum()) / (len(ev) * slots)
+
+    def largest(ok, hi):
+        low = lo
+        for _ in range(iters):
+            mid = (low * hi) ** 0.5
+            low, hi = (mid, hi) if ok(mid) else (low, mid)
+        return low
+
+    step = largest(lambda st: density(st) >= target_density, hi)
+    if labels is None or min_events <= 0:
+        return step, "target density"
+    labels = np.asarray(labels)
+
+    def class_floor_met(st):
+        ev = events_per_sample(st)
+        return all(np.median(ev[labels == c]) >= min_events for c in np.unique(labels))
+    if class_floor_met(step):
+        return step, "target density"
+    floor_step = largest(class_floor_met, step)
+    cap_step = largest(lambda st: density(st) >= max_density, step)
+    return (floor_step, "class floor") if floor_step >= cap_step else (cap_step, "density cap")
+
+
 def fit_levels(S_train: np.ndarray, labels_train=None, levels: int = 64, compress: float = 0.5,
                target_density: float = 0.03, min_events: int | None = None,
                max_density: float = 0.25) -> ChipLevels:
@@ -228,28 +265,14 @@ def fit_levels(S_train: np.ndarray, labels_train=None, levels: int = 64, compres
     u = np.power(S / scale, compress)
     slots = T * 2 * N_CHANNELS * levels
 
+    def events(step):
+        return np.minimum(np.floor(u / step), levels).sum(axis=(1, 2))
+
     def density(step):
-        return float(np.minimum(np.floor(u / step), levels).sum()) / (S.shape[0] * slots)
+        return float(events(step).sum()) / (S.shape[0] * slots)
 
-    def bisect(ok, lo=1e-6, hi=None):
-        """Largest step in [lo, hi] with ok(step) (ok is monotone: true for small steps)."""
-        hi = hi if hi is not None else max(float(u.max()), 1e-6) * 2
-        for _ in range(60):
-            mid = (lo * hi) ** 0.5
-            lo, hi = (mid, hi) if ok(mid) else (lo, mid)
-        return lo
-
-    step = bisect(lambda st: density(st) >= target_density)
-    how = "target density"
-    labels = None if labels_train is None else np.asarray(labels_train)
-    if labels is not None and min_events > 0:
-        def class_floor_met(st):
-            ev = np.minimum(np.floor(u / st), levels).sum(axis=(1, 2))
-            return all(np.median(ev[labels == c]) >= min_events for c in np.unique(labels))
-        if not class_floor_met(step):
-            floor_step = bisect(class_floor_met, hi=step)
-            dens_cap = bisect(lambda st: density(st) >= max_density, hi=step)
-            step, how = (floor_step, "class floor") if floor_step >= dens_cap else (dens_cap, "density cap")
+    step, how = fit_step(events, labels_train, slots, target_density, min_events, max_density,
+                         lo=1e-6, hi=max(float(u.max()), 1e-6) * 2, iters=60)
     fitted = {"how": how, "n_samples": int(S.shape[0]), "target_density": float(target_density),
               "min_events": int(min_events), "max_density": float(max_density), "density": density(step)}
     return ChipLevels(tuple(float(v) for v in scale), float(compress), float(step), int(levels), fitted)
@@ -328,8 +351,9 @@ def encode_chip(trials, T: int = 39, group: int = 10, levels: int = 64, level_st
     p = chip_params(T, group, levels, level_step, calibrate, compress, target_density, min_events)
     parts, mav = [], []
     for a, b in _chunks(len(trials), chunk):
-        parts.append(chip_features(trials[a:b], T, group))
-        mav.append(mav_windows(fit_length(trials[a:b], p["n_samples"])))
+        x = fit_length(trials[a:b], p["n_samples"])
+        parts.append(_magnitude_sums(x, T, group))
+        mav.append(mav_windows(x))
         if progress is not None:
             progress(b - a)
     if not parts:
@@ -485,22 +509,8 @@ def fit_delta(features: dict, p: dict, labels=None) -> dict:
         def per_sample(th):
             return np.diff(_delta_events(rms, sigma, p, up or th, down or th)[0])
 
-        def bisect(ok, lo=1e-4, hi=20.0):
-            for _ in range(24):
-                mid = (lo * hi) ** 0.5
-                lo, hi = (mid, hi) if ok(mid) else (lo, mid)
-            return lo
-        th = bisect(lambda t: per_sample(t).mean() / slots >= p["target_density"])
-        how = "target density"
-        lab = None if labels is None else np.asarray(labels)
-        if lab is not None and p["min_events"] > 0:
-            def floor_met(t):
-                ev = per_sample(t)
-                return all(np.median(ev[lab == c]) >= p["min_events"] for c in np.unique(lab))
-            if not floor_met(th):
-                th_floor = bisect(floor_met, hi=th)
-                th_cap = bisect(lambda t: per_sample(t).mean() / slots >= DELTA_MAX_DENSITY, hi=th)
-                th, how = (th_floor, "class floor") if th_floor >= th_cap else (th_cap, "density cap")
+        th, how = fit_step(per_sample, labels, slots, p["target_density"], p["min_events"], DELTA_MAX_DENSITY,
+                           lo=1e-4, hi=20.0, iters=24)
         up, down = up or th, down or th
     return {"sigma": [float(v) for v in sigma], "threshold_up": float(up), "threshold_down": float(down),
             "fitted": {"how": how, "n_samples": int(len(rms)), "norm": p["norm"]}}
