@@ -81,7 +81,12 @@ def load_checkpoint_into(path, trainer) -> None:
     # the epoch count may grow (an extension, checked below); everything else must match
     meta_options = dict(meta["options"])
     meta_options["epochs"] = trainer.options.epochs
-    meta = {**meta, "options": meta_options}
+    # a checkpoint written before stbp_emulation existed counted STBP "event-input"; other rules ignore it
+    meta_settings = meta["settings"]
+    if isinstance(meta_settings, dict) and "stbp_emulation" not in meta_settings:
+        meta_settings = {**meta_settings, "stbp_emulation": "event-input" if meta_settings.get("rule") == "stbp"
+                         else trainer.settings.stbp_emulation}
+    meta = {**meta, "options": meta_options, "settings": meta_settings}
     for key, value in want.items():
         if meta[key] != json.loads(json.dumps(value)):
             diff = _first_difference(meta[key], json.loads(json.dumps(value)))

@@ -21,11 +21,17 @@ backward (learning, Table II of Wei et al.)
                     (and the loss error injected at the output layer)
   bwd_intra_ops     intra-neuron BP: surrogate evaluations and temporal-path updates
   bwd_spike_ops     spike-induced BP: reset-path contributions
-  wgrad_accumulates weight-gradient accumulates delta_u[i, t] * x[j, t] over (event, error) pairs
+  wgrad_accumulates weight-gradient accumulates delta_u[i, t] * x[j, t] over (event, error) pairs;
+                    STBP "dense" (the paper's emulation, every line activated): T x n_pre x n_post
 update
-  weight_reads      synapse reads for the update (read-modify-write)
-  weight_writes     synapse writes whose rounded update is non-zero
+  weight_reads      synapse reads for the update (read-modify-write); STBP "dense": every synapse
+  weight_writes     synapse writes whose rounded update is non-zero; STBP "dense": every synapse
+                    (each synapse read is written back)
   updates_skipped   synapses with a gradient whose rounded update is zero (not written)
+
+Learning energy (the paper's metric) is the energy of the backward and update counters, with
+their share of static energy; inference energy that of the forward counters
+(``anp_emu.energy.report``).
   aux_writes        aux synapse restores after each training iteration (weight writes)
 """
 from __future__ import annotations

@@ -182,31 +182,43 @@ def test_learning_op_counts_by_hand_mpd_ed():
     assert c3["hidden", "wgrad_accumulates"] == 1 and c3["output", "wgrad_accumulates"] == 1
 
 
-def test_learning_op_counts_by_hand_stbp():
+def _stbp_counts(cfg, x, label, emulation, **kw):
+    st = LearningSettings(rule="stbp", stbp_emulation=emulation, **{"lr": 1e3, "rounding": "nearest", **kw})
+    return LearningEngine(Chip(cfg), st).train_step(x, label).counters
+
+
+@pytest.mark.parametrize("emulation", ["dense", "event-input"])
+def test_learning_op_counts_by_hand_stbp(emulation):
     x = np.array([[1, 0], [0, 1]], dtype=np.uint8)
-    st = LearningSettings(rule="stbp", temporal_path=True, reset_path=True, lr=1e6, rounding="nearest")
-    c = LearningEngine(Chip(tiny_net()), st).train_step(x, 0).counters
+    c = _stbp_counts(tiny_net(), x, 0, emulation, temporal_path=True, reset_path=True, lr=1e6)
     T, M, N, K = 2, 2, 2, 2
+    # backward, both modes: every neuron carries error at every step (the surrogate without the mask)
     assert c["hidden", "bwd_intra_ops"] == N * T and c["output", "bwd_intra_ops"] == K * T
     assert c["hidden", "bwd_spike_ops"] == N * T and c["output", "bwd_spike_ops"] == K * T
     assert c["output", "bwd_inter_ops"] == K * T + N * K * T      # loss error + W_out^T delta
-    # post side dense, input side event-driven (the paper's emulation on ANP-I): one accumulate per
-    # (presynaptic event, post neuron). Input events: line 0 at t0, line 1 at t1 (2 events x N = 2);
-    # hidden spikes: h0 at t0, h1 at t1 (2 events x K = 2) -- not T*N*M = 8 and T*K*N = 8
-    assert c["hidden", "wgrad_accumulates"] == 2 * N and c["output", "wgrad_accumulates"] == 2 * K
-    # every line with an event has its whole row read: 2 lines x N, 2 hidden neurons x K
-    assert c["hidden", "weight_reads"] == 2 * N and c["output", "weight_reads"] == 2 * K
-    assert c["weight_writes"] + c["updates_skipped"] == 2 * N + 2 * K
+    assert c["hidden", "bwd_inter_ops"] == 0                      # no error is sent to the input lines
+    if emulation == "dense":
+        # every neuron activated, the input lines included (Wei et al. Sec. VI-B, Table II): every
+        # presynaptic line at every step accumulates into every post neuron, T*M*N = 2*2*2 = 8 and
+        # T*N*K = 8; every synapse is read once and written back once: M*N = 4, N*K = 4
+        assert c["hidden", "wgrad_accumulates"] == T * M * N == 8
+        assert c["output", "wgrad_accumulates"] == T * N * K == 8
+        assert c["hidden", "weight_reads"] == c["hidden", "weight_writes"] == M * N
+        assert c["output", "weight_reads"] == c["output", "weight_writes"] == N * K
+        assert c["updates_skipped"] == 0
+    else:
+        # what-if, a chip that skips silent input lines: one accumulate per (presynaptic event, post
+        # neuron). Input events: line 0 at t0, line 1 at t1 (2 events x N = 4); hidden spikes: h0 at
+        # t0, h1 at t1 (2 events x K = 4)
+        assert c["hidden", "wgrad_accumulates"] == 2 * N and c["output", "wgrad_accumulates"] == 2 * K
+        # every line with an event has its whole row read: 2 lines x N, 2 hidden neurons x K; the
+        # non-zero rounded updates are written, the others skipped
+        assert c["hidden", "weight_reads"] == 2 * N and c["output", "weight_reads"] == 2 * K
+        assert c["weight_writes"] + c["updates_skipped"] == 2 * N + 2 * K
+    assert c["aux_writes"] == 0
 
 
-def _stbp_wgrad(cfg, X, label):
-    st = LearningSettings(rule="stbp", lr=1e3, rounding="nearest")
-    return LearningEngine(Chip(cfg), st).train_step(X, label).counters
-
-
-def test_stbp_weight_gradient_work_follows_the_input_events():
-    """Doubling the input events doubles STBP's hidden-layer weight-gradient work; an all-silent
-    input costs none (the old count, dense T*M*N, did not depend on the input at all)."""
+def _events_task():
     M, N, K, T = 8, 4, 2, 6
     rng = np.random.default_rng(3)
     cfg = make_config(rng.integers(-20, 40, size=(N, M)), rng.integers(-20, 40, size=(K, N)),
@@ -216,11 +228,41 @@ def test_stbp_weight_gradient_work_follows_the_input_events():
     X[0, 0] = 1
     X2 = X.copy()
     X2[:, 4:6] = X[:, :2]                     # the same events again on two more lines
-    c1, c2 = _stbp_wgrad(cfg, X, 0), _stbp_wgrad(cfg, X2, 0)
+    return cfg, X, X2, (M, N, K, T)
+
+
+LEARNING_COUNTERS = ("wgrad_accumulates", "weight_reads", "weight_writes", "updates_skipped", "bwd_intra_ops",
+                     "bwd_spike_ops")
+
+
+def test_stbp_dense_learning_work_does_not_depend_on_which_lines_spiked():
+    """The paper's emulation processes every input line at every step: STBP's hidden-layer
+    learning work is the same for two inputs, for their events doubled on other lines, and for
+    an all-silent input; the weights learnt are those of the what-if (a silent line's gradient
+    is zero)."""
+    cfg, X, X2, (M, N, K, T) = _events_task()
+    silent = np.zeros((T, M), dtype=np.uint8)
+    counts = [_stbp_counts(cfg, x, 0, "dense") for x in (X, X2, silent)]
+    for name in LEARNING_COUNTERS:
+        assert len({c["hidden", name] for c in counts}) == 1, name
+    assert counts[0]["hidden", "wgrad_accumulates"] == T * M * N
+    assert counts[0]["output", "wgrad_accumulates"] == T * N * K
+    for x in (X, X2):
+        a, b = Chip(cfg), Chip(cfg)
+        for chip, mode in ((a, "dense"), (b, "event-input")):
+            LearningEngine(chip, LearningSettings(rule="stbp", stbp_emulation=mode, lr=1e3, seed=4)).train_step(x, 1)
+        assert all(np.array_equal(a.wT[layer], b.wT[layer]) for layer in (0, 1))
+
+
+def test_stbp_event_input_weight_gradient_work_follows_the_input_events():
+    """The what-if mode: doubling the input events doubles STBP's hidden-layer weight-gradient
+    work; an all-silent input costs none."""
+    cfg, X, X2, (M, N, K, T) = _events_task()
+    c1, c2 = _stbp_counts(cfg, X, 0, "event-input"), _stbp_counts(cfg, X2, 0, "event-input")
     ev1 = int(X.sum())
     assert c1["hidden", "wgrad_accumulates"] == ev1 * N
     assert c2["hidden", "wgrad_accumulates"] == 2 * c1["hidden", "wgrad_accumulates"]
-    c0 = _stbp_wgrad(cfg, np.zeros((T, M), dtype=np.uint8), 0)
+    c0 = _stbp_counts(cfg, np.zeros((T, M), dtype=np.uint8), 0, "event-input")
     assert c0["hidden", "wgrad_accumulates"] == 0 and c0["hidden", "weight_reads"] == 0
     assert c0["hidden", "weight_writes"] == 0
     # the output layer's events are the hidden spikes: silent hidden layer, no output gradient work

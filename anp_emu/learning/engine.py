@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from ..chip import Chip, RunResult
-from ..counters import C_AUX_WRITES, C_WGRAD, Counters
+from ..counters import C_AUX_WRITES, C_W_READS, C_W_WRITES, C_WGRAD, Counters, new_counts
 from ..errors import InputError
 from ..spec import LEAK_OFF
 from ..events import SpikeInput, as_spike_input
@@ -35,7 +35,7 @@ from .ebp import EBP
 from .spike_time import spike_time_backward
 from .surrogate import SHAPE_ID
 from .rounding import ROUNDING_ID
-from .update import gradient_rows, stbp_chip_counts, update_kernels
+from .update import gradient_rows, stbp_learning_counts, update_kernels
 
 RULES = {r.name: r for r in (MPD_ED, STBP, STD_ED, EBP)}
 PARALLEL_LAYERS = (0,)   # layers whose update runs on the numba threads (the output layer's is serial)
@@ -162,11 +162,16 @@ class LearningEngine:
             sparse_update, dense_update = update_kernels(parallel)
             if self.rule.dense:
                 G = gradient_rows(pre, du, wT.shape[0], n_threads, parallel)      # (n_pre, n_post)
-                wgrad, n_read = stbp_chip_counts(pre.step_ptr, pre.lines, du.shape[1])
+                wgrad, n_read, n_write = stbp_learning_counts(st.stbp_emulation, pre.step_ptr, pre.lines, *wT.shape)
                 counts[layer, C_WGRAD] += wgrad
                 if apply:
-                    dense_update(G, wT, nnz, lr, mode, lo, hi, is_int, counts, layer, int(keys[layer]),
+                    # "dense" reads and writes every synapse: the kernel's event-driven tally is not it
+                    tally = counts if n_write < 0 else new_counts()
+                    dense_update(G, wT, nnz, lr, mode, lo, hi, is_int, tally, layer, int(keys[layer]),
                                  n_threads, n_read)
+                    if n_write >= 0:
+                        counts[layer, C_W_READS] += n_read
+                        counts[layer, C_W_WRITES] += n_write
                 else:
                     grads[layer] = G.T.copy()
             else:

@@ -13,6 +13,12 @@ LOSSES = ("ce", "tet", "count", "count-enhanced")
 COUNT_LOSSES = ("count", "count-enhanced")       # the spike-time rules' losses
 DEFAULT_COUNT_LOSS = {"std-ed": "count-enhanced", "ebp": "count"}
 ROUNDINGS = ("nearest", "floor", "stochastic")
+# How STBP runs on the chip (Wei et al. 2024 Sec. VI-B): "dense", as the paper did it ("we activate
+# each neuron to emulate the way STBP works", the input lines included: Table II's M*N*T gradient
+# work, every synapse read and written); "event-input", the what-if of a chip that skips silent
+# input lines (a weight gradient only where an input event arrived). Counting only: the weights
+# learnt are the same (a silent line's gradient is zero).
+STBP_EMULATIONS = ("dense", "event-input")
 OPTIONAL_INTS = ("lr_shift", "temporal_window")   # None is stored as -1 in files
 # Largest learning rate (weight LSBs per unit gradient; the tuned default is 1000). Beyond it a
 # gradient of 2^-12 already moves an 8-bit weight across its whole range (2^8 LSB), so every
@@ -39,6 +45,9 @@ class LearningSettings:
     kernel h(t) = exp(-t/tau_grad); ``min_slope`` (fraction of the layer threshold) is the
     smallest slope sum_C w the timing derivative -1/slope divides by. The surrogate and
     temporal/reset settings do not apply to them.
+
+    ``stbp_emulation`` (STBP only; ``STBP_EMULATIONS``): how STBP's learning work is counted on
+    the chip, "dense" (the paper's) or "event-input" (a what-if); it never changes the weights.
     """
 
     rule: str = "mpd-ed"
@@ -58,10 +67,11 @@ class LearningSettings:
     other_count: int = 1
     tau_grad: float = 1.5
     min_slope: float = 0.1
+    stbp_emulation: str = "dense"
 
     def __post_init__(self):
         for name, allowed in (("rule", RULE_NAMES), ("surrogate", SURROGATES), ("loss", LOSSES),
-                              ("rounding", ROUNDINGS)):
+                              ("rounding", ROUNDINGS), ("stbp_emulation", STBP_EMULATIONS)):
             v = getattr(self, name)
             if v not in allowed:
                 raise InputError(f"learning.{name}", "unknown value", limit=f"one of {list(allowed)}", value=repr(v))

@@ -305,7 +305,7 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
 @njit(cache=True, parallel=True)
 def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key, n_threads, n_read):
     """STBP: update every synapse from the dense gradient G (n_pre, n_post). ``n_read`` synapses
-    are counted as read (``stbp_chip_counts``: the rows of lines with an event, whole); a row
+    are counted as read (``stbp_learning_counts``, "event-input": the rows of lines with an event); a row
     without an event has a zero gradient and is never written.
     Rows are split over the numba threads as in ``sparse_update``; stochastic rounding on the int
     chip runs ``round_row`` with each synapse's exact level as its bound."""
@@ -377,18 +377,31 @@ def update_kernels(parallel: bool):
 
 def dense_counts(du: np.ndarray, n_pre: int) -> int:
     """The analytic dense figure of Table II's MNT term: T x n_post x n_pre weight-gradient
-    accumulates, silent inputs included. Not what the chip does (``stbp_chip_counts``); kept for
-    the separately named ``stbp_dense_wgrad`` figure of the complexity tables."""
+    accumulates, silent inputs included (what ``stbp_learning_counts`` counts in "dense" mode);
+    kept for the separately named ``stbp_dense_wgrad`` figure of the complexity tables."""
     return du.shape[0] * du.shape[1] * n_pre
 
 
-def stbp_chip_counts(step_ptr: np.ndarray, lines: np.ndarray, n_post: int) -> tuple[int, int]:
-    """STBP as Wei et al. ran it on ANP-I ("we activate each neuron to emulate the way STBP
-    works"): the post side is dense — every post neuron is treated as carrying error at every
-    step — but the chip stays event-driven on the input side, so a weight-gradient accumulate
-    exists only where a presynaptic event arrived. Returns (weight-gradient accumulates, weight
-    reads) of one layer: (events x n_post, lines with at least one event x n_post). Silent input
-    lines cost nothing; doubling the events doubles the accumulates (docs/energy.md)."""
+def stbp_learning_counts(emulation: str, step_ptr: np.ndarray, lines: np.ndarray, n_pre: int,
+                         n_post: int) -> tuple[int, int, int]:
+    """STBP's weight-gradient and update work on one layer of the chip for one sample of
+    T = len(step_ptr) - 1 steps: (weight-gradient accumulates, weight reads, weight writes or -1).
+
+    "dense" (the default; Wei et al. 2024 Sec. VI-B: "we activate each neuron to emulate the way
+    STBP works", the input lines included): every presynaptic line is processed at every step,
+    so every synapse accumulates a gradient at every step (T x n_pre x n_post, Table II's M*N*T)
+    and every synapse is read and written once (n_pre x n_post each). Independent of which lines
+    spiked.
+    "event-input" (what-if: a chip that skips silent input lines): a gradient accumulate only
+    where a presynaptic event arrived (events x n_post), the rows of lines with an event read
+    whole (lines with an event x n_post), and only non-zero rounded updates written (-1: the
+    update kernel counts them). Silent lines cost nothing; doubling the events doubles the
+    accumulates.
+    The weights learnt are the same in both modes: a silent line's gradient is zero."""
+    if emulation == "dense":
+        T = int(step_ptr.shape[0] - 1)
+        n_syn = int(n_pre) * int(n_post)
+        return T * n_syn, n_syn, n_syn
     n_events = int(step_ptr[-1] - step_ptr[0])
     n_lines = int(np.unique(lines[step_ptr[0]:step_ptr[-1]]).size)
-    return n_events * int(n_post), n_lines * int(n_post)
+    return n_events * int(n_post), n_lines * int(n_post), -1
