@@ -46,7 +46,8 @@ RUN_FUNC = "anp_emu.experiments.training:train_run"
 SPEC_KEYS = {"dataset", "grid", "fixed", "arms"}
 # swept options that are replicates, not arms: the summary pools over them
 REPLICATE_KEYS = ("seed", "fold")
-SUMMARY_METRICS = ("test_accuracy", "train_accuracy", "energy_nj_per_sample", "hidden_activity", "output_activity",
+SUMMARY_METRICS = ("test_accuracy", "train_accuracy", "learning_nj", "inference_nj", "total_nj", "hidden_activity",
+                   "output_activity",
                    "wall_s")
 
 
@@ -314,7 +315,8 @@ def summarise(table: pd.DataFrame, arms: list[str], metrics=SUMMARY_METRICS) -> 
 def format_summary(summary: pd.DataFrame, arms: list[str]) -> str:
     """The summary as a human table: mean ± sd (n) of accuracy and energy per arm."""
     lines = []
-    head = arms + ["n", "test accuracy", "train accuracy", "nJ / training sample", "hidden activity"]
+    head = arms + ["n", "test accuracy", "train accuracy", "learning nJ", "inference nJ", "total nJ",
+                   "hidden activity"]
     body = []
     for r in summary.to_dict(orient="records"):
         def pm(m, scale=1.0, fmt="{:.1f}"):
@@ -323,7 +325,8 @@ def format_summary(summary: pd.DataFrame, arms: list[str]) -> str:
             return s + (" ± " + fmt.format(sd * scale) if not math.isnan(sd) else "")
         body.append([str(r[a]) for a in arms] + [str(r["n"]), pm("test_accuracy", 100) + " %",
                                                  pm("train_accuracy", 100) + " %",
-                                                 pm("energy_nj_per_sample", 1, "{:,.0f}"),
+                                                 *(pm(f, 1, "{:,.0f}") for f in ("learning_nj", "inference_nj",
+                                                                                 "total_nj")),
                                                  pm("hidden_activity", 100, "{:.2f}") + " %"])
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
     lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths)))

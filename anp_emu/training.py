@@ -24,9 +24,11 @@ from .learning.settings import LearningSettings
 from .threads import adapt as adapt_threads
 
 SCHEDULES = ("constant", "cosine")
-# samples.csv: one row per training sample (energy_nj at the run's operating point, static included)
-SAMPLE_COLUMNS = ("epoch", "step", "sample", "label", "prediction", "loss", "energy_nj", "input_events",
-                  "hidden_spikes", "output_spikes")
+# samples.csv: one row per training sample; the three energy figures (anp_emu.energy.report) at the
+# run's operating point, static included
+SAMPLE_COLUMNS = ("epoch", "step", "sample", "label", "prediction", "loss", "learning_nj", "inference_nj", "total_nj",
+                  "input_events", "hidden_spikes", "output_spikes")
+ENERGY_FIGURES = ("learning_nj", "inference_nj", "total_nj")
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,9 @@ class EpochLog:
     output_activity: float
     sop_per_sample: float          # effective forward SOPs per training sample
     learning_ops_per_sample: float  # backward + update operations per training sample
-    energy_nj_per_sample: float    # NaN without an energy model
+    learning_nj: float             # per training sample of the epoch: backward + update (NaN without a model)
+    inference_nj: float            # ... the forward pass
+    total_nj: float                # ... learning + inference
     dead_hidden: int               # hidden neurons silent over the whole epoch
     samples_per_s: float
     samples: int = 0               # training samples of the epoch (0: a log written before it was kept)
@@ -103,12 +107,14 @@ class EpochLog:
 LOG_COLUMNS = tuple(f for f in EpochLog.__dataclass_fields__ if f != "counts")   # log.csv (counts: counters.csv)
 
 
-def averaged_energy_nj(history, energy_model, spec, T: int) -> float:
-    """The paper's metric: learning energy per training sample averaged over every sample of
-    every epoch (nJ) = energy of all epochs' counters / all samples, at ``energy_model``. Energy
-    is linear in the counters (dynamic: counts x pJ; static: power x cycles, cycles linear in the
-    counts and samples), so this equals the mean of the per-sample energies."""
-    from .energy.report import step_energy
+def averaged_energy(history, energy_model, spec, T: int) -> dict[str, float]:
+    """The paper's metric: energy per training sample averaged over every sample of every epoch
+    = energy of all epochs' counters / all samples, at ``energy_model``: ``learning_nj`` (the
+    paper's figure), ``inference_nj``, ``total_nj`` (and backward_nj, update_nj, latency_us;
+    ``anp_emu.energy.report.energy_per_sample``). Energy is linear in the counters (dynamic:
+    counts x pJ; static: power x cycles, cycles linear in the counts and samples), so this equals
+    the mean of the per-sample energies."""
+    from .energy.report import energy_per_sample
 
     total = Counters(n_samples=0)
     for h in history:
@@ -118,7 +124,7 @@ def averaged_energy_nj(history, energy_model, spec, T: int) -> float:
         total.update(Counters(np.asarray(h.counts, dtype=np.int64), n_samples=int(h.samples)))
     if total.n_samples == 0:
         raise InputError("history", "no trained epochs", value=0)
-    return step_energy(total, spec, T, energy_model)["energy_nj"]
+    return energy_per_sample(total, spec, T, energy_model)
 
 
 
@@ -183,10 +189,12 @@ class Trainer:
             total.update(res.counters)
             fired |= res.hidden_fired
             c = res.counters
+            en = self._energy(c)
             rows.append((e + 1, k, int(i), int(labels[i]), int(res.prediction), float(res.loss),
-                         self._energy_nj(c), c["hidden", "input_events"], c["hidden", "spikes"], c["output", "spikes"]))
+                         *(en[f] for f in ENERGY_FIGURES), c["hidden", "input_events"], c["hidden", "spikes"],
+                         c["output", "spikes"]))
             if progress is not None:
-                progress(k + 1, correct / (k + 1), self._energy_nj(res.counters))
+                progress(k + 1, correct / (k + 1), en["learning_nj"])
         dt = time.perf_counter() - t0
         n = len(order)
         T = self.train.T
@@ -198,7 +206,7 @@ class Trainer:
             hidden_activity=total["hidden", "spikes"] / (n * T * self.config.spec.n_hid),
             output_activity=total["output", "spikes"] / (n * T * self.config.spec.n_out),
             sop_per_sample=total["sop_effective"] / n, learning_ops_per_sample=learn_ops / n,
-            energy_nj_per_sample=self._energy_nj(total),
+            **self._energy(total),
             dead_hidden=int((~fired).sum()), samples_per_s=n / dt if dt > 0 else float("inf"),
             samples=n, input_events_per_sample=total["hidden", "input_events"] / n, counts=total.counts.tolist())
         self.last_samples = pd.DataFrame(rows, columns=list(SAMPLE_COLUMNS))
@@ -208,13 +216,15 @@ class Trainer:
         self.epochs_done += 1
         return log
 
-    def _energy_nj(self, counters: Counters) -> float:
-        """Energy per sample (nJ, static included) of ``counters``; NaN without a model."""
+    def _energy(self, counters: Counters) -> dict[str, float]:
+        """The three energy figures per sample of ``counters`` (nJ, static included) at the
+        trainer's model; NaN without a model."""
         if self.energy_model is None:
-            return float("nan")
-        from .energy.report import step_energy
+            return {f: float("nan") for f in ENERGY_FIGURES}
+        from .energy.report import energy_per_sample
 
-        return step_energy(counters, self.config.spec, self.train.T, self.energy_model)["energy_nj"]
+        e = energy_per_sample(counters, self.config.spec, self.train.T, self.energy_model)
+        return {f: e[f] for f in ENERGY_FIGURES}
 
     def fit(self, checkpoint_path=None, on_epoch=None, progress_factory=None) -> pd.DataFrame:
         """Run the remaining epochs; checkpoint after each (atomically) if a path is given."""
@@ -244,13 +254,14 @@ class Trainer:
                 for li in range(len(LAYERS)) for ci, name in enumerate(NAMES)]
         return pd.DataFrame(rows, columns=["epoch", "samples", "layer", "counter", "total"])
 
-    def averaged_energy_nj(self, energy_model=None) -> float:
+    def averaged_energy(self, energy_model=None) -> dict[str, float]:
         """Energy per training sample averaged over every sample of every epoch (the paper's
-        metric), at ``energy_model`` (default: the trainer's)."""
+        metric: ``learning_nj``; with ``inference_nj`` and ``total_nj``), at ``energy_model``
+        (default: the trainer's); NaN without a model."""
         model = energy_model or self.energy_model
         if model is None:
-            return float("nan")
-        return averaged_energy_nj(self.history, model, self.config.spec, self.train.T)
+            return {f: float("nan") for f in ENERGY_FIGURES}
+        return averaged_energy(self.history, model, self.config.spec, self.train.T)
 
     def trained_config(self) -> ChipConfig:
         """The trained integer config (int precision), with the original learning settings."""
@@ -264,5 +275,16 @@ class Trainer:
             if w.shape != self.chip.wT[layer].T.shape:
                 raise CheckpointError("checkpoint", f"layer {layer} weight shape {w.shape} does not match the run")
         self.chip.replace_weights(weights)
-        self.history = [EpochLog(**h) for h in history]
+        self.history = [self._epoch_log(h) for h in history]
         self.epochs_done = int(epochs_done)
+
+    def _epoch_log(self, h: dict) -> EpochLog:
+        """An epoch's log as a checkpoint holds it; its energy figures are priced again from its
+        counters at the trainer's model (a checkpoint written before the three figures existed
+        holds one ``energy_nj_per_sample``)."""
+        known = set(EpochLog.__dataclass_fields__)
+        d = {k: v for k, v in h.items() if k in known}
+        d.update({f: float("nan") for f in ENERGY_FIGURES if f not in d})
+        if d.get("counts") is not None and d.get("samples"):
+            d.update(self._energy(Counters(np.asarray(d["counts"], dtype=np.int64), n_samples=int(d["samples"]))))
+        return EpochLog(**d)

@@ -46,7 +46,7 @@ def main():
                 table = sweep.run(spec, Path(tmp) / f"{r}-{executor}-{workers}", workers=workers, executor=executor)
                 dt = time.perf_counter() - t0
                 assert (table.status == "ok").all(), table.error.tolist()
-                figures = table[["run_id", "test_accuracy", "energy_nj_per_sample"]]
+                figures = table[["run_id", "test_accuracy", "learning_nj"]]
                 if ref is None:
                     ref = figures
                 assert figures.equals(ref), "results differ between executors"

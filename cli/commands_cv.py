@@ -86,13 +86,15 @@ def save_cv_events(ds, out: Path) -> Path:
 @click.option("--align-sessions", is_flag=True, help="Unsupervised armband-rotation alignment (see anp train).")
 @click.option("--preset", type=click.Choice(["paper"]), default=None,
               help="Every run with anp train --preset (Wei et al. 2024 as printed; its 50 epochs unless --epochs).")
+@click.option("--stbp-emulation", type=click.Choice(["dense", "event-input"]), default="dense", show_default=True,
+              help="How STBP's learning work is counted (see anp train --help); counting only.")
 @click.option("--set", "extra", multiple=True, metavar="KEY=VALUE",
               help="Any other anp train option for every run, e.g. --set lr=500 --set loss=ce.")
 @executor_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON row per (rule, seed, fold).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_overrides, align_sessions, preset, extra,
-           workers, executor, scheduler, as_json, progress):
+def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_overrides, align_sessions, preset,
+           stbp_emulation, extra, workers, executor, scheduler, as_json, progress):
     """Cross-validate on-chip training on SRC (an events file, a raw Ceolini folder or the pickle).
 
     Every fold trains from the encoder fitted on its own training part (no statistic of a test
@@ -109,6 +111,8 @@ def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_over
         check_option("rule", r)
     seed_list = _int_list(seeds, "--seeds")
     fixed = {"split": split, "folds": k, "align_sessions": bool(align_sessions)}
+    if stbp_emulation != "dense":           # the default stays out of the run names
+        fixed["stbp_emulation"] = stbp_emulation
     if preset is not None:
         fixed["preset"] = preset
     for key, value in _parse_params(extra).items():
@@ -117,7 +121,8 @@ def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_over
             raise InputError(f"--set {key}", "is set by anp cv itself", value=repr(value))
         fixed[key] = value
     for key, value in fixed.items():
-        check_option(key, value, "--set " if key not in ("split", "folds", "align_sessions", "preset") else "")
+        check_option(key, value, "--set " if key not in ("split", "folds", "align_sessions", "preset",
+                                                         "stbp_emulation") else "")
     events, ds = cv_dataset(Path(src), encoder, _parse_params(params), fs_overrides)
     folds = folds_of(ds, split, k=k, seed=0)
     if epochs is not None or preset is None:      # a preset brings its own epochs
@@ -142,7 +147,8 @@ def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_over
         for name, acc in b.items():
             base_rows.append({"rule": f"baseline:{name}", "seed": math.nan, "fold": f.name, "test_accuracy": acc})
     table["input_density"] = table["fold"].map(act)
-    cols = ["rule", "seed", "fold", "test_accuracy", "train_accuracy", "energy_nj_per_sample", "input_density",
+    cols = ["rule", "seed", "fold", "test_accuracy", "train_accuracy", "learning_nj", "inference_nj", "total_nj",
+            "input_density",
             "hidden_activity", "output_activity", "status", "error"]
     rows = pd.concat([table[[c for c in cols if c in table.columns]], pd.DataFrame(base_rows)], ignore_index=True)
     write_csv(out / "folds.csv", rows)
@@ -150,7 +156,8 @@ def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_over
     summary = rows.groupby("rule", sort=False).agg(
         n=("test_accuracy", "count"), test_accuracy_mean=("test_accuracy", "mean"),
         test_accuracy_sd=("test_accuracy", "std"),
-        energy_nj_per_sample_mean=("energy_nj_per_sample", "mean"),
+        learning_nj_mean=("learning_nj", "mean"), inference_nj_mean=("inference_nj", "mean"),
+        total_nj_mean=("total_nj", "mean"),
         hidden_activity_mean=("hidden_activity", "mean"), input_density_mean=("input_density", "mean")).reset_index()
     write_csv(out / "summary.csv", summary)
     write_json(out / "cv.json", {"source": str(src), "events": str(events), "split": split,
@@ -165,8 +172,9 @@ def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_over
         click.echo((per_fold * 100).round(1).to_string())
         click.echo("mean ± sd over folds and seeds:")
         for r in summary.to_dict(orient="records"):
-            en = r["energy_nj_per_sample_mean"]
-            en_s = "" if pd.isna(en) else f", {en:,.0f} nJ per training sample"
+            en_s = "" if pd.isna(r["learning_nj_mean"]) else (
+                f", per training sample: learning {r['learning_nj_mean']:,.0f} nJ, inference "
+                f"{r['inference_nj_mean']:,.0f} nJ, total {r['total_nj_mean']:,.0f} nJ")
             act_s = "" if pd.isna(r["hidden_activity_mean"]) else (
                 f", input density {100 * r['input_density_mean']:.2f} %, hidden activity "
                 f"{100 * r['hidden_activity_mean']:.2f} %")

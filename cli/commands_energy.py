@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -91,21 +92,27 @@ def energy_group():
               "(needs matplotlib: pip install 'anp-emu[plot]').")
 @click.option("--preset", type=click.Choice(["paper"]), default=None,
               help="Learning settings and AFT step of a preset (paper: Wei et al. 2024 as printed; see anp train --help).")
+@click.option("--stbp-emulation", type=click.Choice(["dense", "event-input"]), default="dense", show_default=True,
+              help="How STBP's learning work is counted: dense, as the paper ran it (every neuron activated), or "
+                   "event-input, the what-if of a chip that skips silent input lines (see anp train --help).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
 @click.option("--force", is_flag=True, help="Replace the files of an earlier anp energy in the output folder.")
 def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_items, seed, as_json, outdir,
-               do_plot, preset, progress, force):
+               do_plot, preset, stbp_emulation, progress, force):
     """Energy per training sample on the emulated ANP-I, MPD-ED vs STBP.
 
-    Trains each rule (MPD-ED, STBP) on the same samples from the same initial weights and report energy, cycles, latency, power and EDP
-    per sample, per phase and per layer, side by side with the STBP : MPD-ED ratio. These are
-    figures at (near) the initial weights; the paper's metric, the average over every sample of a
-    whole training run, is `anp energy summary RUN_DIR...` of `anp train` runs.
+    Trains each rule (MPD-ED, STBP) on the same samples from the same initial weights and reports,
+    per training sample, the learning energy (backward + update: the paper's metric), the
+    inference energy (forward) and the total, with cycles, latency, power and EDP per phase and
+    per layer, side by side with the STBP : MPD-ED ratio. These are figures at (near) the initial
+    weights; the paper's figure, the average over every sample of a whole training run, is
+    `anp energy summary RUN_DIR...` of `anp train` runs.
 
     Other subcommands: `anp energy summary RUN_DIR...` (averaged energy of training runs),
     `anp energy calibrate` (fit the unpublished op costs to the paper's 312 / 9320 nJ)."""
     from anp_emu.energy.runner import measure_training, sample_order
-    from anp_emu.energy.report import PAPER_POINT, PAPER_TRAINING_NJ, frames_to_json, ratio, write_frames
+    from anp_emu.energy.report import PAPER_LEARNING_NJ, PAPER_POINT, frames_to_json, paper_learning_text, ratio, \
+        write_frames
 
     rule_list = [r.strip() for r in rules.split(",") if r.strip()]
     if do_plot and not outdir:
@@ -140,6 +147,7 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
                      f"aux {cfg.w_aux_hid}/{cfg.w_aux_out})")
     if preset:
         chip_desc += f"; preset {preset}"
+    cfg = cfg.replace(learning=replace(cfg.learning, stbp_emulation=stbp_emulation))
     spec = cfg.spec
     total = n_samples * len(rule_list)
     if progress:
@@ -151,11 +159,11 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
     meta = {"dataset": str(dataset), "chip": chip_desc,
             "network": f"{spec.n_in}-{spec.n_hid}-{spec.n_out}", "T": res.T, "samples": n_samples,
             "rules": rule_list, "seed": seed, "energy_table": table.source, "preset": preset,
-            "cost_overrides": list(cost_items), "model": model.describe(),
-            "paper_training_nj": PAPER_TRAINING_NJ if pname == PAPER_POINT else None}
+            "cost_overrides": list(cost_items), "model": model.describe(), "stbp_emulation": stbp_emulation,
+            "paper_learning_nj": PAPER_LEARNING_NJ if pname == PAPER_POINT else None}
     if "mpd-ed" in res.reports and "stbp" in res.reports:
-        meta["stbp_over_mpd_ed_training"] = ratio(res.reports)
-        meta["stbp_over_mpd_ed_learning_increment"] = ratio(res.reports, "learning_increment_nj")
+        meta["stbp_over_mpd_ed_learning"] = ratio(res.reports)
+        meta["stbp_over_mpd_ed_total"] = ratio(res.reports, "total_nj")
     frames = res.frames()
     written = []
     if outdir:
@@ -174,7 +182,7 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
             from anp_emu.energy.plot import plot_energy_over_training
 
             p = out / "energy_over_training.png"
-            plot_energy_over_training(res.log, p, paper=PAPER_TRAINING_NJ if pname == PAPER_POINT else None,
+            plot_energy_over_training(res.log, p, paper=PAPER_LEARNING_NJ if pname == PAPER_POINT else None,
                                       title=f"{spec.n_in}-{spec.n_hid}-{spec.n_out}, T={res.T}, {pname}")
             written.append(p)
     if as_json:
@@ -199,10 +207,13 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
                 "gradient as the chip forms it (stbp_chip_wgrad = zeta_i M N T, counted) and Table II's dense M N T "
                 "(stbp_dense_wgrad, analytic):", cx)
     if "mpd-ed" in res.reports and "stbp" in res.reports:
-        line = f"STBP : MPD-ED training energy per sample = {meta['stbp_over_mpd_ed_training']:.2f}x"
+        m = res.reports["mpd-ed"]
+        line = (f"learning energy per training sample: MPD-ED {m.learning_nj:,.0f} nJ, STBP "
+                f"{res.reports['stbp'].learning_nj:,.0f} nJ (STBP {stbp_emulation}), STBP : MPD-ED = "
+                f"{meta['stbp_over_mpd_ed_learning']:.1f}x; MPD-ED's learning is "
+                f"{m.row['learning_pct_of_inference']:.1f} % of its inference ({m.inference_nj:,.0f} nJ)")
         if pname == PAPER_POINT:
-            line += (f" (paper, ANP-I chip: {PAPER_TRAINING_NJ['stbp']:.0f} / {PAPER_TRAINING_NJ['mpd-ed']:.0f} nJ"
-                     f" = {PAPER_TRAINING_NJ['stbp'] / PAPER_TRAINING_NJ['mpd-ed']:.1f}x)")
+            line += f"\npaper (ANP-I, learning energy averaged over training): {paper_learning_text()}; JSSC 2024: < 15 %"
         click.echo(line)
     click.echo(ASSUMPTION_NOTE)
     for w in written:
@@ -235,13 +246,12 @@ def _read_run(run_dir: Path):
     return summary, log, counts
 
 
-def run_energy(run_dir: Path, table, points) -> tuple[dict, pd.DataFrame]:
-    """Per epoch and averaged over every sample of every epoch: energy per training sample of
-    one `anp train` run at each operating point of ``points`` (re-priced from counters.csv)."""
+def run_counters(run_dir: Path):
+    """(summary, log, spec, T, {epoch: Counters}) of an `anp train` run folder, from its
+    counters.csv (every counter of both layers summed over each epoch)."""
     import numpy as np
 
     from anp_emu.counters import LAYERS, NAMES, Counters
-    from anp_emu.energy.report import step_energy
     from anp_emu.spec import ChipSpec
 
     summary, log, counts = _read_run(run_dir)
@@ -251,39 +261,56 @@ def run_energy(run_dir: Path, table, points) -> tuple[dict, pd.DataFrame]:
         T = int(summary["T"])
     except (ValueError, TypeError):
         raise FileFormatError(run_dir / "summary.json", f"network/T: unreadable {summary['network']!r}/{summary['T']!r}") from None
-    rows, total = [], Counters(n_samples=0)
+    epochs = {}
     for epoch, g in counts.groupby("epoch", sort=True):
         c = np.zeros((len(LAYERS), len(NAMES)), dtype=np.int64)
         for _, r in g.iterrows():
             if r["layer"] not in LAYERS or r["counter"] not in NAMES:
                 raise FileFormatError(run_dir / "counters.csv", f"unknown layer/counter {r['layer']}/{r['counter']}")
             c[LAYERS.index(r["layer"]), NAMES.index(r["counter"])] = int(r["total"])
-        n = int(g["samples"].iloc[0])
-        cnt = Counters(c, n_samples=n)
+        epochs[int(epoch)] = Counters(c, n_samples=int(g["samples"].iloc[0]))
+    if not epochs:
+        raise FileFormatError(run_dir / "counters.csv", "no trained epoch")
+    return summary, log, spec, T, epochs
+
+
+def run_energy(run_dir: Path, table, points) -> tuple[dict, pd.DataFrame]:
+    """Per epoch and averaged over every sample of every epoch: the learning, inference and total
+    energy per training sample of one `anp train` run at each operating point of ``points``
+    (re-priced from counters.csv)."""
+    from anp_emu.counters import Counters
+    from anp_emu.energy.report import ENERGY_FIGURES, energy_per_sample, learning_pct
+
+    summary, log, spec, T, epochs = run_counters(run_dir)
+    rows, total = [], Counters(n_samples=0)
+    for epoch, cnt in epochs.items():
+        n = cnt.n_samples
         total.update(cnt)
         row = {"run": str(run_dir), "rule": summary["rule"], "epoch": int(epoch), "samples": n,
                "input_events_per_sample": cnt["hidden", "input_events"] / n,
                "hidden_spikes_per_sample": cnt["hidden", "spikes"] / n}
         for pname in points:
-            row[f"energy_nj@{pname}"] = step_energy(cnt, spec, T, table.model(pname))["energy_nj"]
+            e = energy_per_sample(cnt, spec, T, table.model(pname))
+            row.update({f"{f}@{pname}": e[f] for f in ENERGY_FIGURES})
         rows.append(row)
-    if total.n_samples == 0:
-        raise FileFormatError(run_dir / "counters.csv", "no trained epoch")
     per_epoch = pd.DataFrame(rows)
-    res = {"run": str(run_dir), "rule": summary["rule"], "preset": summary.get("preset"), "epochs": len(per_epoch),
-           "samples": total.n_samples, "test_accuracy": float(log["test_accuracy"].iloc[-1]) if len(log) else None}
+    stbp = summary.get("settings", {}).get("stbp_emulation", "event-input") if summary["rule"] == "stbp" else ""
+    res = {"run": str(run_dir), "rule": summary["rule"], "stbp_emulation": stbp, "preset": summary.get("preset"),
+           "epochs": len(per_epoch), "samples": total.n_samples,
+           "test_accuracy": float(log["test_accuracy"].iloc[-1]) if len(log) else None}
     for pname in points:
-        m = table.model(pname)
-        res[f"averaged_nj@{pname}"] = step_energy(total, spec, T, m)["energy_nj"]
-        res[f"first_epoch_nj@{pname}"] = float(per_epoch[f"energy_nj@{pname}"].iloc[0])
-        res[f"last_epoch_nj@{pname}"] = float(per_epoch[f"energy_nj@{pname}"].iloc[-1])
+        e = energy_per_sample(total, spec, T, table.model(pname))
+        res.update({f"{f}@{pname}": e[f] for f in ENERGY_FIGURES})
+        res[f"learning_pct_of_inference@{pname}"] = learning_pct(e["learning_nj"], e["inference_nj"])
+        res[f"first_epoch_learning_nj@{pname}"] = float(per_epoch[f"learning_nj@{pname}"].iloc[0])
+        res[f"last_epoch_learning_nj@{pname}"] = float(per_epoch[f"learning_nj@{pname}"].iloc[-1])
     samples_csv = run_dir / "samples.csv"
     run_point = summary.get("operating_point")
     if samples_csv.exists() and run_point in points:
         sm = pd.read_csv(samples_csv)
-        if "energy_nj" in sm.columns and len(sm) == total.n_samples:
+        if "learning_nj" in sm.columns and len(sm) == total.n_samples:
             # the per-sample log is priced with the built-in table at the run's point
-            res["samples_csv_mean_nj"] = float(sm["energy_nj"].mean())
+            res["samples_csv_mean_learning_nj"] = float(sm["learning_nj"].mean())
     return res, per_epoch
 
 
@@ -293,15 +320,26 @@ def run_energy(run_dir: Path, table, points) -> tuple[dict, pd.DataFrame]:
 @click.option("--cost", "cost_items", multiple=True, metavar="NAME=VALUE", help="Override one cost (see anp energy).")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default=None,
-              help="Folder for runs.csv, epochs.csv and energy_summary.json.")
+              help="Folder for runs.csv, epochs.csv, energy_summary.json (and the plot).")
+@click.option("--plot", "do_plot", is_flag=True,
+              help="Also write learning_energy_per_epoch.png to the output folder: learning energy per epoch of "
+                   "every run at 0.56 V, the paper's 312 / 9,320 nJ as reference lines.")
 @click.option("--force", is_flag=True, help="Replace the files of an earlier summary in the output folder.")
-def energy_summary_cmd(runs, costs_file, cost_items, as_json, outdir, force):
-    """The paper's metric from `anp train` runs: energy per training sample averaged over every
-    sample of every epoch, at every operating point, beside the first and last epoch; with an
-    MPD-ED and an STBP run, their ratio. Re-priced from each run's counters.csv, so --costs/--cost
-    apply."""
-    from anp_emu.energy.report import PAPER_TRAINING_NJ, frames_to_json, write_frames
+def energy_summary_cmd(runs, costs_file, cost_items, as_json, outdir, do_plot, force):
+    """The paper's metric from `anp train` runs: learning energy per training sample (backward +
+    update) averaged over every sample of every epoch, with the inference and total energy beside
+    it, at every operating point, and per epoch (first and last epoch in the table, every epoch in
+    epochs.csv); with an MPD-ED and an STBP run, their ratio. Re-priced from each run's
+    counters.csv, so --costs/--cost apply."""
+    from anp_emu.energy.report import PAPER_LEARNING_NJ, PAPER_POINT, frames_to_json, paper_learning_text, \
+        write_frames
 
+    if do_plot and not outdir:
+        raise InputError("--plot", "needs an output folder", hint="add -o OUTDIR")
+    if do_plot:
+        from anp_emu.energy.plot import _pyplot
+
+        _pyplot()  # fail before the work if matplotlib is missing
     table, _ = _resolve(costs_file, cost_items, "0.56V")
     points = list(table.points)
     results, epochs = [], []
@@ -310,38 +348,54 @@ def energy_summary_cmd(runs, costs_file, cost_items, as_json, outdir, force):
         results.append(res)
         epochs.append(per_epoch)
     df = pd.DataFrame(results)
-    meta = {"energy_table": table.source, "cost_overrides": list(cost_items), "paper_training_nj": PAPER_TRAINING_NJ}
+    meta = {"energy_table": table.source, "cost_overrides": list(cost_items), "paper_learning_nj": PAPER_LEARNING_NJ}
     by_rule = {r["rule"]: r for r in results}
     if "mpd-ed" in by_rule and "stbp" in by_rule:
-        meta["stbp_over_mpd_ed_averaged"] = {p: by_rule["stbp"][f"averaged_nj@{p}"] / by_rule["mpd-ed"][f"averaged_nj@{p}"]
+        meta["stbp_over_mpd_ed_learning"] = {p: by_rule["stbp"][f"learning_nj@{p}"] / by_rule["mpd-ed"][f"learning_nj@{p}"]
                                              for p in points}
     frames = {"runs": df, "epochs": pd.concat(epochs, ignore_index=True)}
+    written = []
     if outdir:
         out = Path(outdir)
         if out.exists() and not out.is_dir():
             raise FileFormatError(out, "output path exists and is not a folder")
-        for p in [out / f"{name}.csv" for name in frames] + [out / "energy_summary.json"]:
+        plot_path = out / "learning_energy_per_epoch.png"
+        for p in [out / f"{name}.csv" for name in frames] + [out / "energy_summary.json"] + ([plot_path] if do_plot else []):
             refuse_existing(p, force)
         out.mkdir(parents=True, exist_ok=True)
-        write_frames(out, frames, meta, json_name="energy_summary.json")
+        written = write_frames(out, frames, meta, json_name="energy_summary.json")
+        if do_plot:
+            from anp_emu.energy.plot import plot_energy_over_training
+
+            ep = frames["epochs"].rename(columns={f"learning_nj@{PAPER_POINT}": "learning_nj"})
+            plot_energy_over_training(ep, plot_path, x="epoch", smooth=1, paper=PAPER_LEARNING_NJ,
+                                      title=f"Learning energy per training sample by epoch ({PAPER_POINT})")
+            written.append(plot_path)
     if as_json:
         click.echo(frames_to_json(frames, meta), nl=False)
         return
-    _echo_table("energy per training sample (nJ) averaged over every sample of every epoch:", df)
-    for p, v in meta.get("stbp_over_mpd_ed_averaged", {}).items():
-        click.echo(f"STBP : MPD-ED averaged over training at {p}: {v:.2f}x")
-    click.echo(f"paper (ANP-I, 0.56 V, averaged over 50 epochs): {PAPER_TRAINING_NJ['mpd-ed']:.0f} / "
-               f"{PAPER_TRAINING_NJ['stbp']:.0f} nJ = {PAPER_TRAINING_NJ['stbp'] / PAPER_TRAINING_NJ['mpd-ed']:.1f}x")
+    for p in points:
+        cols = ["rule", "stbp_emulation", "epochs", "test_accuracy", f"learning_nj@{p}", f"inference_nj@{p}",
+                f"total_nj@{p}", f"learning_pct_of_inference@{p}", f"first_epoch_learning_nj@{p}",
+                f"last_epoch_learning_nj@{p}"]
+        shown = df[cols].rename(columns=lambda c: c.replace(f"@{p}", ""))
+        _echo_table(f"per training sample at {p} (nJ), averaged over every sample of every epoch:", shown)
+    for p, v in meta.get("stbp_over_mpd_ed_learning", {}).items():
+        click.echo(f"STBP : MPD-ED learning energy averaged over training at {p}: {v:.1f}x")
+    click.echo(f"paper (ANP-I, {PAPER_POINT}, learning energy averaged over 50 epochs): {paper_learning_text()}; "
+               f"JSSC 2024: learning < 15 % of inference")
     click.echo(ASSUMPTION_NOTE)
+    for w in written:
+        click.echo(f"wrote {w}")
 
 
 @energy_group.command("calibrate")
 @click.option("--fit", "fit", default="bwd_inter_ops,wgrad_accumulates", show_default=True,
               help="Comma-separated costs to fit (in SOPs); the others keep the table's values. At most two from the "
                    "paper's two energies.")
-@click.option("--input-events", type=click.FloatRange(0), default=100.0, show_default=True,
+@click.option("--input-events", type=click.FloatRange(0), default=1198.0, show_default=True,
               help="Activity assumption: input events per training sample (both rules).")
-@click.option("--hidden-activity", type=click.FloatRange(0, 1), default=0.01, show_default=True,
+@click.option("--hidden-activity", type=click.FloatRange(0, 1), default=0.05, show_default=True,
               help="Activity assumption: hidden spikes per neuron and step, averaged over training.")
 @click.option("--output-activity", type=click.FloatRange(0, 1), default=0.10, show_default=True,
               help="Activity assumption: output spikes per neuron and step.")
@@ -350,8 +404,13 @@ def energy_summary_cmd(runs, costs_file, cost_items, as_json, outdir, force):
 @click.option("--window", type=click.IntRange(-1, 1 << 20), default=1, show_default=True,
               help="Temporal path: 1 = Eq. 21 (the paper), 0 off, -1 full recursion.")
 @click.option("--reset/--no-reset", "reset_path", default=True, show_default=True, help="Spike-induced BP path.")
+@click.option("--stbp-emulation", type=click.Choice(["dense", "event-input"]), default="dense", show_default=True,
+              help="How STBP's counts are formed under the activity assumption (see anp train --help).")
 @click.option("--from-ops", "ops_csv", type=click.Path(), default=None,
               help="Use measured per-sample counts (ops.csv of `anp energy -o`) instead of the activity assumption.")
+@click.option("--from-runs", "run_dirs", multiple=True, type=click.Path(),
+              help="Use the counts of `anp train` runs averaged over every sample of every epoch (the paper's "
+                   "metric; runs of one rule are pooled). Repeatable; an MPD-ED and an STBP run give both targets.")
 @click.option("--target", "target_items", multiple=True, metavar="RULE=NJ",
               help="Energy per training sample to fit (default: the paper's mpd-ed=312, stbp=9320 at 0.56V).")
 @click.option("--operating-point", "point", default="0.56V", show_default=True)
@@ -361,16 +420,19 @@ def energy_summary_cmd(runs, costs_file, cost_items, as_json, outdir, force):
               help="Write the calibrated table as JSON (usable with --costs).")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def energy_calibrate_cmd(fit, input_events, hidden_activity, output_activity, write_fraction, window, reset_path,
-                         ops_csv, target_items, point, costs_file, cost_items, write_path, as_json):
-    """Fit unpublished op costs to the paper's chip measurement (1024-512-10, T = 39, 312 nJ MPD-ED,
-    9320 nJ STBP per training sample at 0.56 V) under a stated activity assumption; report the fit,
-    the residuals and each result's sensitivity to each cost (share of the energy it carries)."""
+                         stbp_emulation, ops_csv, run_dirs, target_items, point, costs_file, cost_items, write_path, as_json):
+    """Fit unpublished learning-op costs to the paper's chip measurement: the learning energy
+    (backward + update) per training sample of 1024-512-10, T = 39, 312 nJ MPD-ED and 9320 nJ STBP
+    at 0.56 V, under a stated activity (or measured counts, --from-ops); report the fit, the
+    residuals and each figure's sensitivity to each cost (share of the learning energy it
+    carries). A fit that needs a negative cost, or more than 10 SOP for an operation on registers
+    only, is refused."""
     from anp_emu.energy.calibrate import Activity, calibrate, counts_from_ops, paper_counts
     from anp_emu.energy.model import save_table
-    from anp_emu.energy.report import PAPER_TRAINING_NJ, _jsonable
+    from anp_emu.energy.report import PAPER_LEARNING_NJ, _jsonable
 
     table, pname = _resolve(costs_file, cost_items, point)
-    targets = dict(PAPER_TRAINING_NJ)
+    targets = dict(PAPER_LEARNING_NJ)
     for item in target_items:
         rule, sep, val = item.partition("=")
         try:
@@ -379,6 +441,8 @@ def energy_calibrate_cmd(fit, input_events, hidden_activity, output_activity, wr
             raise InputError("--target", "expected RULE=NJ", value=repr(item)) from None
         if not sep or rule.strip() not in ("mpd-ed", "stbp"):
             raise InputError("--target", "expected RULE=NJ with RULE mpd-ed or stbp", value=repr(item))
+    if ops_csv and run_dirs:
+        raise InputError("--from-runs", "give either --from-ops or --from-runs", value=f"--from-ops {ops_csv}")
     if ops_csv:
         p = Path(ops_csv)
         if not p.exists():
@@ -389,9 +453,20 @@ def energy_calibrate_cmd(fit, input_events, hidden_activity, output_activity, wr
             raise FileFormatError(p, f"not a CSV table: {e}") from None
         counts = counts_from_ops(frame, str(p))
         assumption = {"counts": str(p)}
+    elif run_dirs:
+        from anp_emu.counters import Counters
+
+        counts = {}
+        for d in run_dirs:
+            summary, _, _, _, epochs = run_counters(Path(d))
+            total = counts.setdefault(summary["rule"], Counters(n_samples=0))
+            for c in epochs.values():
+                total.update(c)
+        assumption = {"counts averaged over training": list(run_dirs)}
     else:
         a = Activity(input_events=input_events, hidden=hidden_activity, output=output_activity,
-                     write_fraction=write_fraction, window=window, reset_path=reset_path)
+                     write_fraction=write_fraction, window=window, reset_path=reset_path,
+                     stbp_emulation=stbp_emulation)
         counts = {r: paper_counts(r, a) for r in ("mpd-ed", "stbp")}
         assumption = {"activity": a.__dict__}
     fit_names = [f.strip() for f in fit.split(",") if f.strip()]
@@ -406,9 +481,9 @@ def energy_calibrate_cmd(fit, input_events, hidden_activity, output_activity, wr
         return
     click.echo(f"assumption: {assumption}")
     click.echo("fitted costs (SOPs): " + ", ".join(f"{k} = {v:.4g}" for k, v in cal.fitted.items()))
-    _echo_table("targets and fit (nJ per training sample):", cal.targets)
+    _echo_table("targets and fit (learning nJ per training sample):", cal.targets)
     sens = cal.sensitivity.pivot_table(index="cost", columns="rule", values="energy_share", sort=False).reset_index()
-    _echo_table("sensitivity: share of each energy carried by each cost (= d ln E / d ln cost):", sens)
+    _echo_table("sensitivity: share of each learning energy carried by each cost (= d ln E / d ln cost):", sens)
     if cal.note:
         click.echo(cal.note)
     if write_path:

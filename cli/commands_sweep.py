@@ -118,8 +118,8 @@ def sweep_cmd(spec, outdir, workers, executor, scheduler, as_json, do_plot, prog
 
 
 def plot_accuracy_energy(table, arms, path: Path) -> None:
-    """Test accuracy vs energy per training sample, one colour per arm (runs as points, arm
-    means with sd error bars)."""
+    """Test accuracy vs learning energy per training sample, one colour per arm (runs as points,
+    arm means with sd error bars)."""
     from anp_emu.energy.plot import _pyplot
     from anp_emu.fileio import atomic_path
 
@@ -130,13 +130,13 @@ def plot_accuracy_energy(table, arms, path: Path) -> None:
     for key, g in groups:
         key = key if isinstance(key, tuple) else (key,)
         label = ", ".join(f"{a}={v}" for a, v in zip(arms, key)) if arms else "all runs"
-        pts = ax.scatter(g["energy_nj_per_sample"], g["test_accuracy"] * 100, s=14, alpha=0.5)
-        ax.errorbar(g["energy_nj_per_sample"].mean(), g["test_accuracy"].mean() * 100,
-                    xerr=g["energy_nj_per_sample"].std(ddof=1) if len(g) > 1 else None,
+        pts = ax.scatter(g["learning_nj"], g["test_accuracy"] * 100, s=14, alpha=0.5)
+        ax.errorbar(g["learning_nj"].mean(), g["test_accuracy"].mean() * 100,
+                    xerr=g["learning_nj"].std(ddof=1) if len(g) > 1 else None,
                     yerr=g["test_accuracy"].std(ddof=1) * 100 if len(g) > 1 else None,
                     fmt="o", color=pts.get_facecolor()[0][:3], capsize=3, label=label)
     ax.set_xscale("log")
-    ax.set_xlabel("energy per training sample (nJ)")
+    ax.set_xlabel("learning energy per training sample (nJ)")
     ax.set_ylabel("test accuracy (%)")
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -150,7 +150,7 @@ def plot_accuracy_energy(table, arms, path: Path) -> None:
 # (aux on int vs aux on float)
 ABLATION_ARMS = (("mpd-ed", "aux", "int"), ("mpd-ed", "ideal", "float"), ("mpd-ed", "aux", "float"),
                  ("mpd-ed", "none", "int"), ("stbp", "aux", "int"), ("std-ed", "aux", "int"), ("ebp", "aux", "int"))
-ABLATION_COLUMNS = ("test_accuracy", "best_test_accuracy", "train_accuracy", "energy_nj_per_sample",
+ABLATION_COLUMNS = ("test_accuracy", "best_test_accuracy", "train_accuracy", "learning_nj", "inference_nj", "total_nj",
                     "learning_ops_per_sample", "hidden_activity")
 
 
@@ -240,8 +240,8 @@ def _plot_ablation(table, path: Path) -> None:
     err = (lambda c: table[c].fillna(0) if c in table else None)
     a1.bar(labels, table["test_accuracy"] * 100, yerr=err("test_accuracy_sd") * 100, capsize=3)
     a1.set_ylabel("test accuracy (%)")
-    a2.bar(labels, table["energy_nj_per_sample"], yerr=err("energy_nj_per_sample_sd"), capsize=3)
-    a2.set_ylabel("energy per training sample (nJ)")
+    a2.bar(labels, table["learning_nj"], yerr=err("learning_nj_sd"), capsize=3)
+    a2.set_ylabel("learning energy per training sample (nJ)")
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)

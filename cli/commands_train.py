@@ -13,6 +13,7 @@ from anp_emu.cli.common import (CLI_LOSS, err_stream, initial_config, load_chip_
                                 write_csv, write_json)
 from anp_emu.cli.main import main
 from anp_emu.errors import FileFormatError, InputError
+from anp_emu.training import ENERGY_FIGURES
 
 
 # ----------------------------------------------------------------------------- shared pieces
@@ -50,7 +51,7 @@ def progress_factory(enabled: bool, n: int, epochs: int):
         state = {"k": 0, "acc": 0.0, "nj": float("nan"), "t0": time.perf_counter()}
         bar = click.progressbar(length=n, label=f"epoch {epoch + 1}/{epochs}", file=err_stream(),
                                 item_show_func=lambda _: (f"{state['k'] / max(time.perf_counter() - state['t0'], 1e-9):.0f} "
-                                                          f"samples/s  acc {state['acc']:.1%}  {state['nj']:.0f} nJ/sample"))
+                                                          f"samples/s  acc {state['acc']:.1%}  learning {state['nj']:.0f} nJ/sample"))
         bar.__enter__()
 
         def update(k, acc, nj):
@@ -146,6 +147,12 @@ def learning_options(f):
                      help="std-ed/ebp: desired output spikes of every other output."),
         click.option("--tau-grad", type=click.FloatRange(min=0, min_open=True), default=1.5, show_default=True,
                      help="ebp: time constant (steps) of the backward kernel h(t) = exp(-t/tau_grad)."),
+        click.option("--stbp-emulation", type=click.Choice(["dense", "event-input"]), default="dense",
+                     show_default=True,
+                     help="How STBP's learning work is counted on the chip: dense, as Wei et al. ran it "
+                          "(every neuron activated, input lines included: M*N*T gradient work, every synapse "
+                          "read and written), or event-input, the what-if of a chip that skips silent input "
+                          "lines. Counting only: the weights learnt are the same (docs/energy.md)."),
         click.option("--tet-lambda", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True,
                      help="Weight of TET's MSE regulariser (Deng et al. 2022 use 1e-3); needs --loss tet."),
         PRESET_OPTION,
@@ -195,7 +202,8 @@ def rule_leak_shift(rule):
 
 def build_settings(rule, seed, *, lr=None, lr_shift=None, rounding="stochastic", surrogate="rect",
                    surrogate_width=1.0, temporal=True, temporal_window=None, reset_path=False, loss=CLI_LOSS,
-                   logit_gain=10.0, tet_lambda=0.0, target_count=10, other_count=1, tau_grad=1.5):
+                   logit_gain=10.0, tet_lambda=0.0, target_count=10, other_count=1, tau_grad=1.5,
+                   stbp_emulation="dense"):
     """LearningSettings from the CLI options (defaults: the commands' defaults)."""
     from anp_emu.learning.settings import DEFAULT_COUNT_LOSS, LearningSettings
 
@@ -205,7 +213,7 @@ def build_settings(rule, seed, *, lr=None, lr_shift=None, rounding="stochastic",
                             temporal_window=temporal_window, reset_path=reset_path, loss=loss, logit_gain=logit_gain,
                             lr=lr if lr is not None else DEFAULT_LR[rule], lr_shift=lr_shift, rounding=rounding,
                             seed=seed, tet_lambda=tet_lambda, target_count=target_count,
-                            other_count=other_count, tau_grad=tau_grad)
+                            other_count=other_count, tau_grad=tau_grad, stbp_emulation=stbp_emulation)
 
 
 RUN_FILES = ("checkpoint.h5", "log.csv", "config.h5", "summary.json", "encoding.json", "counters.csv", "samples.csv",
@@ -254,7 +262,8 @@ def run_training(ds, cfg, settings, options, point, progress, outdir: Path | Non
         if not quiet:
             click.echo(f"epoch {log.epoch}: loss {log.loss:.3f}  train {log.train_accuracy:.1%}  "
                        f"test {log.test_accuracy:.1%}  hidden activity {log.hidden_activity:.2%}  "
-                       f"{log.energy_nj_per_sample:.0f} nJ/sample  {log.samples_per_s:.0f} samples/s", err=True)
+                       f"per sample: learning {log.learning_nj:,.0f} nJ, inference {log.inference_nj:,.0f} nJ, "
+                       f"total {log.total_nj:,.0f} nJ  {log.samples_per_s:.0f} samples/s", err=True)
 
     trainer.fit(checkpoint_path=ckpt, on_epoch=on_epoch,
                 progress_factory=progress_factory(progress and not quiet, len(train), options.epochs))
@@ -281,11 +290,24 @@ def _append_samples(path: Path, rows: pd.DataFrame, epoch: int) -> None:
 
 
 def averaged_energy_both_points(trainer) -> dict:
-    """{operating point: energy per training sample averaged over every sample of every epoch}."""
+    """{operating point: {learning_nj, inference_nj, total_nj}} per training sample averaged over
+    every sample of every epoch, with learning as % of inference."""
     from anp_emu.energy.model import default_table
+    from anp_emu.energy.report import learning_pct
 
     table = default_table()
-    return {name: trainer.averaged_energy_nj(table.model(name)) for name in table.points}
+    out = {}
+    for name in table.points:
+        e = trainer.averaged_energy(table.model(name))
+        out[name] = {f: e[f] for f in ENERGY_FIGURES}
+        out[name]["learning_pct_of_inference"] = learning_pct(e["learning_nj"], e["inference_nj"])
+    return out
+
+
+def energy_line(e: dict) -> str:
+    """'learning X nJ, inference Y nJ (learning Z % of it), total W nJ' of one set of figures."""
+    return (f"learning {e['learning_nj']:,.0f} nJ, inference {e['inference_nj']:,.0f} nJ (learning "
+            f"{e['learning_nj'] / e['inference_nj']:.1%} of it), total {e['total_nj']:,.0f} nJ")
 
 
 # ----------------------------------------------------------------------------- anp train
@@ -312,7 +334,7 @@ def averaged_energy_both_points(trainer) -> dict:
 @learning_options
 def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, force, as_json, epochs, lr, lr_shift, schedule,
               rounding, surrogate, surrogate_width, temporal, temporal_window, reset_path, loss, logit_gain,
-              target_count, other_count, tau_grad, tet_lambda, preset, split, fold, folds, test_subjects, encoder_fit,
+              target_count, other_count, tau_grad, stbp_emulation, tet_lambda, preset, split, fold, folds, test_subjects, encoder_fit,
               align_sessions, train_fraction, seed, target_hidden, aux_frac, point, progress):
     """Train a spiking network on the emulated ANP-I, sample by sample (batch size 1).
 
@@ -344,7 +366,8 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, fo
     settings = build_settings(rule, seed, lr=lr, lr_shift=lr_shift, rounding=rounding, surrogate=surrogate,
                               surrogate_width=surrogate_width, temporal=temporal, temporal_window=temporal_window,
                               reset_path=reset_path, loss=loss, logit_gain=logit_gain, tet_lambda=tet_lambda,
-                              target_count=target_count, other_count=other_count, tau_grad=tau_grad)
+                              target_count=target_count, other_count=other_count, tau_grad=tau_grad,
+                              stbp_emulation=stbp_emulation)
     options = TrainOptions(epochs=epochs, schedule=schedule, precision=precision, seed=seed, aft=aft)
     out = make_run_outdir(outdir, cfg.spec, resume=resume, force=force)
     if init_rep is not None and not as_json:
@@ -364,7 +387,7 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, fo
                "test_samples": len(test), "epochs": epochs, "final": log.iloc[-1].to_dict(),
                "settings": settings.to_dict(), "options": asdict(options),
                "init": asdict(init_rep) if init_rep is not None else {"chip": str(chip_path)},
-               "energy_nj_per_sample_averaged_over_training": averaged_energy_both_points(trainer),
+               "energy_per_training_sample_averaged_over_training": averaged_energy_both_points(trainer),
                "files": {k: str(out / f) for k, f in (("log", "log.csv"), ("counters", "counters.csv"),
                                                        ("samples", "samples.csv"), ("checkpoint", "checkpoint.h5"),
                                                        ("config", "config.h5"), ("encoding", "encoding.json"))
@@ -375,11 +398,10 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, fo
         return
     f = summary["final"]
     click.echo(f"{rule} on {summary['network']} ({precision}): test accuracy {f['test_accuracy']:.1%}, "
-               f"train {f['train_accuracy']:.1%}, {f['energy_nj_per_sample']:.0f} nJ per training sample "
-               f"at {point} in the last epoch")
-    avg = summary["energy_nj_per_sample_averaged_over_training"]
-    click.echo("energy per training sample averaged over every sample of every epoch: "
-               + ", ".join(f"{v:,.0f} nJ at {k}" for k, v in avg.items()))
+               f"train {f['train_accuracy']:.1%}")
+    click.echo("energy per training sample averaged over every sample of every epoch:")
+    for k, e in summary["energy_per_training_sample_averaged_over_training"].items():
+        click.echo(f"  at {k}: {energy_line(e)}")
     for k, v in summary["files"].items():
         click.echo(f"wrote {v}")
 
@@ -415,7 +437,7 @@ def eval_cmd(config, dataset, split, side, fold, folds, test_subjects, train_fra
     part (encoding.json beside CONFIG), so evaluation sees what training saw."""
     from anp_emu.chip import Chip
     from anp_emu.emg.crossval import folds_of
-    from anp_emu.energy.report import step_energy
+    from anp_emu.energy.report import energy_per_sample
     from anp_emu.evaluate import evaluate
     from anp_emu.experiments.splits import select_fold
 
@@ -444,12 +466,12 @@ def eval_cmd(config, dataset, split, side, fold, folds, test_subjects, train_fra
         ds = ds.subset(f.test if side == "test" else f.train)
     model = energy_model_for(point)
     res = evaluate(Chip(cfg, precision), ds)
-    e = step_energy(res.counters, cfg.spec, ds.T, model)
+    e = energy_per_sample(res.counters, cfg.spec, ds.T, model)
     out = {"config": str(config), "dataset": str(dataset), "split": split, "side": side if split != "all" else "all",
            "samples": len(ds), "encoding": str(enc_file) if encoding is not None else None,
            "accuracy": res.accuracy, "per_class_accuracy": res.per_class_accuracy.to_dict(),
            "confusion": res.confusion.to_numpy().tolist(), "classes": res.class_names,
-           "energy_nj_per_inference": e["energy_nj"], "latency_us_per_inference": e["latency_us"],
+           **{f: e[f] for f in ENERGY_FIGURES}, "latency_us_per_inference": e["latency_us"],
            "sop_per_inference": res.counters["sop_effective"] / len(ds), "operating_point": point}
     if as_json:
         click.echo(json.dumps(out, indent=1, default=float))
@@ -458,7 +480,8 @@ def eval_cmd(config, dataset, split, side, fold, folds, test_subjects, train_fra
                + (f" (encoder calibration from {enc_file})" if encoding is not None else ""))
     click.echo(res.confusion.to_string())
     click.echo("per-class accuracy: " + ", ".join(f"{k} {v:.1%}" for k, v in out["per_class_accuracy"].items()))
-    click.echo(f"per inference at {point}: {e['energy_nj']:.1f} nJ, {e['latency_us']:.1f} us, "
+    click.echo(f"per inference at {point}: inference energy {e['inference_nj']:.1f} nJ (no learning: learning "
+               f"{e['learning_nj']:.0f} nJ, total {e['total_nj']:.1f} nJ), {e['latency_us']:.1f} us, "
                f"{out['sop_per_inference']:.0f} SOPs")
 
 
@@ -489,26 +512,31 @@ def _check_previous_demo_raw(raw: Path) -> None:
               help="Training steps per rule for the MPD-ED vs STBP energy report.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress):
+@click.option("--json", "as_json", is_flag=True,
+              help="Print demo_summary.json on stdout at the end (the narration goes to stderr).")
+def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress, as_json):
     """The whole job on built-in synthetic EMG: generate, preprocess, train 1024-512-10 on the
     emulated chip with MPD-ED, evaluate, and report energy per training sample, MPD-ED vs STBP."""
     import shutil
 
     from anp_emu.emg.pipeline import preprocess
     from anp_emu.emg.synthetic import write_synthetic_dataset
-    from anp_emu.energy.report import PAPER_TRAINING_NJ, ratio
+    from anp_emu.energy.report import PAPER_LEARNING_NJ, format_headline, headline_table
     from anp_emu.energy.runner import measure_training
     from anp_emu.training import TrainOptions
 
     t_start = time.perf_counter()
+
+    def say(*args, **kw):
+        click.echo(*args, err=as_json, **kw)
     out = make_outdir(outdir)
     raw = out / "raw"
     if raw.exists():
         _check_previous_demo_raw(raw)
         shutil.rmtree(raw)  # a synthetic set an earlier demo wrote: regenerate it for a clean, seeded run
-    click.echo(f"[1/5] synthetic EMG: {subjects} subjects x 3 sessions x 25 gestures -> {raw}")
+    say(f"[1/5] synthetic EMG: {subjects} subjects x 3 sessions x 25 gestures -> {raw}")
     write_synthetic_dataset(raw, n_subjects=subjects, seed=seed)
-    click.echo("[2/5] chip encoding (391 samples -> 39 steps x 1024 lines)")
+    say("[2/5] chip encoding (391 samples -> 39 steps x 1024 lines)")
     ds = preprocess(raw, encoder="chip", T=39)
     ds.save(out / "events.h5")
     from anp_emu.emg.crossval import fold_baselines, folds_of, split_dataset
@@ -517,37 +545,33 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress):
     train, test = sd.train, sd.test
     warn_sparse(sd)
     base_all = fold_baselines(ds, folds_of(ds, "random", seed=seed)[0])
-    click.echo(f"      {len(ds)} trials, {train.events_per_sample.mean():.0f} events per training sample "
-               f"(input density {train.events_per_sample.mean() / (ds.T * ds.n_in):.1%}); baselines on the same split: "
-               f"nearest centroid on MAV {base_all['centroid']:.1%}, logistic regression {base_all['logreg']:.1%}")
+    say(f"      {len(ds)} trials, {train.events_per_sample.mean():.0f} events per training sample "
+        f"(input density {train.events_per_sample.mean() / (ds.T * ds.n_in):.1%}); baselines on the same split: "
+        f"nearest centroid on MAV {base_all['centroid']:.1%}, logistic regression {base_all['logreg']:.1%}")
     cfg, init = initial_config(train, None, seed, 0.05, 0.3)
-    click.echo(f"[3/5] training 1024-512-10 on the emulated chip with MPD-ED, {epochs} epochs "
-               f"(init: {init.dead_hidden} dead hidden neurons, hidden activity {init.hidden_activity:.1%})")
+    say(f"[3/5] training 1024-512-10 on the emulated chip with MPD-ED, {epochs} epochs "
+        f"(init: {init.dead_hidden} dead hidden neurons, hidden activity {init.hidden_activity:.1%})")
     settings = build_settings("mpd-ed", seed)
     options = TrainOptions(epochs=epochs, schedule="cosine", precision="int", seed=seed)
     trainer = run_training(ds, cfg, settings, options, "0.56V", progress, make_outdir(out / "train"),
                            split_args=(train, test))
-    click.echo("[4/5] evaluation of the trained chip on the test split")
+    say("[4/5] evaluation of the trained chip on the test split")
     from anp_emu.chip import Chip
     from anp_emu.evaluate import evaluate
 
     res = evaluate(Chip(trainer.trained_config()), test)
-    click.echo(res.confusion.to_string())
-    click.echo(f"      test accuracy {res.accuracy:.1%} (nearest centroid on MAV {base_all['centroid']:.1%}, "
-               f"logistic regression {base_all['logreg']:.1%})")
-    click.echo(f"[5/5] energy per training sample averaged over every sample of all {epochs} epochs "
-               f"(the paper's metric): the MPD-ED run above, and STBP trained the same way")
+    say(res.confusion.to_string())
+    say(f"      test accuracy {res.accuracy:.1%} (nearest centroid on MAV {base_all['centroid']:.1%}, "
+        f"logistic regression {base_all['logreg']:.1%})")
+    say(f"[5/5] STBP trained the same way; energy per training sample averaged over every sample of all "
+        f"{epochs} epochs (the paper's metric is the learning energy: backward + update, the increment "
+        f"over inference; STBP emulated as the paper ran it, every neuron activated):")
     stbp_trainer = run_training(ds, cfg, build_settings("stbp", seed), options, "0.56V", progress,
                                 make_outdir(out / "train-stbp"), split_args=(train, test), quiet=True)
     averaged = {"mpd-ed": averaged_energy_both_points(trainer), "stbp": averaged_energy_both_points(stbp_trainer)}
-    ratios = {p: averaged["stbp"][p] / averaged["mpd-ed"][p] for p in averaged["mpd-ed"]}
-    for p in ratios:
-        click.echo(f"      at {p}: MPD-ED {averaged['mpd-ed'][p]:,.0f} nJ, STBP {averaged['stbp'][p]:,.0f} nJ, "
-                   f"STBP : MPD-ED = {ratios[p]:.1f}x")
-    click.echo(f"      (paper, ANP-I at 0.56 V, 50 epochs: {PAPER_TRAINING_NJ['stbp']:.0f} / "
-               f"{PAPER_TRAINING_NJ['mpd-ed']:.0f} nJ = {PAPER_TRAINING_NJ['stbp'] / PAPER_TRAINING_NJ['mpd-ed']:.1f}x; "
-               f"why ours differs: docs/energy.md)")
-    click.echo(f"      at the initial weights, same {energy_samples} samples for both rules:")
+    headline = headline_table(averaged)
+    say(format_headline(headline))
+    say("      (the paper's figures: ANP-I silicon, real EMG, 50 epochs; why ours differ: docs/energy.md)")
     model = energy_model_for("0.56V")
     if progress:
         with click.progressbar(length=2 * energy_samples, label="energy steps", file=err_stream()) as bar:
@@ -555,21 +579,24 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress):
                                   progress=bar.update)
     else:
         en = measure_training(cfg.replace(learning=settings), train, model, n_samples=energy_samples, seed=seed)
-    comp = en.comparison
-    click.echo(comp.to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
-    r = ratio(en.reports)
-    click.echo(f"      STBP : MPD-ED = {r:.1f}x per training sample at 0.56 V/40 MHz at the initial weights")
     en_dir = make_outdir(out / "energy")
     from anp_emu.energy.report import write_frames
 
     write_frames(en_dir, en.frames(), {"samples": energy_samples, "seed": seed})
+    say(f"      per layer, phase and operation at the initial weights ({energy_samples} samples per rule, "
+        f"as `anp energy`): {en_dir}")
     summary = {"baseline_accuracy": base_all["centroid"], "baselines": base_all, "test_accuracy": res.accuracy,
-               "energy_nj_per_training_sample_averaged_over_training": averaged,
-               "stbp_over_mpd_ed_averaged_over_training": ratios,
-               "energy_nj_per_training_sample": {k: float(v.summary["training_nj"].iloc[0]) for k, v in en.reports.items()},
-               "stbp_over_mpd_ed": r, "seconds": time.perf_counter() - t_start}
+               "epochs": epochs, "seed": seed, "subjects": subjects,
+               "energy_per_training_sample_averaged_over_training": averaged,
+               "stbp_over_mpd_ed_learning": {p: averaged["stbp"][p]["learning_nj"] / averaged["mpd-ed"][p]["learning_nj"]
+                                             for p in averaged["mpd-ed"]},
+               "headline": headline.to_dict(orient="records"), "paper_learning_nj": PAPER_LEARNING_NJ,
+               "seconds": time.perf_counter() - t_start}
     write_json(out / "demo_summary.json", summary)
-    click.echo(f"done in {summary['seconds']:.0f} s. Files: {raw} (raw EMG), {out / 'events.h5'} (events), "
-               f"{out / 'train'} (config.h5, log.csv, counters.csv, samples.csv, checkpoint.h5), {out / 'train-stbp'}, "
-               f"{en_dir} (energy tables), "
-               f"{out / 'demo_summary.json'}")
+    say(f"done in {summary['seconds']:.0f} s. Files: {raw} (raw EMG), {out / 'events.h5'} (events), "
+        f"{out / 'train'} (config.h5, log.csv, counters.csv, samples.csv, checkpoint.h5), {out / 'train-stbp'}, "
+        f"{en_dir} (energy tables), "
+        f"{out / 'demo_summary.json'}")
+    if as_json:
+        click.echo(json.dumps(summary, indent=1, default=float))
+

@@ -171,7 +171,7 @@ def test_cli_cv_rows_resume_and_bad_input(raw_small, tmp_path):
     chip = [x for x in rows if x["rule"] == "mpd-ed"]
     assert sorted(x["fold"] for x in chip) == ["session1", "session2", "session3"]
     for x in chip:
-        assert 0 <= x["test_accuracy"] <= 1 and x["energy_nj_per_sample"] > 0 and x["seed"] == 0
+        assert 0 <= x["test_accuracy"] <= 1 and x["learning_nj"] > 0 and x["seed"] == 0
     assert {x["rule"] for x in rows} >= {"baseline:centroid", "baseline:logreg"}
     mtimes = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
     res = r.invoke(main, args)                             # resumable: nothing is run again

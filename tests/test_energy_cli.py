@@ -90,9 +90,35 @@ def test_energy_tables_and_ratio(fake):
     r = run(["energy", str(fake), "--samples", "4", "--no-progress"])
     assert r.exit_code == 0, r.output
     assert "per training sample" in r.output and "stbp / mpd-ed" in r.output
-    assert "STBP : MPD-ED training energy per sample" in r.output
-    assert "312 / 9320 nJ" in r.output          # paper reference at 0.56 V
+    assert "learning energy per training sample: MPD-ED" in r.output and "STBP : MPD-ED" in r.output
+    assert "312 / 9,320 nJ" in r.output and "< 15 %" in r.output        # paper references at 0.56 V
     assert "assumption" in r.output
+
+
+def test_energy_stbp_emulation_modes(tmp_path):
+    """The default counts STBP as the paper ran it (dense); event-input is the what-if. The
+    forward pass, and MPD-ED, are the same in both (the real engine, 64-512-10)."""
+    from tasks import separable_dataset
+
+    ev = tmp_path / "ev.h5"
+    separable_dataset(0, 6, 8).save(ev)
+    docs = {}
+    for mode in ("dense", "event-input"):
+        r = run(["energy", str(ev), "-n", "2", "--json", "--no-progress", "--stbp-emulation", mode])
+        assert r.exit_code == 0, r.output
+        docs[mode] = json.loads(r.output)
+        assert docs[mode]["meta"]["stbp_emulation"] == mode
+    s = {m: pd.DataFrame(d["summary"]).set_index("rule") for m, d in docs.items()}
+    assert s["dense"].loc["stbp", "learning_nj"] > 2 * s["event-input"].loc["stbp", "learning_nj"]
+    ops = {m: pd.DataFrame(d["ops"]).set_index(["rule", "layer", "counter"])["count"] for m, d in docs.items()}
+    T, M, N = 8, 64, 512           # every line at every step into every hidden neuron, every synapse read
+    assert ops["dense"]["stbp", "hidden", "wgrad_accumulates"] == T * M * N
+    assert ops["dense"]["stbp", "hidden", "weight_reads"] == ops["dense"]["stbp", "hidden", "weight_writes"] == M * N
+    assert ops["event-input"]["stbp", "hidden", "wgrad_accumulates"] < T * M * N
+    assert s["dense"].loc["stbp", "inference_nj"] == s["event-input"].loc["stbp", "inference_nj"]
+    assert s["dense"].loc["mpd-ed", "learning_nj"] == s["event-input"].loc["mpd-ed", "learning_nj"]
+    r = run(["energy", str(ev), "--stbp-emulation", "all"])
+    assert r.exit_code == 2 and "--stbp-emulation" in r.output
 
 
 def test_energy_json_and_files(fake, tmp_path):
@@ -103,7 +129,7 @@ def test_energy_json_and_files(fake, tmp_path):
     doc = json.loads(r.output)
     assert doc["meta"]["model"]["operating_point"] == "0.9V"
     assert doc["meta"]["cost_overrides"] == ["weight_writes=4"]
-    assert doc["meta"]["paper_training_nj"] is None
+    assert doc["meta"]["paper_learning_nj"] is None
     rules = {row["rule"] for row in doc["summary"]}
     assert rules == {"mpd-ed", "stbp"}
     assert len(doc["steps"]) == 6
@@ -117,12 +143,15 @@ def test_energy_json_and_files(fake, tmp_path):
     a, b = steps[steps.rule == "mpd-ed"], steps[steps.rule == "stbp"]
     assert a["sample"].tolist() == b["sample"].tolist()
     assert a["input_events"].tolist() == b["input_events"].tolist()
-    # the summary adds up: training = inference + increment, per rule
+    # the summary adds up: learning = backward + update, total = inference + learning, per rule
     s = pd.read_csv(out / "summary.csv")
-    assert np.allclose(s.training_nj, s.inference_nj + s.learning_increment_nj)
-    # the report equals the per-step log averaged
+    assert np.allclose(s.learning_nj, s.backward_nj + s.update_nj, rtol=1e-12)
+    assert np.allclose(s.total_nj, s.inference_nj + s.learning_nj, rtol=1e-12)
+    assert np.allclose(steps.learning_nj, steps.backward_nj + steps.update_nj, rtol=1e-12)
+    # the report equals the per-step log averaged, for each of the three figures
     for rule, g in steps.groupby("rule"):
-        assert s.set_index("rule").loc[rule, "training_nj"] == pytest.approx(g.energy_nj.mean())
+        for f in ("learning_nj", "inference_nj", "total_nj"):
+            assert s.set_index("rule").loc[rule, f] == pytest.approx(g[f].mean())
 
 
 def test_energy_plot(fake, tmp_path):

@@ -10,7 +10,7 @@ from anp_emu.config import ChipConfig
 from anp_emu.counters import NAMES, Counters, new_counts
 from anp_emu.energy.model import (COST_NAMES, EnergyTable, default_table, load_table, resolve_table, save_table,
                                   table_from_dict)
-from anp_emu.energy.report import compare, ratio, run_report, step_energy
+from anp_emu.energy.report import compare, energy_per_sample, ratio, run_report
 from anp_emu.errors import AnpError, ConfigKeyError, FileFormatError, InputError
 from anp_emu.spec import ChipSpec
 
@@ -63,11 +63,11 @@ def test_tiny_net_energy_by_hand(tiny):
     assert row["cycles"] == cycles
     assert row["latency_us"] == pytest.approx(0.85)
     assert row["static_nj"] == pytest.approx(static_pj * 1e-3)
-    assert row["training_nj"] == pytest.approx((dyn_pj + static_pj) * 1e-3)
-    assert row["inference_nj"] == row["training_nj"]          # forward only: no learning increment
-    assert row["learning_increment_nj"] == 0
-    assert row["power_mw"] == pytest.approx(row["training_nj"] / 0.85)
-    assert row["edp_nj_us"] == pytest.approx(row["training_nj"] * 0.85)
+    assert row["total_nj"] == pytest.approx((dyn_pj + static_pj) * 1e-3)
+    assert row["inference_nj"] == row["total_nj"]          # forward only: no learning increment
+    assert row["learning_nj"] == 0 and row["learning_pct_of_inference"] == 0
+    assert row["power_mw"] == pytest.approx(row["total_nj"] / 0.85)
+    assert row["edp_nj_us"] == pytest.approx(row["total_nj"] * 0.85)
     ph = rep.phases.set_index(["layer", "phase"])
     assert ph.loc[("hidden", "forward"), "dynamic_nj"] == pytest.approx(0.048425)
     assert ph.loc[("output", "forward"), "dynamic_nj"] == pytest.approx(0.02831)
@@ -121,8 +121,10 @@ def test_learning_phases_counters_times_table():
     row = rep.row
     per_sample_dyn = e.sum() / 2 * 1e-3
     assert row["dynamic_nj"] == pytest.approx(per_sample_dyn)
-    assert row["training_nj"] == pytest.approx(row["inference_nj"] + row["backward_nj"] + row["update_nj"])
-    assert row["learning_increment_nj"] == pytest.approx(row["backward_nj"] + row["update_nj"])
+    # learning = backward + update and total = inference + learning, exactly
+    assert row["learning_nj"] == row["backward_nj"] + row["update_nj"]
+    assert row["total_nj"] == row["inference_nj"] + row["learning_nj"]
+    assert row["learning_pct_of_inference"] == pytest.approx(100 * row["learning_nj"] / row["inference_nj"])
     # backward of the hidden layer by hand: (bwd_inter 17 + intra 18 + spike 19 + wgrad 20) x cost x 1.49 pJ / 2
     rc = default_table().relative_costs
     bwd_dyn_h = (17 * rc["bwd_inter_ops"] + 18 * rc["bwd_intra_ops"] + 19 * rc["bwd_spike_ops"]
@@ -130,9 +132,11 @@ def test_learning_phases_counters_times_table():
     ph = rep.phases.set_index(["layer", "phase"])
     assert ph.loc[("hidden", "backward"), "dynamic_nj"] * 1e3 == pytest.approx(bwd_dyn_h)
     # per-step helper agrees with the report
-    se = step_energy(cnt, spec, 5, m)
-    assert se["energy_nj"] == pytest.approx(row["training_nj"])
-    assert se["forward_nj"] == pytest.approx(row["inference_nj"])
+    se = energy_per_sample(cnt, spec, 5, m)
+    for f in ("learning_nj", "inference_nj", "total_nj", "backward_nj", "update_nj"):
+        assert se[f] == pytest.approx(row[f], rel=1e-12)
+    assert se["learning_nj"] == se["backward_nj"] + se["update_nj"]
+    assert se["total_nj"] == se["inference_nj"] + se["learning_nj"]
 
 
 def test_compare_ratio():
@@ -145,8 +149,10 @@ def test_compare_ratio():
     reps = {"mpd-ed": a, "stbp": b}
     assert ratio(reps) == pytest.approx(3.0)
     df = compare(reps).set_index("metric")
-    assert df.loc["training_nj", "stbp / mpd-ed"] == pytest.approx(3.0)
-    assert "312" in df.loc["training_nj", "paper"]
+    assert df.loc["learning_nj", "stbp / mpd-ed"] == pytest.approx(3.0)
+    assert df.loc["total_nj", "stbp / mpd-ed"] == pytest.approx(3.0)
+    assert "312" in df.loc["learning_nj", "paper"] and "9,320" in df.loc["learning_nj", "paper"]
+    assert "15 %" in df.loc["learning_pct_of_inference", "paper"]
 
 
 def test_sop_includes_static_reproduces_published_at_full_load():

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from anp_emu.cli.main import main
 from anp_emu.energy.calibrate import Activity, calibrate, counts_from_ops, paper_counts
 from anp_emu.energy.model import default_table
-from anp_emu.energy.report import step_energy
+from anp_emu.energy.report import energy_per_sample
 from anp_emu.errors import InputError
 from anp_emu.learning.loss import tet_loss, tet_mse_loss
 from anp_emu.learning.settings import LearningSettings
@@ -21,7 +21,7 @@ from test_training import dataset, make_trainer  # noqa: F401  (module fixture)
 
 # ----------------------------------------------------------------------------- calibration
 def _energies(counts, table):
-    return {r: step_energy(c, ChipSpec(), 39, table.model("0.56V"))["energy_nj"] for r, c in counts.items()}
+    return {r: energy_per_sample(c, ChipSpec(), 39, table.model("0.56V"))["learning_nj"] for r, c in counts.items()}
 
 
 def test_calibration_recovers_known_costs_synthetic_round_trip():
@@ -42,23 +42,37 @@ def test_calibration_recovers_known_costs_synthetic_round_trip():
 
 
 def test_calibration_refusals():
-    counts = {r: paper_counts(r, Activity(input_events=687, hidden=0.05)) for r in ("mpd-ed", "stbp")}
+    counts = {r: paper_counts(r, Activity(input_events=100, hidden=0.01)) for r in ("mpd-ed", "stbp")}
     with pytest.raises(InputError, match="negative cost"):
-        calibrate(counts, default_table())          # 687 events x 512 SOPs alone exceed 312 nJ
-    with pytest.raises(InputError, match="unknown cost"):
-        calibrate(counts, default_table(), fit=("sop_effective",))
+        calibrate(counts, default_table())          # STBP's dense learning work alone exceeds 9,320 nJ
+    # the what-if counts (silent lines skipped) need a register op dearer than ten SRAM reads
+    what_if = {r: paper_counts(r, Activity(input_events=100, hidden=0.01, stbp_emulation="event-input"))
+               for r in ("mpd-ed", "stbp")}
+    with pytest.raises(InputError, match=r"implausible cost.*<= 10 SOP.*wgrad_accumulates"):
+        calibrate(what_if, default_table())
+    for name in ("sop_effective", "neuron_updates"):    # not a learning cost: learning energy cannot fit it
+        with pytest.raises(InputError, match="unknown"):
+            calibrate(counts, default_table(), fit=(name,))
     with pytest.raises(InputError, match="cannot be told apart"):
         calibrate(counts, default_table(), fit=("weight_writes", "updates_skipped", "weight_reads"))
     with pytest.raises(InputError, match="activity.hidden"):
         Activity(hidden=1.5)
 
 
-def test_paper_counts_stbp_is_event_driven_on_the_input_side():
-    c1 = paper_counts("stbp", Activity(input_events=100))
-    c2 = paper_counts("stbp", Activity(input_events=200))
+def test_paper_counts_stbp_dense_and_event_input():
+    # the paper's emulation: Table II's M N T, every synapse read and written, whatever the input
+    for ev in (0, 100, 200):
+        c = paper_counts("stbp", Activity(input_events=ev))
+        assert c["hidden", "wgrad_accumulates"] == 39 * 1024 * 512 and c["output", "wgrad_accumulates"] == 39 * 512 * 10
+        assert c["hidden", "weight_reads"] == c["hidden", "weight_writes"] == 1024 * 512
+        assert c["updates_skipped"] == 0
+    # the what-if: event-driven on the input side
+    c1 = paper_counts("stbp", Activity(input_events=100, stbp_emulation="event-input"))
+    c2 = paper_counts("stbp", Activity(input_events=200, stbp_emulation="event-input"))
     assert c1["hidden", "wgrad_accumulates"] == 100 * 512
     assert c2["hidden", "wgrad_accumulates"] == 2 * c1["hidden", "wgrad_accumulates"]
-    assert paper_counts("stbp", Activity(input_events=0))["hidden", "wgrad_accumulates"] == 0
+    assert paper_counts("stbp", Activity(input_events=0, stbp_emulation="event-input"))[
+        "hidden", "wgrad_accumulates"] == 0
 
 
 def test_counts_from_ops_table_round_trip():
@@ -79,9 +93,12 @@ def test_calibrate_command(tmp_path):
     assert set(doc["fitted"]) == {"bwd_inter_ops", "wgrad_accumulates"}
     assert max(abs(t["residual_nj"]) for t in doc["targets"]) < 1e-6
     assert json.loads(p.read_text())["relative_costs"]["wgrad_accumulates"] == pytest.approx(doc["fitted"]["wgrad_accumulates"])
-    r = CliRunner().invoke(main, ["energy", "calibrate", "--input-events", "687", "--hidden-activity", "0.05"])
+    r = CliRunner().invoke(main, ["energy", "calibrate", "--input-events", "100", "--hidden-activity", "0.01"])
     assert r.exit_code == 1 and r.output.strip().startswith("error:") and "negative cost" in r.output
     assert len(r.output.strip().splitlines()) == 1
+    r = CliRunner().invoke(main, ["energy", "calibrate", "--input-events", "100", "--hidden-activity", "0.01",
+                                  "--stbp-emulation", "event-input"])
+    assert r.exit_code == 1 and "implausible cost" in r.output and len(r.output.strip().splitlines()) == 1
     r = CliRunner().invoke(main, ["energy", "calibrate", "--fit", "nonsense"])
     assert r.exit_code == 1 and "--fit" in r.output
 
@@ -98,18 +115,29 @@ def test_averaged_energy_is_the_mean_of_the_logged_per_sample_energies(tmp_path,
     samples = pd.read_csv(out / "samples.csv")
     log = pd.read_csv(out / "log.csv")
     assert len(samples) == log.samples.sum() and sorted(samples.epoch.unique()) == [1, 2]
-    avg = summary["energy_nj_per_sample_averaged_over_training"]["0.56V"]
-    assert avg == pytest.approx(samples.energy_nj.mean(), rel=1e-12)
-    # each epoch's logged energy is the mean of its samples'
-    per_epoch = samples.groupby("epoch").energy_nj.mean().to_numpy()
-    assert np.allclose(log.energy_nj_per_sample.to_numpy(), per_epoch, rtol=1e-12)
-    # anp energy summary re-prices the run from counters.csv and gives the same figure
+    avg = summary["energy_per_training_sample_averaged_over_training"]
+    for f in ("learning_nj", "inference_nj", "total_nj"):
+        assert avg["0.56V"][f] == pytest.approx(samples[f].mean(), rel=1e-12)
+        # each epoch's logged energy is the mean of its samples'
+        per_epoch = samples.groupby("epoch")[f].mean().to_numpy()
+        assert np.allclose(log[f].to_numpy(), per_epoch, rtol=1e-12)
+    for e in (avg["0.56V"], avg["0.9V"]):
+        assert e["total_nj"] == pytest.approx(e["inference_nj"] + e["learning_nj"], rel=1e-12)
+        assert e["learning_pct_of_inference"] == pytest.approx(100 * e["learning_nj"] / e["inference_nj"])
+    assert np.allclose(samples.total_nj, samples.inference_nj + samples.learning_nj, rtol=1e-12)
+    # anp energy summary re-prices the run from counters.csv and gives the same figures, per epoch too
     r = CliRunner().invoke(main, ["energy", "summary", str(out), "--json"])
     assert r.exit_code == 0, r.output
-    run = json.loads(r.stdout)["runs"][0]
-    assert run["averaged_nj@0.56V"] == pytest.approx(avg, rel=1e-12)
-    assert run["samples_csv_mean_nj"] == pytest.approx(avg, rel=1e-12)
-    assert run["averaged_nj@0.9V"] == pytest.approx(summary["energy_nj_per_sample_averaged_over_training"]["0.9V"])
+    doc = json.loads(r.stdout)
+    run = doc["runs"][0]
+    for p in ("0.56V", "0.9V"):
+        for f in ("learning_nj", "inference_nj", "total_nj"):
+            assert run[f"{f}@{p}"] == pytest.approx(avg[p][f], rel=1e-12)
+    assert run["samples_csv_mean_learning_nj"] == pytest.approx(avg["0.56V"]["learning_nj"], rel=1e-12)
+    epochs = pd.DataFrame(doc["epochs"])
+    assert np.allclose(epochs["learning_nj@0.56V"], log.learning_nj, rtol=1e-12)
+    assert run["first_epoch_learning_nj@0.56V"] == pytest.approx(log.learning_nj.iloc[0])
+    assert run["last_epoch_learning_nj@0.56V"] == pytest.approx(log.learning_nj.iloc[-1])
     # a folder that is not a run: one error line
     r = CliRunner().invoke(main, ["energy", "summary", str(tmp_path)])
     assert r.exit_code == 1 and r.output.startswith("error:") and "summary.json" in r.output
@@ -125,7 +153,8 @@ def test_trainer_averaged_energy_and_counters_survive_in_the_history(dataset):  
         tr.run_epoch()
         samples.append(tr.last_samples)
     allrows = pd.concat(samples)
-    assert tr.averaged_energy_nj() == pytest.approx(allrows.energy_nj.mean(), rel=1e-12)
+    for f in ("learning_nj", "inference_nj", "total_nj"):
+        assert tr.averaged_energy()[f] == pytest.approx(allrows[f].mean(), rel=1e-12)
     cf = tr.counters_frame()
     assert set(cf.epoch) == {1, 2} and (cf.groupby("epoch").samples.first() == len(tr.train)).all()
 
@@ -197,7 +226,8 @@ def test_energy_and_ablation_take_the_paper_preset(tmp_path, dataset):  # noqa: 
                                   "--seeds", "1", "--workers", "1", "--no-progress"])
     assert r.exit_code == 0, r.output
     t = pd.read_csv(out / "ablation.csv")
-    assert len(t) == 7 and (t.energy_nj_per_sample > 0).all()
+    assert len(t) == 7 and (t.learning_nj > 0).all() and (t.inference_nj > 0).all()
+    assert np.allclose(t.total_nj, t.inference_nj + t.learning_nj, rtol=1e-9)
     run = out / "runs" / "rule=mpd-ed__aft=aux__precision=int__seed=0"
     assert json.loads((run / "summary.json").read_text())["preset"] == "paper"
     log = pd.read_csv(run / "log.csv")

@@ -8,7 +8,7 @@ from anp_emu.energy import plot
 from anp_emu.errors import AnpError, InputError
 
 LOG = pd.DataFrame({"rule": ["mpd-ed"] * 30 + ["stbp"] * 30, "step": list(range(30)) * 2,
-                    "energy_nj": [300.0 - i for i in range(30)] + [9000.0 - 10 * i for i in range(30)]})
+                    "learning_nj": [300.0 - i for i in range(30)] + [9000.0 - 10 * i for i in range(30)]})
 
 
 def test_plot_writes_png(tmp_path):
@@ -25,9 +25,9 @@ def test_plot_writes_png(tmp_path):
 
 
 @pytest.mark.parametrize("log, fragment", [
-    (LOG.drop(columns="energy_nj"), "log.energy_nj: required column missing"),
+    (LOG.drop(columns="learning_nj"), "log.learning_nj: required column missing"),
     (LOG.iloc[:0], "no rows"),
-    (LOG.assign(energy_nj=float("nan")), "must be finite"),
+    (LOG.assign(learning_nj=float("nan")), "must be finite"),
     ([1, 2], "must be a pandas DataFrame"),
 ])
 def test_bad_log(log, fragment):

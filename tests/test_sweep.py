@@ -2,6 +2,7 @@
 import json
 
 import pandas as pd
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -13,7 +14,7 @@ from anp_emu.initialise import init_config
 from anp_emu.spec import ChipSpec
 from tasks import separable_dataset
 
-FIGURES = ["train_accuracy", "test_accuracy", "energy_nj_per_sample", "hidden_activity", "output_activity",
+FIGURES = ["train_accuracy", "test_accuracy", "learning_nj", "inference_nj", "total_nj", "hidden_activity", "output_activity",
            "sop_per_sample", "learning_ops_per_sample", "loss", "status", "error"]
 
 
@@ -49,9 +50,10 @@ def test_table_has_a_row_per_run_and_a_column_per_option(reference, files):
     t = reference
     assert list(t.run_id) == ["rule=mpd-ed__seed=0", "rule=mpd-ed__seed=1", "rule=stbp__seed=0", "rule=stbp__seed=1"]
     assert {"rule", "seed", "epochs", "lr", "chip", "wall_s"} <= set(t.columns)
-    assert (t.status == "ok").all() and (t.energy_nj_per_sample > 0).all()
-    # STBP is dense on the post side: more energy per training sample than MPD-ED
-    assert t[t.rule == "stbp"].energy_nj_per_sample.min() > t[t.rule == "mpd-ed"].energy_nj_per_sample.max()
+    assert (t.status == "ok").all() and (t.learning_nj > 0).all()
+    assert np.allclose(t.total_nj, t.inference_nj + t.learning_nj, rtol=1e-9)
+    # STBP is dense: more learning energy per training sample than MPD-ED
+    assert t[t.rule == "stbp"].learning_nj.min() > t[t.rule == "mpd-ed"].learning_nj.max()
     s = sweep.summarise(t, ["rule"])
     assert list(s["n"]) == [2, 2]
     mpd = t[t.rule == "mpd-ed"].test_accuracy

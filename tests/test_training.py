@@ -144,7 +144,8 @@ def test_train_and_eval_commands(tmp_path, dataset):
     assert r2.exit_code == 0, r2.output
     ev_res = json.loads(r2.stdout)
     assert ev_res["accuracy"] == pytest.approx(summary["final"]["test_accuracy"])
-    assert len(ev_res["confusion"]) == 4 and ev_res["energy_nj_per_inference"] > 0
+    assert len(ev_res["confusion"]) == 4 and ev_res["inference_nj"] > 0
+    assert ev_res["learning_nj"] == 0 and ev_res["total_nj"] == ev_res["inference_nj"]      # inference only
     # same seed, same result: bit-identical configs
     out2 = tmp_path / "run2"
     CliRunner().invoke(main, ["train", str(ev), "-o", str(out2), "--epochs", "2", "--lr", "3000", "--no-progress"])
@@ -185,9 +186,12 @@ def test_demo_runs_end_to_end_small(tmp_path):
                                   "--energy-samples", "2", "--no-progress"])
     assert r.exit_code == 0, r.output
     summary = json.loads((out / "demo_summary.json").read_text())
-    assert 0 <= summary["test_accuracy"] <= 1 and summary["stbp_over_mpd_ed"] > 1
+    assert 0 <= summary["test_accuracy"] <= 1
+    for p, ratio in summary["stbp_over_mpd_ed_learning"].items():
+        avg = summary["energy_per_training_sample_averaged_over_training"]
+        assert ratio == pytest.approx(avg["stbp"][p]["learning_nj"] / avg["mpd-ed"][p]["learning_nj"]) and ratio > 5
     assert (out / "train" / "config.h5").exists() and (out / "events.h5").exists()
-    assert "STBP : MPD-ED" in r.output
+    assert "STBP : MPD-ED (learning)" in r.output and "9,320" in r.output and "JSSC" in r.output
 
 
 def test_ablation_writes_one_row_per_arm(tmp_path, dataset):
@@ -202,12 +206,12 @@ def test_ablation_writes_one_row_per_arm(tmp_path, dataset):
                                                      ("mpd-ed", "aux", "float"), ("mpd-ed", "none", "int"),
                                                      ("stbp", "aux", "int"), ("std-ed", "aux", "int"),
                                                      ("ebp", "aux", "int")]
-    assert (t.energy_nj_per_sample > 0).all() and (t.n == 2).all()
+    assert (t.learning_nj > 0).all() and (t.n == 2).all()
     runs = pd.read_csv(tmp_path / "abl" / "results.csv")
     assert len(runs) == 14 and sorted(set(runs.seed)) == [0, 1]
     arm = runs[(runs.rule == "stbp")]
-    assert t.energy_nj_per_sample[4] == pytest.approx(arm.energy_nj_per_sample.mean())
-    assert t.energy_nj_per_sample_sd[4] == pytest.approx(arm.energy_nj_per_sample.std(ddof=1))
+    assert t.learning_nj[4] == pytest.approx(arm.learning_nj.mean())
+    assert t.learning_nj_sd[4] == pytest.approx(arm.learning_nj.std(ddof=1))
     # each arm is `anp train` with the same seed: the same figures as a train run of that arm
     r2, _, _ = train_json(tmp_path, dataset, "--epochs", "1", "--rule", "stbp", "--seed", "1")
     assert json.loads(r2.stdout)["final"]["test_accuracy"] == pytest.approx(arm.test_accuracy.iloc[1])

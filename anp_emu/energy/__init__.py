@@ -12,8 +12,8 @@ assumption (see docs/energy.md).
 from .complexity import activity_from_counters, complexity, complexity_from_counters, paper_table3, reduction
 from .model import (EnergyModel, EnergyTable, OperatingPoint, default_table, load_table, resolve_table,
                     save_table, table_from_dict)
-from .report import RunReport, compare, ratio, run_report, step_energy
+from .report import RunReport, compare, ratio, run_report, energy_per_sample
 
 __all__ = ["EnergyModel", "EnergyTable", "OperatingPoint", "default_table", "load_table", "resolve_table",
-           "save_table", "table_from_dict", "RunReport", "run_report", "step_energy", "compare", "ratio",
+           "save_table", "table_from_dict", "RunReport", "run_report", "energy_per_sample", "compare", "ratio",
            "complexity", "reduction", "paper_table3", "activity_from_counters", "complexity_from_counters"]

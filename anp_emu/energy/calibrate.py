@@ -2,16 +2,20 @@
 
 Wei et al. 2024 (Section VI-B) measured on ANP-I, 1024-512-10, T = 39, EMG, 0.56 V / 40 MHz: the
 learning energy per training sample averaged over the whole training, 312 nJ (MPD-ED) and 9320 nJ
-(STBP). The only per-operation figure published is the SOP (1.49 pJ at 0.56 V). Every energy is
-linear in the costs:
+(STBP). The only per-operation figure published is the SOP (1.49 pJ at 0.56 V). The fit is on
+the learning energy (backward + update, the increment over inference: what the paper's figures
+are), which is linear in the costs of the learning operations:
 
-    E_rule = sop_pj * ( sum_k count[rule, k] * c_k )  +  sop_pj * SOPs[rule]  +  static[rule]
+    L_rule = sop_pj * ( sum_k count[rule, k] * c_k )  +  static_learning[rule]
 
-where c_k is the cost of counter k in SOPs, ``count`` the operations of one training sample and
-``static`` static power x latency (the cycle model; it does not depend on the costs). Given the
-counts, fitting the costs named in ``fit`` (the others stay at the table's values) is a linear
-least-squares problem: two measurements fix at most two costs exactly; one cost is fitted with a
-residual. Costs may not be negative (a negative fit is refused: the assumption is inconsistent).
+over the backward and update counters k, where c_k is the cost of counter k in SOPs, ``count``
+the operations of one training sample and ``static_learning`` static power x the learning
+phases' latency (the cycle model; it does not depend on the costs). Given the counts, fitting
+the costs named in ``fit`` (the others stay at the table's values) is a linear least-squares
+problem: two measurements fix at most two costs exactly; one cost is fitted with a residual.
+A fit that needs a negative cost, or more than ``MAX_REGISTER_OP_SOP`` SOPs for an operation on
+registers only (``REGISTER_OPS``: it would cost ten synapse-SRAM reads), is refused: the
+assumption is inconsistent with the paper's figures.
 
 The counts come from a stated **activity assumption** (:class:`Activity`: input events per
 sample, hidden / output spikes per neuron and step, the fraction of read synapses written, for
@@ -31,15 +35,20 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from ..counters import LAYERS, NAMES, Counters, new_counts
+from ..counters import LAYERS, NAMES, PHASE_OF, Counters, new_counts
 from ..errors import InputError, check_names
 from ..spec import ChipSpec
 from .model import COST_NAMES, EnergyTable
-from .report import PAPER_TRAINING_NJ, step_energy
+from .report import PAPER_LEARNING_NJ, energy_per_sample
 
 PAPER_T = 39
 PAPER_SPEC = ChipSpec()                       # 1024-512-10
 DEFAULT_FIT = ("bwd_inter_ops", "wgrad_accumulates")
+LEARNING_COSTS = tuple(k for k in COST_NAMES if PHASE_OF[k] in ("backward", "update"))
+# operations on registers only, no synapse-SRAM access (anp1.json's sources): more than this many
+# SOPs (ten SRAM reads) for one of them is not a plausible cost
+REGISTER_OPS = ("bwd_intra_ops", "bwd_spike_ops", "wgrad_accumulates")
+MAX_REGISTER_OP_SOP = 10.0
 
 
 @dataclass(frozen=True)
@@ -48,8 +57,9 @@ class Activity:
 
     input_events: input spikes per sample (hidden layer's events); hidden / output: spikes per
     neuron and step (zeta_o of each layer); write_fraction: weight writes / weight reads (the
-    rounded updates that are non-zero); window: the temporal path's K (1: Eq. 21; 0: off; -1
-    full recursion); reset_path: the spike-induced path on; aux: the aux neurons on."""
+    rounded updates that are non-zero; STBP "dense" writes every synapse); window: the temporal
+    path's K (1: Eq. 21; 0: off; -1 full recursion); reset_path: the spike-induced path on; aux:
+    the aux neurons on; stbp_emulation: how STBP is counted ("dense", the paper's; "event-input")."""
 
     input_events: float = 687.0
     hidden: float = 0.05
@@ -58,8 +68,12 @@ class Activity:
     window: int = 1
     reset_path: bool = True
     aux: bool = True
+    stbp_emulation: str = "dense"
 
     def __post_init__(self):
+        if self.stbp_emulation not in ("dense", "event-input"):
+            raise InputError("activity.stbp_emulation", "unknown mode", limit="dense or event-input",
+                             value=repr(self.stbp_emulation))
         for name, hi in (("input_events", PAPER_SPEC.n_in * 10_000), ("hidden", 1.0), ("output", 1.0),
                          ("write_fraction", 1.0)):
             v = getattr(self, name)
@@ -116,19 +130,26 @@ def paper_counts(rule: str, a: Activity, spec: ChipSpec = PAPER_SPEC, T: int = P
         carried = min(a.window, T - 1) * (silent_next(a.hidden, N) if dense else S_h * (1.0 - a.hidden))
         intra_h, err_h = surr_h + carried, min(N * T, surr_h + carried)
     spike_h = surr_h if a.reset_path else 0.0
-    # ---- weight gradients: STBP dense post side (every neuron), event-driven input side
+    # ---- weight gradients. STBP "dense" (the paper's): every line at every step, every synapse
+    # read and written; "event-input": dense post side, event-driven input side
+    dense_in = dense and a.stbp_emulation == "dense"
     zeta_err_h = 1.0 if dense else err_h / (N * T)
-    wgrad = (a.input_events * N * zeta_err_h, S_h * K)           # output errors dense (TET)
-    lines = (_lines_hit(a.input_events, M), _lines_hit(S_h, N))
-    reads = (lines[0] * N if dense else min(wgrad[0], lines[0] * N), lines[1] * K if dense else min(wgrad[1], lines[1] * K))
+    if dense_in:
+        wgrad, reads = (T * M * N, T * N * K), (M * N, N * K)
+    else:
+        wgrad = (a.input_events * N * zeta_err_h, S_h * K)           # output errors dense (TET)
+        lines = (_lines_hit(a.input_events, M), _lines_hit(S_h, N))
+        reads = (lines[0] * N if dense else min(wgrad[0], lines[0] * N),
+                 lines[1] * K if dense else min(wgrad[1], lines[1] * K))
+    written = 1.0 if dense_in else a.write_fraction
     for layer, (intra, spk) in enumerate(((intra_h, spike_h), (intra_o, spike_o))):
         row = c[layer]
         row[ix["bwd_intra_ops"]] = intra
         row[ix["bwd_spike_ops"]] = spk
         row[ix["wgrad_accumulates"]] = wgrad[layer]
         row[ix["weight_reads"]] = reads[layer]
-        row[ix["weight_writes"]] = reads[layer] * a.write_fraction
-        row[ix["updates_skipped"]] = reads[layer] * (1.0 - a.write_fraction)
+        row[ix["weight_writes"]] = reads[layer] * written
+        row[ix["updates_skipped"]] = reads[layer] * (1.0 - written)
     c[1, ix["bwd_inter_ops"]] = inter_o
     return _FloatCounters(c)
 
@@ -184,15 +205,18 @@ class Calibration:
 
 
 def _energy(counts: Counters, table: EnergyTable, point: str, spec, T: int) -> float:
-    return step_energy(counts, spec, T, table.model(point))["energy_nj"]
+    """Learning energy per sample (nJ): what the paper's figures are."""
+    return energy_per_sample(counts, spec, T, table.model(point))["learning_nj"]
 
 
 def calibrate(counts: dict, table: EnergyTable, *, fit=DEFAULT_FIT, targets=None, point: str = "0.56V",
               spec: ChipSpec = PAPER_SPEC, T: int = PAPER_T) -> Calibration:
-    """Fit the costs named in ``fit`` (SOPs) so that each rule's energy per sample with ``counts``
-    [rule] matches ``targets`` [rule] (nJ; default the paper's 312 / 9320 nJ at 0.56 V)."""
-    targets = dict(targets or PAPER_TRAINING_NJ)
-    fit = check_names(fit, COST_NAMES, "--fit", "cost", "name at least one cost to fit")
+    """Fit the learning costs named in ``fit`` (SOPs) so that each rule's learning energy per
+    sample with ``counts`` [rule] matches ``targets`` [rule] (nJ; default the paper's 312 / 9320 nJ
+    at 0.56 V)."""
+    targets = dict(targets or PAPER_LEARNING_NJ)
+    fit = check_names(fit, LEARNING_COSTS, "--fit", "learning cost (backward or update)",
+                      "name at least one cost to fit")
     rules = [r for r in targets if r in counts]
     if not rules:
         raise InputError("targets", "no rule has both a target energy and counts", value=sorted(targets))
@@ -215,9 +239,14 @@ def calibrate(counts: dict, table: EnergyTable, *, fit=DEFAULT_FIT, targets=None
                          "counts are proportional)", limit=f"at most {rank} independent cost(s)", value=",".join(fit))
     if np.any(sol < 0):
         bad = {k: float(v) for k, v in zip(fit, sol) if v < 0}
-        raise InputError("calibration", "the fit needs a negative cost: the activity assumption and the fixed costs "
-                         "already give more energy than measured", value=bad,
+        raise InputError("calibration", "the fit needs a negative cost: with these counts (activity) the fixed costs "
+                         "already give one rule more learning energy than its target", value=bad,
                          hint="fit other costs, or state a different activity")
+    too_big = {k: round(float(v), 3) for k, v in zip(fit, sol) if k in REGISTER_OPS and v > MAX_REGISTER_OP_SOP}
+    if too_big:
+        raise InputError("calibration", "the fit needs an implausible cost: an operation on registers only would cost "
+                         "more than ten synapse-SRAM reads", limit=f"<= {MAX_REGISTER_OP_SOP:g} SOP", value=too_big,
+                         hint="the counts (activity) rather than the costs differ from the paper's chip")
     fitted = {k: float(v) for k, v in zip(fit, sol)}
     new = table
     for k, v in fitted.items():
@@ -231,7 +260,8 @@ def calibrate(counts: dict, table: EnergyTable, *, fit=DEFAULT_FIT, targets=None
     tg = pd.DataFrame(rows)
     if len(rules) == 2 and all(r in tg.rule.values for r in ("mpd-ed", "stbp")):
         m = tg.set_index("rule")["modelled_nj"]
-        note = f"modelled STBP : MPD-ED = {m['stbp'] / m['mpd-ed']:.2f}x (target {targets['stbp'] / targets['mpd-ed']:.2f}x)"
+        note = (f"modelled STBP : MPD-ED learning energy = {m['stbp'] / m['mpd-ed']:.2f}x "
+                f"(target {targets['stbp'] / targets['mpd-ed']:.2f}x)")
     else:
         note = ""
     sens = []
@@ -239,13 +269,10 @@ def calibrate(counts: dict, table: EnergyTable, *, fit=DEFAULT_FIT, targets=None
     for r in rules:
         e = _energy(counts[r], new, point, spec, T)
         n = max(counts[r].n_samples, 1)
-        for k in COST_NAMES:
+        for k in LEARNING_COSTS:
             share = counts[r][k] / n * per_op[k] * 1e-3 / e if e else math.nan
             sens.append({"rule": r, "cost": k, "value_sop": new.relative_costs[k], "fitted": k in fitted,
                          "count_per_sample": counts[r][k] / n, "energy_share": share})
-        sop = "sop_effective" if new.zero_skipping else "sop_dense"
-        sens.append({"rule": r, "cost": "sop (published unit)", "value_sop": 1.0, "fitted": False,
-                     "count_per_sample": counts[r][sop] / n, "energy_share": counts[r][sop] / n * per_op[sop] * 1e-3 / e})
     return Calibration(fitted, new, tg, pd.DataFrame(sens), int(rank), note)
 
 
@@ -253,5 +280,5 @@ def describe_activity(a: Activity) -> dict:
     return asdict(a)
 
 
-__all__ = ["Activity", "paper_counts", "counts_from_ops", "calibrate", "Calibration", "describe_activity",
+__all__ = ["LEARNING_COSTS", "REGISTER_OPS", "MAX_REGISTER_OP_SOP", "Activity", "paper_counts", "counts_from_ops", "calibrate", "Calibration", "describe_activity",
            "DEFAULT_FIT", "PAPER_T", "PAPER_SPEC"]

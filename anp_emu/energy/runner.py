@@ -22,7 +22,7 @@ from ..errors import InputError, check_names
 from ..learning.settings import RULE_NAMES
 from .complexity import complexity_from_counters
 from .model import EnergyModel
-from .report import RunReport, compare, run_report, step_energy
+from .report import RunReport, compare, run_report, energy_per_sample
 
 
 @dataclass
@@ -103,7 +103,7 @@ def measure_training(config: ChipConfig, dataset, model: EnergyModel, *, rules=(
             res = engine.train_step(x, int(labels[i]))
             c = res.counters
             total.update(c)
-            e = step_energy(c, spec, T, model)
+            e = energy_per_sample(c, spec, T, model)
             loss = getattr(res, "loss", math.nan)
             rows.append({"rule": rule, "step": step, "sample": int(i), "label": int(labels[i]),
                          "prediction": int(getattr(res, "prediction", -1)),

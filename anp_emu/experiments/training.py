@@ -20,7 +20,8 @@ from ..errors import InputError
 
 # options of ``anp train`` that a sweep sets itself (never keys of a SPEC)
 RESERVED = {"dataset", "outdir", "resume", "as_json", "progress"}
-METRICS = ("train_accuracy", "test_accuracy", "best_test_accuracy", "energy_nj_per_sample", "hidden_activity",
+METRICS = ("train_accuracy", "test_accuracy", "best_test_accuracy", "learning_nj", "inference_nj", "total_nj",
+           "hidden_activity",
            "output_activity", "sop_per_sample", "learning_ops_per_sample", "loss", "dead_hidden", "train_samples",
            "test_samples", "train_s")
 
@@ -103,8 +104,9 @@ def _kind(t) -> str:
 
 def train_run(dataset: str, output: str, **options) -> dict:
     """Train as ``anp train DATASET -o OUTPUT --KEY VALUE ...`` would (quietly) and return the
-    run's figures: final train/test accuracy, the best test accuracy, the energy per training
-    sample averaged over every sample of every epoch (the paper's metric), activity per layer
+    run's figures: final train/test accuracy, the best test accuracy, the learning, inference and
+    total energy per training sample averaged over every sample of every epoch (the paper's
+    metric: learning), at the run's operating point, activity per layer
     averaged the same way, SOPs and learning operations per sample, training time. A run folder
     with a checkpoint of an interrupted run is resumed (bit-identically)."""
     import pandas as pd
@@ -131,7 +133,7 @@ def train_run(dataset: str, output: str, **options) -> dict:
     last = log.iloc[-1]
     return {"train_accuracy": float(last["train_accuracy"]), "test_accuracy": float(last["test_accuracy"]),
             "best_test_accuracy": float(log["test_accuracy"].max()),
-            "energy_nj_per_sample": per_sample("energy_nj_per_sample"),
+            **{f: per_sample(f) for f in ("learning_nj", "inference_nj", "total_nj")},
             "hidden_activity": per_sample("hidden_activity"), "output_activity": per_sample("output_activity"),
             "sop_per_sample": per_sample("sop_per_sample"),
             "learning_ops_per_sample": per_sample("learning_ops_per_sample"), "loss": float(last["loss"]),
