@@ -202,10 +202,10 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
     _echo_table("per layer and phase:", frames["phases"][["rule", "layer", "phase", "energy_nj", "cycles",
                                                           "latency_us", "power_mw"]])
     cx = res.complexity[["rule", "layer", "M", "N", "T", "zeta_i", "zeta_o", "complexity", "stbp_complexity",
-                         "reduction_pct", "measured_bp", "measured_wgrad", "stbp_chip_wgrad", "stbp_dense_wgrad"]]
-    _echo_table("training complexity (Table II with the measured activity) and backward ops counted; STBP's weight "
-                "gradient as the chip forms it (stbp_chip_wgrad = zeta_i M N T, counted) and Table II's dense M N T "
-                "(stbp_dense_wgrad, analytic):", cx)
+                         "reduction_pct", "measured_bp", "measured_wgrad", "stbp_dense_wgrad", "stbp_event_input_wgrad"]]
+    _echo_table("training complexity (Table II with the measured activity) and learning ops counted; STBP's weight "
+                "gradient work in its two emulations: dense M N T (stbp_dense_wgrad, the default) and zeta_i M N T "
+                "(stbp_event_input_wgrad, the what-if):", cx)
     if "mpd-ed" in res.reports and "stbp" in res.reports:
         m = res.reports["mpd-ed"]
         line = (f"learning energy per training sample: MPD-ED {m.learning_nj:,.0f} nJ, STBP "

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -172,6 +173,9 @@ def test_cli_cv_rows_resume_and_bad_input(raw_small, tmp_path):
     assert sorted(x["fold"] for x in chip) == ["session1", "session2", "session3"]
     for x in chip:
         assert 0 <= x["test_accuracy"] <= 1 and x["learning_nj"] > 0 and x["seed"] == 0
+        assert x["total_nj"] == pytest.approx(x["inference_nj"] + x["learning_nj"], rel=1e-9)
+    summary = pd.read_csv(out / "summary.csv").set_index("rule")
+    assert {"learning_nj_mean", "inference_nj_mean", "total_nj_mean"} <= set(summary.columns)
     assert {x["rule"] for x in rows} >= {"baseline:centroid", "baseline:logreg"}
     mtimes = {p.name: p.stat().st_mtime_ns for p in (out / "runs").glob("*.json")}
     res = r.invoke(main, args)                             # resumable: nothing is run again

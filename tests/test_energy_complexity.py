@@ -84,10 +84,10 @@ def test_measured_backward_ops_beside_formula():
                         complexity("mpd-ed", 20, 10, 5, 60 / 200, 12 / 100))
 
 
-def test_stbp_wgrad_figures_dense_vs_chip():
+def test_stbp_wgrad_figures_dense_vs_event_input():
     from anp_emu.energy.complexity import stbp_wgrad_figures
 
     f = stbp_wgrad_figures(1024, 512, 39, 0.02)
     assert f["stbp_dense_wgrad"] == 1024 * 512 * 39
-    assert f["stbp_chip_wgrad"] == pytest.approx(0.02 * 1024 * 512 * 39)
-    assert stbp_wgrad_figures(10, 5, 3, 0.0)["stbp_chip_wgrad"] == 0.0
+    assert f["stbp_event_input_wgrad"] == pytest.approx(0.02 * 1024 * 512 * 39)
+    assert stbp_wgrad_figures(10, 5, 3, 0.0)["stbp_event_input_wgrad"] == 0.0

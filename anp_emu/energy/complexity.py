@@ -98,12 +98,12 @@ def complexity_row(rule: str, M: int, N: int, T: int, zeta_i: float, zeta_o: flo
 
 
 def stbp_wgrad_figures(M: int, N: int, T: int, zeta_i: float) -> dict[str, float]:
-    """STBP's weight-gradient accumulates of one layer, two ways (docs/energy.md):
-    ``stbp_dense_wgrad`` = M N T, Table II's analytic figure (every synapse, every step, silent
-    inputs included); ``stbp_chip_wgrad`` = zeta_i M N T, what ANP-I does when STBP is emulated by
-    activating every neuron (dense post side, event-driven input side) and what the learning
-    engine counts."""
-    return {"stbp_dense_wgrad": float(M * N * T), "stbp_chip_wgrad": float(zeta_i * M * N * T)}
+    """STBP's weight-gradient accumulates of one layer in its two emulations (docs/energy.md):
+    ``stbp_dense_wgrad`` = M N T, Table II's figure and what the engine counts by default (the
+    paper's emulation: every neuron activated, silent input lines included);
+    ``stbp_event_input_wgrad`` = zeta_i M N T, the what-if of a chip that skips silent input
+    lines (``--stbp-emulation event-input``)."""
+    return {"stbp_dense_wgrad": float(M * N * T), "stbp_event_input_wgrad": float(zeta_i * M * N * T)}
 
 
 def paper_table3() -> pd.DataFrame:
