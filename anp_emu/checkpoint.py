@@ -30,7 +30,7 @@ import numpy as np
 
 from .config import ChipConfig
 from .errors import AnpError, CheckpointError, FileFormatError
-from .fileio import check_keys, h5_reader, h5_writer, read_array, verify_h5_checksum
+from .fileio import attr_value, check_keys, h5_reader, h5_writer, read_array, verify_h5_checksum
 from .spec import ChipSpec
 
 FORMAT = "anp-emu-checkpoint"
@@ -64,8 +64,9 @@ def load_checkpoint_into(path, trainer) -> None:
             verify_h5_checksum(f, path)
             check_keys(f, {"w_hid", "w_out"}, {"w_hid", "w_out"}, "", path)
             meta = {k: _json(f, k, path) for k in ("config", "settings", "options", "history")}
-            epochs_done = int(f.attrs["epochs_done"])
-            fingerprint = str(f.attrs["fingerprint"])
+            _check_history(meta["history"], path)
+            epochs_done = attr_value(f, "epochs_done", path, "int", lo=0)
+            fingerprint = attr_value(f, "fingerprint", path, "str")
             kind = "i" if trainer.options.precision == "int" else "f"
             spec = trainer.config.spec
             w = [read_array(f, "w_hid", path, kind=kind, shape=(spec.n_hid, spec.n_in)),
@@ -123,10 +124,51 @@ def load_checkpoint_into(path, trainer) -> None:
 
 
 def _json(f, key, path):
+    text = attr_value(f, key, path, "str")
     try:
-        return json.loads(f.attrs[key])
-    except (TypeError, ValueError) as e:
+        value = json.loads(text)
+    except ValueError as e:
         raise CheckpointError(path, f"attribute {key}: not valid JSON ({e})") from None
+    want = list if key == "history" else dict
+    if not isinstance(value, want) or (want is list and not all(isinstance(r, dict) for r in value)):
+        raise CheckpointError(path, f"attribute {key}: expected a JSON {'list of objects' if want is list else 'object'}; "
+                                    f"got {type(value).__name__}")
+    return value
+
+
+def _check_history(rows: list, path) -> None:
+    """Each row of the ``history`` attribute: the fields of an epoch's log (``EpochLog``), the
+    integers integers and the figures numbers, epoch i+1 in row i."""
+    from dataclasses import MISSING, fields
+
+    from .training import EpochLog
+
+    known = {f.name: f for f in fields(EpochLog)}
+    for i, row in enumerate(rows):
+        where = f"attribute history[{i}]"
+        unknown = sorted(set(row) - set(known))
+        if unknown:
+            raise CheckpointError(path, f"{where}.{unknown[0]}: unknown field; limit one of {sorted(known)}")
+        for name, fld in known.items():
+            if name not in row:
+                if fld.default is MISSING:
+                    raise CheckpointError(path, f"{where}.{name}: required field missing")
+                continue
+            v = row[name]
+            if name == "counts":
+                ok = v is None or isinstance(v, list)
+                want = "a list or null"
+            elif fld.type in ("int", int):
+                ok = isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                want = "an integer >= 0"
+            else:
+                ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+                want = "a number"
+            if not ok:
+                raise CheckpointError(path, f"{where}.{name}: expected {want}; got {v!r}"[:200])
+        if row["epoch"] != i + 1:
+            raise CheckpointError(path, f"{where}.epoch: epochs must be 1, 2, ... in order; limit {i + 1}; "
+                                        f"got {row['epoch']}")
 
 
 def _first_difference(a, b) -> str:

@@ -28,11 +28,14 @@ out-of-range weight is an error, never silently rounded or wrapped. Writes are a
 """
 from __future__ import annotations
 
+from dataclasses import fields
+
+import h5py
 import numpy as np
 
 from .config import ChipConfig
 from .errors import FileFormatError
-from .fileio import check_keys, h5_reader, h5_writer, read_array, verify_h5_checksum
+from .fileio import attr_value, check_keys, h5_reader, h5_writer, read_array, verify_h5_checksum
 from .learning.settings import OPTIONAL_INTS, LearningSettings
 from .spec import ChipSpec
 
@@ -68,6 +71,27 @@ def save_config(config: ChipConfig, path) -> None:
             ng.create_dataset("wBits", data=np.int64(spec.w_bits(layer)))
 
 
+# the type of every attribute of /spec and /learning (from the dataclasses' fields)
+_SPEC_KINDS = {f.name: ("bool" if f.name == "aux" else "int") for f in fields(ChipSpec)}
+_LEARNING_KINDS = {f.name: ("int" if f.name in OPTIONAL_INTS else
+                            {bool: "bool", int: "int", float: "float", str: "str"}[type(f.default)])
+                   for f in fields(LearningSettings)}
+_LEARNING_RANGES = {"seed": (0, None), **{k: (-1, None) for k in OPTIONAL_INTS}}   # -1: unset
+
+
+def _attrs(group, kinds: dict, where: str, path) -> dict:
+    """Every attribute of ``group`` checked by type, shape (a single value) and, where the
+    dataclass does not check it, range; unknown names are left to ``from_dict`` (which names them)."""
+    out = {}
+    for k in group.attrs:
+        if k not in kinds:
+            out[k] = None
+            continue
+        lo, hi = _LEARNING_RANGES.get(k, (None, None)) if kinds is _LEARNING_KINDS else (None, None)
+        out[k] = attr_value(group, k, path, kinds[k], where=where, lo=lo, hi=hi)
+    return out
+
+
 def _scalar(group, name, path, where, kind):
     return read_array(group, name, path, kind=kind, ndim=0, where=where)[()]
 
@@ -82,17 +106,16 @@ def _text(group, name, path, where, expected):
 def load_config(path) -> ChipConfig:
     """Read and validate a chip config file."""
     with h5_reader(path, FORMAT, (1, VERSION)) as f:
-        verify_h5_checksum(f, path, required=int(f.attrs["version"]) >= 2)
+        verify_h5_checksum(f, path, required=attr_value(f, "version", path, "int") >= 2)
         check_keys(f, {"spec", "learning", "layer"}, {"spec", "layer"}, "", path)
-        spec = ChipSpec.from_dict({k: (v.item() if hasattr(v, "item") else v) for k, v in f["spec"].attrs.items()},
-                                  where=f"{path}:/spec")
+        for name in ("spec", "learning"):
+            if name in f and not isinstance(f[name], h5py.Group):
+                raise FileFormatError(path, f"/{name}: expected a group, got a dataset")
+        spec = ChipSpec.from_dict(_attrs(f["spec"], _SPEC_KINDS, "/spec", path), where=f"{path}:/spec")
         learning = LearningSettings()
         if "learning" in f:
-            d = {}
-            for k, v in f["learning"].attrs.items():
-                v = v.item() if hasattr(v, "item") else v
-                d[k] = v.decode() if isinstance(v, bytes) else v
-            learning = LearningSettings.from_dict(d, where=f"{path}:/learning")
+            learning = LearningSettings.from_dict(_attrs(f["learning"], _LEARNING_KINDS, "/learning", path),
+                                                  where=f"{path}:/learning")
         check_keys(f["layer"], {"0", "1"}, {"0", "1"}, "/layer", path)
         parts = {}
         for layer in (0, 1):

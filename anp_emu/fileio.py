@@ -190,13 +190,11 @@ def h5_reader(path, fmt: str, versions: tuple[int, ...]) -> Iterator[h5py.File]:
     except OSError as e:
         raise FileFormatError(p, f"not a readable HDF5 file (truncated or corrupt): {e.__class__.__name__}") from None
     try:
-        got = f.attrs.get("format")
-        if isinstance(got, bytes):
-            got = got.decode()
+        got = attr_value(f, "format", p, "str", required=False)
         if got != fmt:
-            raise FileFormatError(p, f"attribute format: expected {fmt!r}, got {got!r}")
-        ver = f.attrs.get("version")
-        if ver is None or int(ver) not in versions:
+            raise FileFormatError(p, f"attribute format: expected {fmt!r}, got {_short(got)}")
+        ver = attr_value(f, "version", p, "int", required=False)
+        if ver not in versions:
             raise FileFormatError(p, f"attribute version: supported {list(versions)}, got {ver}")
         try:
             yield f
@@ -253,4 +251,73 @@ def attr_str(obj, name: str, path, where: str = "") -> str:
         v = v.decode()
     if not isinstance(v, str):
         raise FileFormatError(path, f"{where}@{name}: expected text, got {type(v).__name__}")
+    return v
+
+
+_KINDS = {"int": "an integer", "float": "a finite number", "bool": "a boolean (true/false or 0/1)", "str": "text"}
+
+
+def _short(v, limit: int = 60) -> str:
+    """``repr`` of a (possibly huge) value, cut to ``limit`` characters."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, np.ndarray):
+        text = f"an array of shape {v.shape} ({v.dtype}): " + np.array2string(v.ravel()[:6], threshold=6)
+    else:
+        text = f"{type(v).__name__} {v!r}" if not isinstance(v, (str, bytes)) else repr(v)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def attr_value(obj, name: str, path, kind: str, *, where: str | None = None, lo=None, hi=None,
+               required: bool = True):
+    """Attribute ``name`` of ``obj`` (an h5py file, group or dataset) as a plain Python value of
+    ``kind``: ``int`` (an integer, not a boolean), ``float`` (a finite real number), ``bool`` (a
+    boolean, or the integer 0 or 1) or ``str`` (text); a single value, never an array, and within
+    ``lo``..``hi`` when given. A missing attribute is ``None`` unless ``required``. Every problem
+    is one :class:`FileFormatError` naming the file, ``where@name`` (``attribute name`` without
+    ``where``), the expectation and the value."""
+    loc = f"{where}@{name}" if where is not None else f"attribute {name}"
+    try:
+        if name not in obj.attrs:
+            if required:
+                raise FileFormatError(path, f"{loc}: required attribute missing")
+            return None
+        v = obj.attrs[name]
+    except FileFormatError:
+        raise
+    except (OSError, RuntimeError, TypeError, ValueError, KeyError) as e:
+        raise FileFormatError(path, f"{loc}: unreadable attribute ({e.__class__.__name__})") from None
+    want = _KINDS[kind]
+    if isinstance(v, np.ndarray):
+        if v.ndim != 0:
+            raise FileFormatError(path, f"{loc}: expected a single value ({want}); got {_short(v)}")
+        v = v[()]
+    if kind == "str":
+        if isinstance(v, bytes):
+            try:
+                v = v.decode()
+            except UnicodeDecodeError:
+                raise FileFormatError(path, f"{loc}: expected {want} (UTF-8); got {_short(v)}") from None
+        if not isinstance(v, str):
+            raise FileFormatError(path, f"{loc}: expected {want}; got {_short(v)}")
+        return v
+    is_bool = isinstance(v, (bool, np.bool_))
+    is_int = isinstance(v, (int, np.integer)) and not is_bool
+    if kind == "bool":
+        if is_bool:
+            return bool(v)
+        if is_int and int(v) in (0, 1):
+            return bool(int(v))
+        raise FileFormatError(path, f"{loc}: expected {want}; got {_short(v)}")
+    if kind == "int":
+        if not is_int:
+            raise FileFormatError(path, f"{loc}: expected {want}; got {_short(v)}")
+        v = int(v)
+    else:
+        if not (is_int or isinstance(v, (float, np.floating))) or is_bool or not np.isfinite(float(v)):
+            raise FileFormatError(path, f"{loc}: expected {want}; got {_short(v)}")
+        v = float(v)
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        limit = f"{lo if lo is not None else ''}..{hi if hi is not None else ''}"
+        raise FileFormatError(path, f"{loc}: out of range; limit {limit}; got {v}")
     return v

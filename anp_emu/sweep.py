@@ -40,7 +40,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import FileFormatError, InputError
+from .errors import AnpError, FileFormatError, InputError
 
 RUN_FUNC = "anp_emu.experiments.training:train_run"
 SPEC_KEYS = {"dataset", "grid", "fixed", "arms"}
@@ -145,6 +145,7 @@ def load_spec(spec) -> SweepSpec:
     dataset = (dataset if dataset.is_absolute() else base / dataset).resolve()
     if not dataset.is_file():
         raise InputError("dataset", "file not found", value=str(dataset))
+    check_events_file(dataset)
     grid, fixed, arms = raw.get("grid", {}), raw.get("fixed", {}), raw.get("arms", [])
     for name, table in (("grid", grid), ("fixed", fixed)):
         if not isinstance(table, dict):
@@ -189,6 +190,28 @@ def load_spec(spec) -> SweepSpec:
     out = SweepSpec(str(dataset), grid, fixed, arms)
     _check_combinations(out)
     return out
+
+
+_CHECKED_EVENTS: dict = {}
+
+
+def check_events_file(path: Path) -> None:
+    """Open ``path`` with the events-file reader (format, version, every field) before any run
+    starts, so that a file that is not an events file is one error, not a failure of every run.
+    A file is read once per process while its size and modification time stay the same."""
+    from .emg.dataset import EventDataset
+
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key in _CHECKED_EVENTS:
+        return
+    try:
+        EventDataset.load(path)
+    except AnpError as e:
+        raise InputError("dataset", "not a readable events file (an `anp data preprocess` output)",
+                         value=f"{e}") from None
+    _CHECKED_EVENTS.clear()
+    _CHECKED_EVENTS[key] = True
 
 
 def _resolve_path(key, value, base: Path):

@@ -11,7 +11,7 @@ import click
 import pandas as pd
 
 from anp_emu.cli.commands_sweep import executor_options, report_failures, run_with_bar
-from anp_emu.cli.common import make_outdir, write_csv, write_json
+from anp_emu.cli.common import SEED, make_outdir, write_csv, write_json
 from anp_emu.cli.main import main
 from anp_emu.errors import FileFormatError, InputError
 
@@ -33,6 +33,13 @@ def _int_list(text: str, name: str) -> list[int]:
         raise InputError(name, "comma-separated integers", value=repr(text)) from None
     if not out:
         raise InputError(name, "at least one value", value=repr(text))
+    for v in out:
+        if not 0 <= v <= SEED.max:
+            raise InputError(name, "out of range", limit=f"{SEED.min}..{SEED.max}", value=v)
+    repeated = sorted({v for v in out if out.count(v) > 1})
+    if repeated:
+        raise InputError(name, "a value repeats (each run would be done twice)", limit="distinct values",
+                         value=f"{text} ({repeated[0]} repeats)")
     return out
 
 
@@ -109,6 +116,11 @@ def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_over
     rule_list = [r.strip() for r in rules.split(",") if r.strip()]
     for r in rule_list:
         check_option("rule", r)
+    if not rule_list:
+        raise InputError("--rules", "at least one rule", value=repr(rules))
+    if len(set(rule_list)) != len(rule_list):
+        raise InputError("--rules", "a rule repeats (each run would be done twice)", limit="distinct rules",
+                         value=repr(rules))
     seed_list = _int_list(seeds, "--seeds")
     fixed = {"split": split, "folds": k, "align_sessions": bool(align_sessions)}
     if stbp_emulation != "dense":           # the default stays out of the run names

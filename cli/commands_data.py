@@ -10,8 +10,9 @@ import sys
 
 import click
 
+from anp_emu.cli.common import SEED
 from anp_emu.cli.main import main
-from anp_emu.errors import FileFormatError
+from anp_emu.errors import FileFormatError, InputError
 
 
 def _progress(length: int, label: str, enabled: bool = True):
@@ -68,7 +69,7 @@ def data():
               help="Number of subjects (each --sessions x 5 gestures x --reps trials).")
 @click.option("--sessions", "n_sessions", type=click.IntRange(1, 99), default=3, show_default=True,
               help="Sessions per subject.")
-@click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True, help="Random seed.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option("--reps", "n_reps", type=click.IntRange(1, 99), default=5, show_default=True,
               help="Repetitions of each gesture per session.")
 @click.option("--profile", type=click.Choice(["real", "clean"]), default="real", show_default=True,
@@ -196,7 +197,7 @@ def info(events, as_json):
 @click.argument("src", type=click.Path())
 @click.option("--method", type=click.Choice(["logreg", "centroid", "quadratic"]), default="logreg", show_default=True,
               help="quadratic: logreg on the features and their pairwise products, a non-linear reference.")
-@click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True, help="Split seed (2:1, stratified).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Split seed (2:1, stratified).")
 @click.option("--json", "as_json", is_flag=True)
 def baseline(src, method, seed, as_json):
     """Accuracy of the non-spiking reference classifier on SRC (events file or raw folder)."""
@@ -209,7 +210,10 @@ def baseline(src, method, seed, as_json):
     p = Path(src)
     data_ = load_raw_folder(p) if p.is_dir() else EventDataset.load(p)
     warnings = data_.report.warnings if p.is_dir() and data_.report is not None else list(data_.notes)
-    r = baseline_accuracy(data_, seed=seed, method=method)
+    try:
+        r = baseline_accuracy(data_, seed=seed, method=method)
+    except InputError as e:                      # the data's fault: name the file
+        raise FileFormatError(p, str(e)) from None
     if as_json:
         click.echo(json.dumps({**r.__dict__, "warnings": warnings}))
     else:

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from anp_emu.cli.common import initial_config, load_chip_config, load_dataset, refuse_existing
+from anp_emu.cli.common import SEED, initial_config, load_chip_config, load_dataset, refuse_existing
 from anp_emu.cli.main import main
 from anp_emu.errors import FileFormatError, InputError
 
@@ -84,7 +84,7 @@ def energy_group():
 @click.option("--cost", "cost_items", multiple=True, metavar="NAME=VALUE",
               help="Override one cost: a counter (in SOPs), zero_skipping, sop_includes_static, "
                    "pj_per_sop/static_power_mw/power_mw/clock_mhz (of the chosen point) or cycles.FIELD. Repeatable.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample order, init and rounding.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the sample order, init and rounding.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of tables.")
 @click.option("-o", "--output", "outdir", type=click.Path(), default=None,
               help="Folder for CSV tables, energy.json, the energy table used and the plot (created if needed).")

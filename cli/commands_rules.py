@@ -7,7 +7,7 @@ import json
 import click
 import numpy as np
 
-from anp_emu.cli.common import initial_config, load_chip_config, load_dataset, make_outdir, write_csv, write_json
+from anp_emu.cli.common import SEED, initial_config, load_chip_config, load_dataset, make_outdir, write_csv, write_json
 from anp_emu.cli.main import main
 from anp_emu.errors import InputError
 
@@ -43,7 +43,7 @@ def echo_measured_complexity(runs, as_json: bool) -> None:
 @click.option("-n", "--samples", "n_samples", type=click.IntRange(1, 100000), default=10, show_default=True)
 @click.option("--precision", type=click.Choice(["float", "int"]), default="float", show_default=True,
               help="Forward pass the gradients are taken on.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the init and the sample choice.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the init and the sample choice.")
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default=None,
               help="Also write gradients_per_sample.csv, gradients.json (and gradients.png with --plot).")
 @click.option("--plot", "do_plot", is_flag=True, help="Plot sparsity and cosines (needs matplotlib, the plot extra).")

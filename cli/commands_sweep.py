@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from anp_emu.cli.common import CLI_LOSS, err_stream, make_outdir
+from anp_emu.cli.common import CLI_LOSS, SEED, err_stream, make_outdir
 from anp_emu.cli.main import main
 from anp_emu.errors import AnpError
 
@@ -188,7 +188,7 @@ def ablation_table(table):
               help="Folder for ablation.csv/json (per arm), results.csv (per run), runs/ and the plot with --plot.")
 @click.option("--epochs", type=click.IntRange(1, 100000), default=None,
               help="Epochs per run (default 5, or the preset's).")
-@click.option("--seed", type=int, default=0, show_default=True, help="First seed (split, init, order, rounding).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="First seed (split, init, order, rounding).")
 @click.option("--seeds", "n_seeds", type=click.IntRange(1, 1000), default=3, show_default=True,
               help="Seeds per arm: SEED, SEED+1, ... (mean ± sd over them).")
 @click.option("--operating-point", "point", default="0.56V", show_default=True)

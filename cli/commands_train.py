@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from anp_emu.cli.common import (CLI_LOSS, err_stream, initial_config, load_chip_config, load_dataset, make_outdir,
+from anp_emu.cli.common import (CLI_LOSS, SEED, err_stream, initial_config, load_chip_config, load_dataset, make_outdir,
                                 write_csv, write_json)
 from anp_emu.cli.main import main
 from anp_emu.errors import FileFormatError, InputError
@@ -174,7 +174,7 @@ def learning_options(f):
                           "sessions' mean activity (unsupervised; reads the test session's unlabelled signal)."),
         click.option("--train-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=2 / 3,
                      show_default=True),
-        click.option("--seed", type=int, default=0, show_default=True, help="Seed of init, split, order and rounding."),
+        click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of init, split, order and rounding."),
         click.option("--target-hidden", type=click.FloatRange(0, 1, min_open=True), default=0.05, show_default=True,
                      help="Hidden spikes per neuron and step the random init calibrates thresholds for."),
         click.option("--aux-frac", type=click.FloatRange(0, 1), default=0.3, show_default=True,
@@ -249,6 +249,8 @@ def run_training(ds, cfg, settings, options, point, progress, outdir: Path | Non
         if ckpt is None or not ckpt.exists():
             raise InputError("--resume", "no checkpoint to resume", value=str(ckpt))
         load_checkpoint_into(ckpt, trainer)
+        if outdir and (outdir / "samples.csv").exists():
+            read_samples(outdir / "samples.csv")       # a bad one: one error before any epoch runs
         if not quiet:
             click.echo(f"resumed {ckpt} after epoch {trainer.epochs_done}", err=True)
 
@@ -279,10 +281,32 @@ def run_training(ds, cfg, settings, options, point, progress, outdir: Path | Non
     return trainer
 
 
+def read_samples(path: Path) -> pd.DataFrame:
+    """An earlier samples.csv of this run folder, checked: a CSV with an integer ``epoch`` column
+    of values >= 1. Anything else is one FileFormatError naming the file and the column."""
+    try:
+        old = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise FileFormatError(path, "empty file; expected the per-sample CSV of an earlier run (column epoch)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+        raise FileFormatError(path, f"not a readable CSV ({' '.join(str(e).split())[:120]})") from None
+    if "epoch" not in old.columns:
+        cols = ", ".join(map(str, old.columns[:6])) + (", ..." if len(old.columns) > 6 else "")
+        raise FileFormatError(path, f"column epoch: required column missing; got columns [{cols}]")
+    ep = pd.to_numeric(old["epoch"], errors="coerce")
+    bad = ep.isna() | (ep < 1) | (ep != ep.round())
+    if bad.any():
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise FileFormatError(path, f"column epoch, row {i + 1}: expected an integer >= 1; got {old['epoch'].iloc[i]!r}")
+    old["epoch"] = ep.astype("int64")
+    return old
+
+
 def _append_samples(path: Path, rows: pd.DataFrame, epoch: int) -> None:
     """samples.csv: the per-sample log of epochs 1..epoch (rows of later epochs, left by an
-    interrupted run that is being resumed, are dropped), rewritten atomically."""
-    old = pd.read_csv(path) if path.exists() else None
+    interrupted run that is being resumed, are dropped; a run that starts at epoch 1 replaces
+    the file), rewritten atomically."""
+    old = read_samples(path) if epoch > 1 and path.exists() else None
     if old is not None and len(old):
         old = old[old["epoch"] < epoch]
         rows = pd.concat([old, rows], ignore_index=True)
@@ -420,7 +444,7 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, fo
 @click.option("--test-subjects", default=None, help="With --split subjects.")
 @click.option("--train-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=2 / 3,
               show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split (as in anp train).")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the split (as in anp train).")
 @click.option("--encoding", "encoding_path", type=click.Path(dir_okay=False), default=None,
               help="Encoder calibration of the training run (default: encoding.json beside CONFIG, when present).")
 @click.option("--precision", type=click.Choice(["int", "float"]), default="int", show_default=True)
@@ -510,7 +534,7 @@ def _check_previous_demo_raw(raw: Path) -> None:
 @click.option("--epochs", type=click.IntRange(1, 1000), default=6, show_default=True)
 @click.option("--energy-samples", type=click.IntRange(1, 10000), default=30, show_default=True,
               help="Training steps per rule for the MPD-ED vs STBP energy report.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.option("--json", "as_json", is_flag=True,
               help="Print demo_summary.json on stdout at the end (the narration goes to stderr).")

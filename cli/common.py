@@ -33,6 +33,9 @@ def load_chip_config(path):
     return load_config(p)
 
 
+# --seed of every command: the seed of scikit-learn's splits, numpy's generators and the rounding
+SEED = click.IntRange(0, 2 ** 32 - 1)
+
 CLI_LOSS = "tet"   # the commands' default loss (see cli/commands_train.py --loss)
 
 

@@ -112,6 +112,10 @@ def baseline_accuracy(data, test=None, *, train_fraction: float = 2 / 3, seed: i
             raise InputError("test", "features do not match the training set", limit=xtr.shape[1], value=xte.shape[1])
     if len(ytr) == 0 or len(yte) == 0:
         raise InputError("data", "train and test sets must both be non-empty", value=f"{len(ytr)}/{len(yte)}")
+    present = np.unique(ytr)
+    if len(present) < 2:
+        raise InputError("labels", "a classifier needs at least two classes in the training part",
+                         limit=">= 2 classes", value=f"{len(present)} class (label {int(present[0])})")
     if method == "quadratic":
         if xtr.shape[1] > MAX_QUADRATIC_FEATURES:
             raise InputError("method", "quadratic features only for small feature sets", limit=MAX_QUADRATIC_FEATURES,

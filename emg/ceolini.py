@@ -263,6 +263,13 @@ def _int_field(v, path, where) -> int:
 def _load_npy(path: Path, allow_object: bool) -> np.ndarray:
     """np.load without pickle; object arrays (``ann``) only through the restricted unpickler."""
     try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as e:
+        raise FileFormatError(path, f"cannot read: {e.strerror or e}") from None
+    if magic != b"\x93NUMPY":    # np.load would take any other file for a pickle
+        raise FileFormatError(path, f"not a .npy file (it does not start with the .npy magic bytes; got {magic!r})")
+    try:
         return np.load(path, allow_pickle=False)
     except ValueError as e:
         if "pickle" not in str(e).lower():

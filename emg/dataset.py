@@ -25,7 +25,7 @@ import pandas as pd
 
 from anp_emu.errors import FileFormatError, InputError
 from anp_emu.events import SpikeInput
-from anp_emu.fileio import attr_str, check_keys, h5_reader, h5_writer, read_array
+from anp_emu.fileio import attr_str, attr_value, check_keys, h5_reader, h5_writer, read_array
 
 FORMAT = "anp-emu-events"
 VERSION = 2          # 2: optional /features group (the encoder's pre-threshold values) and @feature_kind
@@ -411,12 +411,7 @@ def _check_consistency(ds: EventDataset, err) -> None:
 
 
 def _int_attr(f, name, path, lo, hi) -> int:
-    v = f.attrs[name]
-    if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)):
-        raise FileFormatError(path, f"@{name}: expected an integer; got {type(v).__name__} {v!r}")
-    if not lo <= int(v) <= hi:
-        raise FileFormatError(path, f"@{name}: out of range; limit {lo}..{hi}; got {int(v)}")
-    return int(v)
+    return attr_value(f, name, path, "int", where="", lo=lo, hi=hi)
 
 
 def _json_attr(f, name, path, typ):

@@ -97,6 +97,9 @@ def map_model(model: FloatModel, spec: ChipSpec | None = None, percentile: float
         if th > vmax:
             raise dr.violate(dr.THRESHOLD_IN_MEMBRANE, f"{where} = {theta:g} / scale {scale:g}", f"<= {vmax}", th)
         aux = int(np.rint(alpha / scale))
+        if aux > hi:     # the aux neuron's synapse is a weight of the layer: it must fit its width
+            raise dr.violate(dr.AUX_RANGE, f"alpha_{'hid' if layer == 0 else 'out'} = {alpha:g} / scale {scale:g}",
+                             f"<= {hi} (the layer's largest weight)", aux)
         err = q * scale - w
         rows.append({"layer": name, "scale": scale, "w_bits": spec.w_bits(layer),
                      "weight_rms_error": float(np.sqrt(np.mean(err ** 2))), "weight_max_error": float(np.abs(err).max()),

@@ -175,3 +175,26 @@ def test_warmup_compiles_every_path():
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert {"int mpd-ed tet", "int stbp ce", "float mpd-ed tet ideal AFT", "delta encoder"} <= set(out["paths"])
+
+
+def test_dask_local_workers_start_without_malloc_trim_and_leave_our_environment(tmp_path, monkeypatch):
+    """distributed's nannies set MALLOC_TRIM_THRESHOLD_=65536 (and 1 OMP thread) in os.environ
+    before spawning a worker; our LocalCluster workers start without the former, with our thread
+    count, and this process's environment is left as it was. (Kept in this file, which runs after
+    the tests that import no dask: importing distributed installs tblib's exception pickling for
+    the whole process, which test_emg_ceolini's unpickler test does not expect.)"""
+    pytest.importorskip("dask.distributed")
+    import os
+
+    from anp_emu.experiments.runner import RunSpec, run_all
+
+    names = ["MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS"]
+    for k in names:
+        monkeypatch.delenv(k, raising=False)
+    recs = run_all([RunSpec("env", "anp_emu.experiments.selftest:worker_environment", {"names": names})],
+                   tmp_path / "out", workers=1, executor="dask", threads_per_worker=2)
+    assert recs[0]["status"] == "ok", recs[0]["error"]
+    env = recs[0]["result"]["env"]
+    assert env["MALLOC_TRIM_THRESHOLD_"] is None
+    assert env["OMP_NUM_THREADS"] == "2" and env["NUMBA_NUM_THREADS"] == "2"
+    assert {k: os.environ.get(k) for k in names} == dict.fromkeys(names)

@@ -26,7 +26,11 @@ Executors:
   depends only on its params).
 - ``dask``: ``dask.distributed.Client(scheduler)`` when an address is given (the workers there must
   have anp-emu installed and see the files the params name), else a ``LocalCluster`` of
-  ``workers`` single-threaded worker processes. No scheduler of our own.
+  ``workers`` single-threaded worker processes. No scheduler of our own. The LocalCluster's
+  workers start without distributed's ``MALLOC_TRIM_THRESHOLD_=65536`` (its
+  ``distributed.nanny.pre-spawn-environ``), which slows training; a cluster's own workers keep
+  their configuration (set ``distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_`` to null
+  in that cluster's dask config).
 """
 from __future__ import annotations
 
@@ -254,6 +258,20 @@ def _environment(values: dict):
                 os.environ[k] = v
 
 
+@contextlib.contextmanager
+def _kept_environment(names):
+    """Restore the variables ``names`` of os.environ (set, changed or removed meanwhile) on exit."""
+    old = {k: os.environ.get(k) for k in names}
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def run_all(specs: Iterable[RunSpec], outdir, workers: int | None = None, executor: str = "local",
             scheduler: str | None = None, progress: Callable[[RunStatus], None] | None = None,
             threads_per_worker: int | None = None) -> list[dict]:
@@ -362,12 +380,33 @@ def _run_dask(todo, n_workers, threads, scheduler, store):
                          hint="pip install 'dask[distributed]'") from None
     import uuid
 
-    cluster = None
+    cluster, saved = None, contextlib.nullcontext()
     if scheduler is None:
+        import dask
+
         env = {name: str(threads) for name in THREAD_ENV}
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               env=env)
-        client = Client(cluster)
+        # distributed's nannies set distributed.nanny.pre-spawn-environ in os.environ before they
+        # spawn a worker: MALLOC_TRIM_THRESHOLD_=65536 (glibc then returns freed memory to the OS
+        # eagerly; about 25 % of a training run's time in one measurement, as training allocates
+        # and frees per-sample buffers) and 1 thread for OMP/MKL/OpenBLAS. Start our workers
+        # without the former, with our thread count for the latter, and keep this process's
+        # environment as it was (the nannies run here).
+        pre = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in env.items()}
+        pre["distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"] = None
+        current = dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {}
+        saved = _kept_environment(set(current) | set(env) | {"MALLOC_TRIM_THRESHOLD_", "PYTHONHASHSEED"})
+        saved.__enter__()
+        try:
+            with dask.config.set(pre):
+                cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, env=env)
+            client = Client(cluster)
+        except BaseException:
+            if cluster is not None:
+                with contextlib.suppress(Exception):
+                    cluster.close()
+            saved.__exit__(None, None, None)
+            raise
     else:
         try:
             client = Client(scheduler, timeout="20s")
@@ -396,3 +435,4 @@ def _run_dask(todo, n_workers, threads, scheduler, store):
         if cluster is not None:
             with contextlib.suppress(Exception):
                 cluster.close()
+        saved.__exit__(None, None, None)

@@ -30,3 +30,8 @@ def worker_threads() -> dict:
     import numba
 
     return {"env": os.environ.get("NUMBA_NUM_THREADS"), "numba": numba.get_num_threads(), "pid": os.getpid()}
+
+
+def worker_environment(names: list) -> dict:
+    """The values of the environment variables ``names`` in the worker (None: unset)."""
+    return {"env": {k: os.environ.get(k) for k in names}, "pid": os.getpid()}

@@ -32,11 +32,17 @@ class Fold:
     test: np.ndarray      # (n_test,) int64
 
 
+SEED_MAX = 2 ** 32 - 1      # scikit-learn's random_state range
+
+
 def make_folds(kind: str, labels, subject=None, session=None, *, k: int = 5, seed: int = 0,
                train_fraction: float = 2 / 3) -> list[Fold]:
     """The folds of split ``kind`` (see the module docstring)."""
     from sklearn.model_selection import LeaveOneGroupOut, StratifiedKFold, StratifiedShuffleSplit
 
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                             or not 0 <= seed <= SEED_MAX):
+        raise InputError("seed", "out of range", limit=f"0..{SEED_MAX}", value=seed)
     y = np.asarray(labels, dtype=np.int64)
     n = len(y)
     if n < 2:
