@@ -38,7 +38,7 @@ from .rounding import ROUNDING_ID
 from .update import gradient_rows, stbp_chip_counts, update_kernels
 
 RULES = {r.name: r for r in (MPD_ED, STBP, STD_ED, EBP)}
-PARALLEL_LAYERS = (0,)   # layers whose update runs on the numba threads (the output layer's is serial)
+PARALLEL_LAYERS = (0,)   # layers whose update runs on the numba threads, if several are granted (output: serial)
 
 
 @dataclass
@@ -158,10 +158,9 @@ class LearningEngine:
             pre = pres[layer]
             lo, hi, is_int = self._limits(layer)
             wT, nnz = chip.wT[layer], chip.nnz_row[layer]
-            parallel = layer in PARALLEL_LAYERS
-            sparse_update, dense_update = update_kernels(parallel)
+            sparse_update, dense_update = update_kernels(layer in PARALLEL_LAYERS, n_threads)
             if self.rule.dense:
-                G = gradient_rows(pre, du, wT.shape[0], n_threads, parallel)      # (n_pre, n_post)
+                G = gradient_rows(pre, du, wT.shape[0])      # (n_pre, n_post)
                 wgrad, n_read = stbp_chip_counts(pre.step_ptr, pre.lines, du.shape[1])
                 counts[layer, C_WGRAD] += wgrad
                 if apply:
