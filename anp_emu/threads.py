@@ -4,11 +4,12 @@ numba's default (its OpenMP layer, every core, threads that spin while they wait
 soon as the cores are shared: three `anp train` runs at once on 2 cores took 5-8x their
 one-thread time, each run's spinning threads taking the cores the others need
 (benchmarks/README.md, threading). One thread per run loses the threaded weight update's gain on
-an idle machine (about 20 % of a step in the fast phase). So the ``anp`` command adapts, and a
-library user may opt in (``enable_auto()``):
+an idle machine (about 20 % of a step in the fast phase). So the ``anp`` command and the library
+adapt alike (the same thread counts, and so the same compiled kernels: a threaded update kernel
+is compiled only when more than one thread is granted, ``learning.update.update_kernels``):
 
-- at the start of every training epoch (``Trainer.run_epoch`` calls ``adapt()``) the number of
-  other runnable tasks is read from the kernel (``/proc/loadavg``, less this process's own
+- whenever a learning engine is made (``LearningEngine`` calls ``adapt()``; a ``Trainer`` makes
+  one per epoch) the number of other runnable tasks is read from the kernel (``/proc/loadavg``, less this process's own
   running threads, the median of a few samples) and numba gets ``cores - others`` threads, at
   least 1 (``numba.set_num_threads``; the OpenMP layer's idle threads then sleep);
 - ``NUMBA_NUM_THREADS`` set by the user, or ``ANP_THREADING=numba``, turns this off: numba's own
@@ -22,16 +23,22 @@ from __future__ import annotations
 import os
 import time
 
-SWITCH = "ANP_THREADING"          # "auto" (the anp command's default) or "numba" (numba's own)
-_auto = False
+SWITCH = "ANP_THREADING"          # "auto" (the default, command and library alike) or "numba" (numba's own)
+
+
+def _auto_from_env() -> bool:
+    mode = os.environ.get(SWITCH, "auto").strip().lower()
+    return mode == "auto" and not os.environ.get("NUMBA_NUM_THREADS")
+
+
+_auto = _auto_from_env()          # on by default, for the library too (read once at import)
 
 
 def enable_auto() -> bool:
     """Adapt the thread count to the machine's load from now on (unless the user fixed it with
     NUMBA_NUM_THREADS or ANP_THREADING=numba); returns whether adapting is on."""
     global _auto
-    mode = os.environ.get(SWITCH, "auto").strip().lower()
-    _auto = mode == "auto" and not os.environ.get("NUMBA_NUM_THREADS")
+    _auto = _auto_from_env()
     return _auto
 
 

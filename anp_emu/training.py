@@ -21,7 +21,6 @@ from .errors import CheckpointError, InputError
 from .evaluate import check_fits, evaluate
 from .learning.engine import LearningEngine
 from .learning.settings import LearningSettings
-from .threads import adapt as adapt_threads
 
 SCHEDULES = ("constant", "cosine")
 # samples.csv: one row per training sample; the three energy figures (anp_emu.energy.report) at the
@@ -168,7 +167,6 @@ class Trainer:
 
     # ---------------------------------------------------------------- one epoch
     def run_epoch(self, progress=None) -> EpochLog:
-        adapt_threads()                            # no-op unless enabled (the anp command does)
         e = self.epochs_done
         opt = self.options
         lr = opt.lr_at(self.settings.effective_lr, e)

@@ -5,14 +5,17 @@ cache (``NUMBA_CACHE_DIR``, else ``__pycache__`` beside the sources); every late
 it from there. ``compile_kernels`` runs each path once on a tiny chip — the same types as the real
 1024-512-10 chip (int8 hidden / int16 output weights on the int chip, float64 on the float twin) —
 so an image or a cluster's workers can be prepared once: int and float precision, the aux and ideal
-AFT, MPD-ED and STBP, both losses, applied updates and plain gradients, inference. Only the types
-matter, not the sizes, so the run takes seconds once compiled and a few minutes on an empty cache.
+AFT, MPD-ED and STBP, both losses, applied updates and plain gradients, inference; each update on
+one numba thread (the serial kernels) and, where numba has more, on two (the threaded kernels run
+only then: ``learning.update.update_kernels``). Only the types matter, not the sizes, so the run
+takes seconds once compiled and a few minutes on an empty cache.
 """
 from __future__ import annotations
 
 import time
 from typing import Callable
 
+import numba
 import numpy as np
 
 PATHS = [  # (precision, aft, rule, loss)
@@ -37,13 +40,20 @@ def compile_kernels(progress: Callable[[str, float], None] | None = None) -> lis
     si = as_spike_input(x, spec.n_in)
     done = []
     t0 = time.perf_counter()
+    threads = numba.get_num_threads()
+    counts = sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)})
     for precision, aft, rule, loss in PATHS:
         cfg = ChipConfig(spec, rng.integers(-40, 41, (spec.n_hid, spec.n_in)), rng.integers(-60, 61, (4, 64)), 60, 60,
                          8, 8, learning=LearningSettings(rule=rule, loss=loss, lr=1000.0))
         chip = Chip(cfg, precision, aft=aft)
         eng = LearningEngine(chip)
-        eng.train_step(si, 1)
-        eng.gradients(si, 1)
+        try:
+            for n in counts:
+                numba.set_num_threads(n)
+                eng.train_step(si, 1)
+                eng.gradients(si, 1)
+        finally:
+            numba.set_num_threads(threads)
         chip.run(si).prediction
         name = f"{precision} {rule} {loss}" + (" ideal AFT" if aft == "ideal" else "")
         t = time.perf_counter()

@@ -39,3 +39,15 @@ def test_threads_are_the_cores_left_free(monkeypatch, others, cores, want):
 def test_other_runnable_reads_the_kernel():
     n = threads.other_runnable()
     assert n is None or n >= 0
+
+
+def test_the_library_adapts_by_default(monkeypatch):
+    """The library adapts like the anp command (same thread counts, so the same compiled kernels)."""
+    import importlib
+
+    for k in ("ANP_THREADING", "NUMBA_NUM_THREADS"):
+        monkeypatch.delenv(k, raising=False)
+    fresh = importlib.reload(threads)
+    assert fresh._auto is True
+    monkeypatch.setenv("ANP_THREADING", "numba")
+    assert importlib.reload(threads)._auto is False

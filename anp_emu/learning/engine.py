@@ -23,6 +23,7 @@ from ..chip import Chip, RunResult
 from ..counters import C_AUX_WRITES, C_W_READS, C_W_WRITES, C_WGRAD, Counters, new_counts
 from ..errors import InputError
 from ..spec import LEAK_OFF
+from ..threads import adapt as adapt_threads
 from ..events import SpikeInput, as_spike_input
 from .backward import backward
 from .loss import ce_count_loss, tet_loss, tet_mse_loss
@@ -38,7 +39,7 @@ from .rounding import ROUNDING_ID
 from .update import gradient_rows, stbp_learning_counts, update_kernels
 
 RULES = {r.name: r for r in (MPD_ED, STBP, STD_ED, EBP)}
-PARALLEL_LAYERS = (0,)   # layers whose update runs on the numba threads (the output layer's is serial)
+PARALLEL_LAYERS = (0,)   # layers whose update runs on the numba threads, if several are granted (output: serial)
 
 
 @dataclass
@@ -69,6 +70,7 @@ class LearningEngine:
     def __init__(self, chip: Chip, settings: LearningSettings | None = None, n_classes: int | None = None):
         """``n_classes``: the dataset's classes K <= n_out; the loss and the prediction use output
         neurons 0..K-1 only (the others are unused: no error reaches them, they are never predicted)."""
+        adapt_threads()      # the cores other processes leave free (anp_emu.threads; off if the user fixed them)
         self.chip = chip
         self.settings = settings or chip.config.learning
         n_out = chip.spec.n_out
@@ -158,10 +160,9 @@ class LearningEngine:
             pre = pres[layer]
             lo, hi, is_int = self._limits(layer)
             wT, nnz = chip.wT[layer], chip.nnz_row[layer]
-            parallel = layer in PARALLEL_LAYERS
-            sparse_update, dense_update = update_kernels(parallel)
+            sparse_update, dense_update = update_kernels(layer in PARALLEL_LAYERS, n_threads)
             if self.rule.dense:
-                G = gradient_rows(pre, du, wT.shape[0], n_threads, parallel)      # (n_pre, n_post)
+                G = gradient_rows(pre, du, wT.shape[0])      # (n_pre, n_post)
                 wgrad, n_read, n_write = stbp_learning_counts(st.stbp_emulation, pre.step_ptr, pre.lines, *wT.shape)
                 counts[layer, C_WGRAD] += wgrad
                 if apply:

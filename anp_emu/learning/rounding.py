@@ -222,10 +222,23 @@ def exact_levels(g, lr, out):
 
 @njit(cache=True, inline="always")
 def row_scratch(n_blocks):
-    """Scratch of one thread for round_row: the row's level bounds (n_blocks * BLOCK, uint8) and
-    per block the alive and survivor masks and the top level."""
-    return (np.full(n_blocks * BLOCK, NO_GRADIENT, dtype=np.uint8), np.zeros(n_blocks, dtype=np.uint64),
-            np.zeros(n_blocks, dtype=np.uint64), np.zeros(n_blocks, dtype=np.int64))
+    """Scratch of one thread for round_row: the row's level bounds (n_blocks * BLOCK, uint8), per
+    block the alive and survivor masks and the top level, and room for the row's changes (post
+    neuron, change in LSBs)."""
+    n = n_blocks * BLOCK
+    return (np.full(n, NO_GRADIENT, dtype=np.uint8), np.zeros(n_blocks, dtype=np.uint64),
+            np.zeros(n_blocks, dtype=np.uint64), np.zeros(n_blocks, dtype=np.int64), np.empty(n, dtype=np.int64),
+            np.empty(n))
+
+
+@njit(cache=True, inline="always")
+def apply_changes(wT, j, post, change, n, lo, hi):
+    """Apply the first n changes of row j (``round_row``'s output); returns the change of the
+    row's non-zero count."""
+    dn = 0
+    for q in range(n):
+        dn += apply_change(wT, j, post[q], change[q], lo, hi)
+    return dn
 
 
 @njit(cache=True, inline="always")
@@ -252,9 +265,10 @@ def _resolve_levels(bounds, w, c, alive, sv, r, key, counter, n_words):
     return alive, sv, r + q
 
 
-@njit(cache=True, inline="always")
-def round_row(wT, j, bounds, c, alive, surv, tops, R, steps, n_steps, lr, lo, hi, key):
-    """Stochastic update of row j, event-driven, block by block (post neurons 64 w .. 64 w + 63).
+@njit(cache=True)
+def round_row(j, bounds, c, alive, surv, tops, R, steps, n_steps, lr, key, post, change):
+    """Stochastic rounding of row j's changes, event-driven, block by block (post neurons 64 w ..
+    64 w + 63).
 
     The gradient of post neuron i is g_i = sum over s < n_steps of R[steps[s], i]; ``bounds[i] - c``
     (at least 0; NO_GRADIENT: no gradient) is a lower bound b_i on its level k_i. A synapse's
@@ -262,11 +276,12 @@ def round_row(wT, j, bounds, c, alive, surv, tops, R, steps, n_steps, lr, lo, hi
     to b_i are drawn, for a whole block at once: up to its top (smallest b_i) for all blocks
     together, a vectorised loop; then FIXED_LEVELS more per block, branch-free, each word
     retiring the synapses whose b_i it reaches; rarely more. Only the few survivors have their
-    gradient formed and their remaining words k_i - 1 .. b_i tested. The candidates' changes are
-    written. ``alive``, ``surv``, ``tops``: scratch of one per block.
-    Returns (synapses with a gradient, weight writes, change of the row's non-zero count)."""
+    gradient formed and their remaining words k_i - 1 .. b_i tested. The non-zero changes go to
+    (post[q], change[q]) — ``apply_changes`` writes them; the weights are not read here, so one
+    compiled kernel serves every weight type. ``alive``, ``surv``, ``tops``: scratch of one per
+    block. Returns (synapses with a gradient, non-zero changes = weight writes)."""
     n_blocks = alive.shape[0]
-    base = synapse_index(j, 0, wT.shape[1])
+    base = j * (n_blocks * BLOCK)                  # synapse_index(j, 0, n_post): rows padded to whole blocks
     reads = 0
     depth = 0
     for w in range(n_blocks):
@@ -292,7 +307,6 @@ def round_row(wT, j, bounds, c, alive, surv, tops, R, steps, n_steps, lr, lo, hi
         if alive[w]:
             surv[w] = _resolve_levels(bounds, w, c, alive[w], surv[w], tops[w], key, base + w * BLOCK + tops[w], 0)[1]
     writes = 0
-    dn = 0
     for w in range(n_blocks):
         sv = surv[w]
         block = base + w * BLOCK
@@ -314,6 +328,7 @@ def round_row(wT, j, bounds, c, alive, surv, tops, R, steps, n_steps, lr, lo, hi
                 continue
             m = _magnitude(a, k, True, key, block + np.int64(b))
             if m != 0.0:
+                post[writes] = i
+                change[writes] = -m if g > 0.0 else m
                 writes += 1
-                dn += apply_change(wT, j, i, -m if g > 0.0 else m, lo, hi)
-    return reads, writes, dn
+    return reads, writes

@@ -15,18 +15,28 @@ Two evaluation paths give the same numbers as ``rounding.weight_change`` per syn
   the smallest over the row's events), so that only the candidates its level words leave are
   visited — most synapses with a gradient are never touched, and their gradient is never formed;
 - nearest, floor, the float twin and plain gradients: each touched row's gradient is formed
-  (``_row_gradient``) and updated in branch-free blocks (``update_row``).
+  (``_row_gradient``) and rounded in branch-free blocks (``row_changes``).
+
+Compile time is a user's cost (a fresh install compiles every kernel on first use), so the
+kernels are cut so that each piece compiles once: ``round_row`` and ``row_changes`` never read
+the weights (they return the row's changes; ``rounding.apply_changes`` writes them), so one
+compiled version serves int8, int16 and float weights; the work of one thread is a function of
+its own (``_sparse_rows``, ``_dense_rows``, once per weight type) called by the threaded entry
+point and its serial twin alike; no literal argument reaches a kernel (numba would compile it
+again for the constant); STBP's gradient is a small kernel of its own (``_event_rows``). The
+threaded entry points are called (and so compiled) only when more than one numba thread is
+granted (``update_kernels``); with one thread their serial twins run.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
 
-from ..counters import C_UPD_SKIPPED, C_W_READS, C_W_WRITES, C_WGRAD, new_counts
-from .rounding import (BLOCK, NEAREST, STOCHASTIC, apply_change, bound_offset, exact_levels, level_bounds, popcount,
+from ..counters import C_UPD_SKIPPED, C_W_READS, C_W_WRITES, C_WGRAD
+from .rounding import (BLOCK, STOCHASTIC, apply_changes, bound_offset, exact_levels, level_bounds, popcount,
                        round_lsb, round_row, row_blocks, row_scratch)
 
-_CHUNK = 64                      # synapses per branch-free block of update_row
+_CHUNK = 64                      # synapses per branch-free block of row_changes
 
 
 @njit(cache=True, inline="always")
@@ -45,24 +55,24 @@ def _change_block(g, d, k0, k1, lr, mode, is_int):
 
 
 @njit(cache=True)
-def update_row(wT, nnz_row, j, g, idx, n, lr, mode, is_int, lo, hi, d):
-    """Update synapses (pre j, post idx[k]) with gradients g[k], k < n, rounded ``nearest`` or
-    ``floor`` on the int chip, exact on the float twin, and keep row j's non-zero count; returns
-    the writes (non-zero changes). ``d``: scratch of n_post floats.
+def row_changes(g, idx, n, lr, mode, is_int, d, post, change):
+    """The non-zero changes of synapses (post idx[k]) with gradients g[k], k < n, rounded ``nearest``
+    or ``floor`` on the int chip, exact on the float twin, into (post[q], change[q]); returns their
+    number (the writes; ``rounding.apply_changes`` applies them). ``d``: scratch of n floats.
 
     Same numbers as ``weight_change`` per synapse, computed for speed: blocks of _CHUNK synapses
     go through a branch-free pass that vectorises, and only blocks with a non-zero change are
-    revisited to write the weights — most rounded updates are zero."""
+    revisited — most rounded updates are zero. The weights are not read here, so one compiled
+    kernel serves every weight type."""
     writes = 0
-    dn = 0
     for c0 in range(0, n, _CHUNK):
         c1 = min(c0 + _CHUNK, n)
         if _change_block(g, d, c0, c1, lr, mode, is_int):
             for k in range(c0, c1):
                 if d[k] != 0.0:
+                    post[writes] = idx[k]
+                    change[writes] = d[k]
                     writes += 1
-                    dn += apply_change(wT, j, idx[k], d[k], lo, hi)
-    nnz_row[j] += dn
     return writes
 
 
@@ -231,6 +241,51 @@ def _kernel_arrays(n_post, n_chunks):
     return np.arange(n_post, dtype=np.uint32), np.zeros((n_chunks, 2), dtype=np.int64)
 
 
+@njit(cache=True)
+def _sparse_rows(c, n_chunks, active, line_ptr, ev_step, du, P, live, nz_ptr, nz_idx, nz_val, dense_step, iota, wT,
+                 nnz_row, grad_out, lr, mode, lo, hi, is_int, apply, event_driven, key, tally):
+    """Chunk c of ``sparse_update``: the active rows c, c + n_chunks, ...; their (reads, writes)
+    into tally[c]. A function of its own (not the body of the parallel loop) so that it is
+    compiled once per weight type and shared by the threaded kernel and its serial twin."""
+    n_post = du.shape[1]
+    nb = row_blocks(n_post)
+    acc = np.zeros(n_post)
+    seen = np.zeros(n_post, dtype=np.uint8)
+    touched = np.empty(n_post + 1, dtype=np.uint32)
+    gbuf = np.empty(n_post)
+    dacc = np.empty(n_post)
+    d = np.empty(n_post)
+    bounds, alive, surv, tops, post, change = row_scratch(nb)
+    reads = 0
+    writes = 0
+    for a in range(c, active.shape[0], n_chunks):
+        j = active[a]
+        e0, e1 = line_ptr[j], line_ptr[j + 1]
+        steps = ev_step[e0:e1]
+        if event_driven:
+            offset = _row_bounds(P, steps, e1 - e0, lr, bounds)
+            rd, wr = round_row(j, bounds, offset, alive, surv, tops, du, steps, e1 - e0, lr, key, post, change)
+            reads += rd
+            writes += wr
+            nnz_row[j] += apply_changes(wT, j, post, change, wr, lo, hi)
+            continue
+        g, idx, n = _row_gradient(j, line_ptr, ev_step, du, nz_ptr, nz_idx, nz_val, dense_step, iota, acc, seen,
+                                  touched, gbuf, dacc)
+        if n == 0:
+            continue
+        for w in range(nb):
+            reads += popcount(_row_mask(live, steps, w))
+        if apply:
+            wr = row_changes(g, idx, n, lr, mode, is_int, d, post, change)
+            writes += wr
+            nnz_row[j] += apply_changes(wT, j, post, change, wr, lo, hi)
+        else:
+            for k in range(n):
+                grad_out[j, idx[k]] = g[k]
+    tally[c, 0] = reads
+    tally[c, 1] = writes
+
+
 @njit(cache=True, parallel=True)
 def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, is_int, apply, counts, layer,
                   key, n_threads):
@@ -241,56 +296,23 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
     rounding on the int chip then runs ``round_row`` on the row's level bounds, the smallest of
     the steps' bounds (``_row_bounds``) — the gradient is formed only for the few synapses whose
     level words leave them a candidate; otherwise the row's gradient is formed from the per-step
-    lists of non-zero errors (``_row_gradient``) and updated (``update_row``). No row is visited
+    lists of non-zero errors (``_row_gradient``) and rounded (``row_changes``). No row is visited
     without an event, so the work is bounded by input events x n_post (the paper's zeta_i*M*N*T), never
     n_pre x n_post x T. Rows are independent (the stochastic rounding is counter-based), so they
     are split over ``n_threads`` chunks (numba.get_num_threads(), passed in: calling it inside
-    would keep the kernel out of numba's cache); the result does not depend on it.
-    ``grad_out`` (n_pre, n_post) receives the gradient rows when not ``apply``.
+    would keep the kernel out of numba's cache), one ``_sparse_rows`` call each; the result does
+    not depend on it. ``grad_out`` (n_pre, n_post) receives the gradient rows when not ``apply``.
     Counted: the pairs (events at t x non-zero errors at t), reads, writes, skips.
     """
-    T, n_post = du.shape
-    nb = row_blocks(n_post)
     event_driven = apply and is_int and mode == STOCHASTIC
     P, live, nz_ptr, nz_idx, nz_val, dense_step = _layer_errors(du, lr, event_driven)
     line_ptr, ev_step, active, wgrad = _events_by_line(step_ptr, lines, wT.shape[0], nz_ptr)
-    n_active = active.shape[0]
-    n_chunks = max(1, min(n_threads, n_active // 64))
-    iota, tally = _kernel_arrays(n_post, n_chunks)
+    n_chunks = max(1, min(n_threads, active.shape[0] // 64))
+    iota, tally = _kernel_arrays(du.shape[1], n_chunks)
     for c in prange(n_chunks):
-        acc = np.zeros(n_post)
-        seen = np.zeros(n_post, dtype=np.uint8)
-        touched = np.empty(n_post + 1, dtype=np.uint32)
-        gbuf = np.empty(n_post)
-        dacc = np.empty(n_post)
-        d = np.empty(n_post)
-        bounds, alive, surv, tops = row_scratch(nb)
-        reads = 0
-        writes = 0
-        for a in range(c, n_active, n_chunks):
-            j = active[a]
-            e0, e1 = line_ptr[j], line_ptr[j + 1]
-            steps = ev_step[e0:e1]
-            if event_driven:
-                offset = _row_bounds(P, steps, e1 - e0, lr, bounds)
-                rd, wr, dn = round_row(wT, j, bounds, offset, alive, surv, tops, du, steps, e1 - e0, lr, lo, hi, key)
-                reads += rd
-                writes += wr
-                nnz_row[j] += dn
-                continue
-            g, idx, n = _row_gradient(j, line_ptr, ev_step, du, nz_ptr, nz_idx, nz_val, dense_step, iota, acc, seen,
-                                      touched, gbuf, dacc)
-            if n == 0:
-                continue
-            for w in range(nb):
-                reads += popcount(_row_mask(live, steps, w))
-            if apply:
-                writes += update_row(wT, nnz_row, j, g, idx, n, lr, mode, is_int, lo, hi, d)
-            else:
-                for k in range(n):
-                    grad_out[j, idx[k]] = g[k]
-        tally[c, 0] = reads
-        tally[c, 1] = writes
+        _sparse_rows(np.int64(c), n_chunks, active, line_ptr, ev_step, du, P, live, nz_ptr, nz_idx, nz_val,
+                     dense_step, iota, wT, nnz_row, grad_out, lr, mode, lo, hi, is_int, apply, event_driven, key,
+                     tally)
     reads = 0
     writes = 0
     for c in range(n_chunks):
@@ -302,33 +324,41 @@ def sparse_update(step_ptr, lines, du, wT, nnz_row, grad_out, lr, mode, lo, hi, 
     counts[layer, C_UPD_SKIPPED] += reads - writes
 
 
+@njit(cache=True)
+def _dense_rows(c, n_chunks, G, iota, wT, nnz_row, lr, mode, lo, hi, is_int, event_driven, key, tally):
+    """Chunk c of ``dense_update``: rows c, c + n_chunks, ...; their writes into tally[c, 1]
+    (compiled once per weight type, shared by the threaded kernel and its serial twin)."""
+    n_pre, n_post = G.shape
+    d = np.empty(n_post)
+    bounds, alive, surv, tops, post, change = row_scratch(row_blocks(n_post))
+    row = np.empty(1, dtype=np.int64)
+    wr = 0
+    for j in range(c, n_pre, n_chunks):
+        if event_driven:
+            row[0] = j
+            exact_levels(G[j], lr, bounds[:n_post])
+            # np.int64: a literal argument would compile round_row once more, for the constant
+            wb = round_row(j, bounds, np.int64(0), alive, surv, tops, G, row, np.int64(1), lr, key, post, change)[1]
+        else:
+            wb = row_changes(G[j], iota, n_post, lr, mode, is_int, d, post, change)
+        wr += wb
+        nnz_row[j] += apply_changes(wT, j, post, change, wb, lo, hi)
+    tally[c, 1] = wr
+
+
 @njit(cache=True, parallel=True)
 def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key, n_threads, n_read):
     """STBP: update every synapse from the dense gradient G (n_pre, n_post). ``n_read`` synapses
     are counted as read (``stbp_learning_counts``, "event-input": the rows of lines with an event); a row
     without an event has a zero gradient and is never written.
-    Rows are split over the numba threads as in ``sparse_update``; stochastic rounding on the int
-    chip runs ``round_row`` with each synapse's exact level as its bound."""
-    n_pre, n_post = G.shape
-    nb = row_blocks(n_post)
-    n_chunks = max(1, min(n_threads, n_pre // 64))
-    iota, tally = _kernel_arrays(n_post, n_chunks)
+    Rows are split over the numba threads as in ``sparse_update`` (one ``_dense_rows`` call per
+    chunk); stochastic rounding on the int chip runs ``round_row`` with each synapse's exact level
+    as its bound."""
+    n_chunks = max(1, min(n_threads, G.shape[0] // 64))
+    iota, tally = _kernel_arrays(G.shape[1], n_chunks)
     event_driven = is_int and mode == STOCHASTIC
     for c in prange(n_chunks):
-        d = np.empty(n_post)
-        bounds, alive, surv, tops = row_scratch(nb)
-        row = np.empty(1, dtype=np.int64)
-        wr = 0
-        for j in range(c, n_pre, n_chunks):
-            if not event_driven:
-                wr += update_row(wT, nnz_row, j, G[j], iota, n_post, lr, mode, is_int, lo, hi, d)
-                continue
-            row[0] = j
-            exact_levels(G[j], lr, bounds[:n_post])
-            wb, dn = round_row(wT, j, bounds, 0, alive, surv, tops, G, row, 1, lr, lo, hi, key)[1:]
-            wr += wb
-            nnz_row[j] += dn
-        tally[c, 1] = wr
+        _dense_rows(np.int64(c), n_chunks, G, iota, wT, nnz_row, lr, mode, lo, hi, is_int, event_driven, key, tally)
     writes = 0
     for c in range(n_chunks):
         writes += tally[c, 1]
@@ -337,16 +367,24 @@ def dense_update(G, wT, nnz_row, lr, mode, lo, hi, is_int, counts, layer, key, n
     counts[layer, C_UPD_SKIPPED] += n_read - writes
 
 
-def gradient_rows(si, du: np.ndarray, n_pre: int, n_threads: int, parallel: bool = True) -> np.ndarray:
+@njit(cache=True)
+def _event_rows(step_ptr, lines, du, G):
+    """G[j] += du[t] for every event (t, j), in step order: per row the same sums, in the same
+    order, as ``sparse_update`` forms (adding the zero errors it skips changes no sum)."""
+    for t in range(step_ptr.shape[0] - 1):
+        row = du[t]
+        for e in range(step_ptr[t], step_ptr[t + 1]):
+            g = G[lines[e]]
+            for i in range(row.shape[0]):
+                g[i] += row[i]
+
+
+def gradient_rows(si, du: np.ndarray, n_pre: int) -> np.ndarray:
     """dL/dW (n_pre, n_post) = sum over the events (t, j) of du[t] into row j, exactly the sums
     ``sparse_update`` forms — the dense rule's gradient without a BLAS call, whose own threads
-    would compete with the numba workers still spinning after a parallel update. ``parallel``:
-    the threaded kernel (hidden layer) or its serial twin (output layer), as ``update_kernels``."""
+    would compete with the numba workers still spinning after a parallel update."""
     G = np.zeros((n_pre, du.shape[1]))
-    no_weights = np.zeros((n_pre, 0), dtype=np.int8)      # not applying: only n_pre is read
-    sparse, _ = update_kernels(parallel)
-    sparse(si.step_ptr, si.lines, du, no_weights, np.zeros(n_pre, np.int64), G, 0.0, NEAREST, 0.0, 0.0,
-           True, False, new_counts(), 0, 0, n_threads)
+    _event_rows(si.step_ptr, si.lines, du, G)
     return G
 
 
@@ -358,21 +396,28 @@ def _serial_twin(kernel, name: str):
     f = kernel.py_func
     g = types.FunctionType(f.__code__, f.__globals__, name, f.__defaults__, f.__closure__)
     g.__qualname__ = name
-    g.__doc__ = f"``{f.__name__}`` without threads (same numbers): the output layer's update."
+    g.__doc__ = (f"``{f.__name__}`` without threads (same numbers): the output layer's update, and the "
+                 f"hidden layer's when one numba thread is granted.")
     return njit(cache=True)(g)
 
 
-# The output layer (n_hid x n_out = 512 x 10 synapses) gains nothing from threads, and a parallel
-# kernel costs several times the compile time of a serial one (benchmarks/README.md, cold start):
-# its update runs the same source serially, so each parallel kernel is compiled for the hidden
-# layer's weight type only (int8 on the chip, float64 on the float twin).
+# A parallel kernel costs several times the compile time of a serial one (benchmarks/README.md,
+# cold start), and gains only with more than one numba thread: the output layer (n_hid x n_out =
+# 512 x 10 synapses) always runs serially, and the hidden layer does whenever one thread is
+# granted (``anp_emu.threads`` under load). So a parallel kernel is compiled only when it runs
+# with threads; it and its serial twin share the compiled per-thread work (``_sparse_rows``,
+# ``_dense_rows``).
 sparse_update_serial = _serial_twin(sparse_update, "sparse_update_serial")
 dense_update_serial = _serial_twin(dense_update, "dense_update_serial")
 
 
-def update_kernels(parallel: bool):
-    """(sparse, dense) update kernels: threaded (the hidden layer) or serial (the output layer)."""
-    return (sparse_update, dense_update) if parallel else (sparse_update_serial, dense_update_serial)
+def update_kernels(parallel: bool, n_threads: int):
+    """(sparse, dense) update kernels: threaded when ``parallel`` (the hidden layer) and more than
+    one numba thread is granted (``n_threads``, numba.get_num_threads()), else the serial twins
+    (same numbers)."""
+    if parallel and n_threads > 1:
+        return sparse_update, dense_update
+    return sparse_update_serial, dense_update_serial
 
 
 def dense_counts(du: np.ndarray, n_pre: int) -> int:
