@@ -26,8 +26,8 @@ FIRST_STEP = r"""
 import time, json, sys
 t0 = time.perf_counter()
 import numpy as np
-from anp_emu.config import ChipConfig
-from anp_emu.spec import ChipSpec
+from anp_emu.chip.config import ChipConfig
+from anp_emu.chip.spec import ChipSpec
 from anp_emu.learning.settings import LearningSettings
 t_import = time.perf_counter() - t0
 spec = ChipSpec()
@@ -36,7 +36,7 @@ cfg = ChipConfig(spec, rng.integers(-20, 21, (512, 1024)), rng.integers(-60, 61,
                  learning=LearningSettings(loss="tet"))
 x = (rng.random((39, 1024)) < 0.02).astype(np.uint8)
 t1 = time.perf_counter()
-from anp_emu.chip import Chip
+from anp_emu.chip.emulator import Chip
 from anp_emu.learning.engine import LearningEngine
 eng = LearningEngine(Chip(cfg))
 eng.train_step(x, 3)

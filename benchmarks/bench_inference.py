@@ -17,13 +17,13 @@ import time
 
 import numpy as np
 
-from anp_emu.codegen import use_full_vector_width
+from anp_emu.runtime.codegen import use_full_vector_width
 
 use_full_vector_width()          # first: numba fixes its code generation with the first kernel created
 
-from anp_emu.chip import Chip
-from anp_emu.config import ChipConfig
-from anp_emu.events import SpikeInput
+from anp_emu.chip.emulator import Chip
+from anp_emu.chip.config import ChipConfig
+from anp_emu.chip.events import SpikeInput
 
 
 def dense_numpy_forward(cfg: ChipConfig, x: np.ndarray, batched_input: bool = False):

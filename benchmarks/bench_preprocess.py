@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anp_emu.codegen import use_full_vector_width
+from anp_emu.runtime.codegen import use_full_vector_width
 
 use_full_vector_width()          # first: numba fixes its code generation with the first kernel created
 

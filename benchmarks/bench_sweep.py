@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-import anp_emu.sweep as sweep
+import anp_emu.experiments.sweep as sweep
 
 CELLS = (("local, 1 worker", "local", 1), ("local, 2 workers", "local", 2), ("dask LocalCluster, 2", "dask", 2))
 

@@ -21,16 +21,16 @@ import time
 import numba
 import numpy as np
 
-from anp_emu.codegen import use_full_vector_width
+from anp_emu.runtime.codegen import use_full_vector_width
 
 use_full_vector_width()          # first: numba fixes its code generation with the first kernel created
 
-from anp_emu.chip import Chip
-from anp_emu.events import SpikeInput
-from anp_emu.initialise import init_config
+from anp_emu.chip.emulator import Chip
+from anp_emu.chip.events import SpikeInput
+from anp_emu.chip.initialise import init_config
 from anp_emu.learning.engine import LearningEngine
 from anp_emu.learning.settings import LearningSettings
-from anp_emu.spec import ChipSpec
+from anp_emu.chip.spec import ChipSpec
 
 
 def dense_numpy_bptt(W1, W2, th1, th2, a1, a2, X, label, lr=1000.0, gain=10.0, tau=0.5, batched_input=False):

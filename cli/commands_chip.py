@@ -9,7 +9,7 @@ import click
 import numpy as np
 
 from anp_emu.cli.common import load_chip_config, refuse_existing, write_json
-from anp_emu.fileio import check_writable
+from anp_emu.files.fileio import check_writable
 from anp_emu.cli.main import main
 from anp_emu.errors import FileFormatError
 
@@ -31,7 +31,7 @@ def map_cmd(model, out, percentile, dt, report_path, as_json, force):
     """Map a float model (.npz or NIR .nir) onto the chip: quantise, check the design rules, report.
 
     Nothing is written unless every design rule holds."""
-    from anp_emu.config_io import save_config
+    from anp_emu.files.config_io import save_config
     from anp_emu.mapping.float_model import load_npz, load_nir
     from anp_emu.mapping.quantise import map_model
 

@@ -108,10 +108,10 @@ def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_over
     session or subject enters), for every rule and seed; the reference baselines (nearest centroid
     on MAV of 0.5 s windows, logistic regression, LDA) run on the same folds. Finished runs are
     skipped on a rerun. Prints per-fold accuracy and the mean ± sd."""
-    from anp_emu import sweep
+    from anp_emu.experiments import sweep
     from anp_emu.cli.commands_data import _parse_params
     from anp_emu.emg.crossval import fold_baselines, folds_of, split_dataset
-    from anp_emu.experiments.training import check_option
+    from anp_emu.experiments.train_run import check_option
 
     rule_list = [r.strip() for r in rules.split(",") if r.strip()]
     for r in rule_list:

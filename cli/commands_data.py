@@ -50,8 +50,8 @@ def _parse_params(items) -> dict:
 
 def _check_fits_the_chip(n_in: int, encoder: str, params: dict) -> None:
     """An event set with more input lines than ANP-I has (1024) could never be run: refused."""
-    from anp_emu import design_rules as dr
-    from anp_emu.spec import ANP1
+    from anp_emu.chip import design_rules as dr
+    from anp_emu.chip.spec import ANP1
 
     if n_in > ANP1.n_in:
         raise dr.violate(dr.SIZE_WITHIN_CHIP, f"encoder {encoder} {params or ''} input lines".replace(" ''", ""),

@@ -89,7 +89,7 @@ def energy_group():
 @click.option("-o", "--output", "outdir", type=click.Path(), default=None,
               help="Folder for CSV tables, energy.json, the energy table used and the plot (created if needed).")
 @click.option("--plot", "do_plot", is_flag=True, help="Also write energy_over_training.png to the output folder "
-              "(needs matplotlib: pip install 'anp-emu[plot]').")
+              "(needs matplotlib: pip install matplotlib).")
 @click.option("--preset", type=click.Choice(["paper"]), default=None,
               help="Learning settings and AFT step of a preset (paper: Wei et al. 2024 as printed; see anp train --help).")
 @click.option("--stbp-emulation", type=click.Choice(["dense", "event-input"]), default="dense", show_default=True,
@@ -110,7 +110,7 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
 
     Other subcommands: `anp energy summary RUN_DIR...` (averaged energy of training runs),
     `anp energy calibrate` (fit the unpublished op costs to the paper's 312 / 9320 nJ)."""
-    from anp_emu.energy.runner import measure_training, sample_order
+    from anp_emu.energy.measure import measure_training, sample_order
     from anp_emu.energy.report import PAPER_LEARNING_NJ, PAPER_POINT, frames_to_json, paper_learning_text, ratio, \
         write_frames
 
@@ -133,12 +133,12 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
     else:
         aux_frac = 0.3
         if preset:
-            from anp_emu.presets import preset as get_preset
+            from anp_emu.experiments.presets import preset as get_preset
 
             aux_frac = get_preset(preset).aux_frac(int(ds.T))
         cfg, init = initial_config(ds, None, seed, 0.05, aux_frac)
     if preset:
-        from anp_emu.presets import preset as get_preset
+        from anp_emu.experiments.presets import preset as get_preset
 
         p = get_preset(preset)
         cfg = p.apply_config(cfg, int(ds.T)).replace(learning=p.apply_settings(cfg.learning))
@@ -251,8 +251,8 @@ def run_counters(run_dir: Path):
     counters.csv (every counter of both layers summed over each epoch)."""
     import numpy as np
 
-    from anp_emu.counters import LAYERS, NAMES, Counters
-    from anp_emu.spec import ChipSpec
+    from anp_emu.chip.counters import LAYERS, NAMES, Counters
+    from anp_emu.chip.spec import ChipSpec
 
     summary, log, counts = _read_run(run_dir)
     try:
@@ -278,7 +278,7 @@ def run_energy(run_dir: Path, table, points) -> tuple[dict, pd.DataFrame]:
     """Per epoch and averaged over every sample of every epoch: the learning, inference and total
     energy per training sample of one `anp train` run at each operating point of ``points``
     (re-priced from counters.csv)."""
-    from anp_emu.counters import Counters
+    from anp_emu.chip.counters import Counters
     from anp_emu.energy.report import ENERGY_FIGURES, energy_per_sample, learning_pct
 
     summary, log, spec, T, epochs = run_counters(run_dir)
@@ -454,7 +454,7 @@ def energy_calibrate_cmd(fit, input_events, hidden_activity, output_activity, wr
         counts = counts_from_ops(frame, str(p))
         assumption = {"counts": str(p)}
     elif run_dirs:
-        from anp_emu.counters import Counters
+        from anp_emu.chip.counters import Counters
 
         counts = {}
         for d in run_dirs:

@@ -86,13 +86,13 @@ def _matplotlib():
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise InputError("--plot", "needs matplotlib", hint="pip install 'anp-emu[plot]'") from None
+        raise InputError("--plot", "needs matplotlib", hint="pip install matplotlib") from None
     return plt
 
 
 def _plot(summary, path) -> None:
     plt = _matplotlib()
-    from anp_emu.fileio import atomic_write_bytes
+    from anp_emu.files.fileio import atomic_write_bytes
     import io
 
     fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))

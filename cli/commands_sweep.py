@@ -96,7 +96,7 @@ def sweep_cmd(spec, outdir, workers, executor, scheduler, as_json, do_plot, prog
     [fixed]
     epochs = 3
     """
-    from anp_emu import sweep
+    from anp_emu.experiments import sweep
 
     if scheduler is not None:
         executor = "dask"
@@ -121,7 +121,7 @@ def plot_accuracy_energy(table, arms, path: Path) -> None:
     """Test accuracy vs learning energy per training sample, one colour per arm (runs as points,
     arm means with sd error bars)."""
     from anp_emu.energy.plot import _pyplot
-    from anp_emu.fileio import atomic_path
+    from anp_emu.files.fileio import atomic_path
 
     plt = _pyplot()
     ok = table[table["status"] == "ok"]
@@ -158,7 +158,7 @@ def ablation_spec(dataset, epochs: int | None, seeds: list[int], loss: str | Non
     """The Fig. 5-style ablation as a sweep: four arms (MPD-ED with aux-neuron AFT, with the ideal
     AFT-LIF of the float twin, without AFT; STBP) crossed with ``seeds``. Each seed gives every
     arm the same split and initial weights (those of ``anp train --seed``)."""
-    from anp_emu import sweep
+    from anp_emu.experiments import sweep
 
     fixed = {"operating_point": point}
     fixed.update({k: v for k, v in (("epochs", epochs), ("loss", loss), ("preset", preset)) if v is not None})
@@ -205,7 +205,7 @@ def ablation_cmd(dataset, outdir, epochs, seed, n_seeds, point, loss, preset, wo
     the ideal AFT-LIF (float twin), without AFT, and STBP — accuracy and energy per sample, mean
     ± sd over seeds. A preset of `anp sweep`: runs in parallel, and an interrupted ablation
     continues where it stopped."""
-    from anp_emu import sweep
+    from anp_emu.experiments import sweep
     from anp_emu.cli.common import load_dataset, write_csv, write_json
     from anp_emu.cli.commands_train import energy_model_for
 
@@ -232,7 +232,7 @@ def ablation_cmd(dataset, outdir, epochs, seed, n_seeds, point, loss, preset, wo
 
 def _plot_ablation(table, path: Path) -> None:
     from anp_emu.energy.plot import _pyplot
-    from anp_emu.fileio import atomic_path
+    from anp_emu.files.fileio import atomic_path
 
     plt = _pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
@@ -261,7 +261,7 @@ def warmup_cmd(as_json):
 
     import numpy as np
 
-    from anp_emu.warmup import compile_kernels
+    from anp_emu.runtime.warmup import compile_kernels
 
     t0 = time.perf_counter()
     rows = compile_kernels(None if as_json else (lambda name, s: click.echo(f"{name:28s} {s:6.1f} s", err=True)))

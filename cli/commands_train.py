@@ -13,7 +13,7 @@ from anp_emu.cli.common import (CLI_LOSS, SEED, err_stream, initial_config, load
                                 write_csv, write_json)
 from anp_emu.cli.main import main
 from anp_emu.errors import FileFormatError, InputError
-from anp_emu.training import ENERGY_FIGURES
+from anp_emu.experiments.trainer import ENERGY_FIGURES
 
 
 # ----------------------------------------------------------------------------- shared pieces
@@ -67,7 +67,7 @@ PRESET_OPTION = click.option(
     "--preset", type=click.Choice(["paper"]), default=None,
     help="paper: Wei et al. 2024 as printed - Eq. 21 (temporal window 1), reset path on, TET with its MSE term "
          "(lambda 1e-3), AFT step theta0/T (aux weight round(theta/T)), cosine lr, 50 epochs. Options given "
-         "explicitly win. See anp_emu/presets.py and docs/energy.md.")
+         "explicitly win. See anp_emu/experiments/presets.py and docs/energy.md.")
 
 # click parameter -> (LearningSettings | TrainOptions field) that a preset may set
 _PRESET_PARAMS = {"temporal": "temporal_path", "temporal_window": "temporal_window", "reset_path": "reset_path",
@@ -91,7 +91,7 @@ def preset_values(name, T: int, **given) -> dict:
     the click parameter names of ``_PRESET_PARAMS`` present in ``given``."""
     if name is None:
         return dict(given)
-    from anp_emu.presets import preset
+    from anp_emu.experiments.presets import preset
 
     p = preset(name)
     explicit = explicit_params()
@@ -110,7 +110,7 @@ def preset_config(name, cfg, T: int, aux_given: bool = False):
     """``cfg`` with the preset's aux weights (theta0/T), unless --aux-frac was given."""
     if name is None or aux_given:
         return cfg
-    from anp_emu.presets import preset
+    from anp_emu.experiments.presets import preset
 
     return preset(name).apply_config(cfg, T)
 
@@ -195,7 +195,7 @@ RULE_CHOICES = ["mpd-ed", "stbp", "std-ed", "ebp"]
 def rule_leak_shift(rule):
     """The leak setting a rule's random init is calibrated for: STD-ED's IF neuron has the leak off."""
     from anp_emu.learning.engine import RULES
-    from anp_emu.spec import LEAK_OFF
+    from anp_emu.chip.spec import LEAK_OFF
 
     return LEAK_OFF if getattr(RULES[rule], "leak_free", False) else None
 
@@ -238,8 +238,8 @@ def make_run_outdir(outdir, spec, *, resume: bool = False, force: bool = False) 
 def run_training(ds, cfg, settings, options, point, progress, outdir: Path | None, resume: bool = False,
                  split_args=None, quiet: bool = False):
     """Train; write checkpoint.h5, log.csv, config.h5 and summary.json to ``outdir``. Returns the trainer."""
-    from anp_emu.checkpoint import load_checkpoint_into
-    from anp_emu.training import Trainer
+    from anp_emu.files.checkpoint import load_checkpoint_into
+    from anp_emu.experiments.trainer import Trainer
 
     train, test = split_args
     model = energy_model_for(point)
@@ -275,7 +275,7 @@ def run_training(ds, cfg, settings, options, point, progress, outdir: Path | Non
             "spec": trainer.config.spec.to_dict(), "epochs": trainer.counted_epochs,
             "n_samples": trainer.counters_total.n_samples, "counters": trainer.counters_total.as_dict()})
     if outdir and options.precision == "int":
-        from anp_emu.config_io import save_config
+        from anp_emu.files.config_io import save_config
 
         save_config(trainer.trained_config(), outdir / "config.h5")
     return trainer
@@ -365,7 +365,7 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, fo
     Writes an atomic checkpoint after each epoch (Ctrl-C keeps the last one; --resume continues
     bit-identically), a per-epoch log (loss, accuracies, spike activity, SOPs and energy per
     sample) and the trained integer config."""
-    from anp_emu.training import TrainOptions
+    from anp_emu.experiments.trainer import TrainOptions
 
     if aft == "ideal" and precision != "float":
         raise InputError("--aft ideal", "the ideal AFT-LIF neuron exists only in the float twin",
@@ -459,10 +459,10 @@ def eval_cmd(config, dataset, split, side, fold, folds, test_subjects, train_fra
 
     The events are re-encoded with the encoder calibration the training run fitted on its training
     part (encoding.json beside CONFIG), so evaluation sees what training saw."""
-    from anp_emu.chip import Chip
+    from anp_emu.chip.emulator import Chip
     from anp_emu.emg.crossval import folds_of
     from anp_emu.energy.report import energy_per_sample
-    from anp_emu.evaluate import evaluate
+    from anp_emu.experiments.evaluate import evaluate
     from anp_emu.experiments.splits import select_fold
 
     cfg = load_chip_config(config)
@@ -546,8 +546,8 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress, as_json):
     from anp_emu.emg.pipeline import preprocess
     from anp_emu.emg.synthetic import write_synthetic_dataset
     from anp_emu.energy.report import PAPER_LEARNING_NJ, format_headline, headline_table
-    from anp_emu.energy.runner import measure_training
-    from anp_emu.training import TrainOptions
+    from anp_emu.energy.measure import measure_training
+    from anp_emu.experiments.trainer import TrainOptions
 
     t_start = time.perf_counter()
 
@@ -580,8 +580,8 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress, as_json):
     trainer = run_training(ds, cfg, settings, options, "0.56V", progress, make_outdir(out / "train"),
                            split_args=(train, test))
     say("[4/5] evaluation of the trained chip on the test split")
-    from anp_emu.chip import Chip
-    from anp_emu.evaluate import evaluate
+    from anp_emu.chip.emulator import Chip
+    from anp_emu.experiments.evaluate import evaluate
 
     res = evaluate(Chip(trainer.trained_config()), test)
     say(res.confusion.to_string())

@@ -28,7 +28,7 @@ def load_chip_config(path):
     p = Path(path)
     if not p.exists():
         raise FileFormatError(p, "file not found")
-    from anp_emu.config_io import load_config
+    from anp_emu.files.config_io import load_config
 
     return load_config(p)
 
@@ -45,9 +45,9 @@ def initial_config(ds_train, chip_path, seed: int, target_hidden: float, aux_fra
     import numpy as np
 
     from anp_emu.errors import InputError
-    from anp_emu.initialise import init_config
+    from anp_emu.chip.initialise import init_config
     from anp_emu.learning.settings import LearningSettings
-    from anp_emu.spec import ChipSpec
+    from anp_emu.chip.spec import ChipSpec
 
     if chip_path:
         cfg = load_chip_config(chip_path)
@@ -65,7 +65,7 @@ def initial_config(ds_train, chip_path, seed: int, target_hidden: float, aux_fra
 def make_outdir(path, need_bytes: int = 0) -> Path:
     """Create the output folder ``path`` (and its parents) if needed and check, before any long
     work, that a file can be written in it and ``need_bytes`` are free. Errors name ``path``."""
-    from anp_emu.fileio import check_writable
+    from anp_emu.files.fileio import check_writable
 
     out = Path(path)
     for p in (out, *out.parents):
@@ -91,13 +91,13 @@ def refuse_existing(path, force: bool, option: str = "--force") -> None:
 
 
 def write_json(path, obj) -> None:
-    from anp_emu.fileio import atomic_write_text
+    from anp_emu.files.fileio import atomic_write_text
 
     atomic_write_text(path, json.dumps(obj, indent=1, default=_default) + "\n")
 
 
 def write_csv(path, df) -> None:
-    from anp_emu.fileio import atomic_write_text
+    from anp_emu.files.fileio import atomic_write_text
 
     atomic_write_text(path, df.to_csv(index=False))
 

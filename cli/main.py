@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from anp_emu.codegen import apply_default
+from anp_emu.runtime.codegen import apply_default
 from anp_emu.errors import AnpError
 
 apply_default()                  # before any kernel is created (import anp_emu did it already)
@@ -39,7 +39,7 @@ def main():
 
     Threads: numba gets the cores other processes leave free, re-checked every epoch
     (ANP_THREADING=numba or NUMBA_NUM_THREADS=N keep numba's own or a fixed count)."""
-    from anp_emu.threads import enable_auto
+    from anp_emu.runtime.threads import enable_auto
 
     enable_auto()
 

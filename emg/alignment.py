@@ -16,7 +16,7 @@ import numpy as np
 
 from anp_emu.errors import InputError
 
-from .ceolini import N_CHANNELS
+from anp_emu.emg.ceolini import N_CHANNELS
 
 
 def _pattern(mav: np.ndarray) -> np.ndarray:
@@ -103,7 +103,7 @@ def align_sessions(ds, train_idx):
         shifts[f"subject{s:02d}_session{k:02d}"] = shift
         if shift:
             rotate_features(feats, np.flatnonzero((ds.subject == s) & (ds.session == k)), shift)
-    from .dataset import EventDataset
+    from anp_emu.emg.dataset import EventDataset
 
     params = {**ds.encoder_params, "alignment": {"method": "cyclic channel shift to the training sessions' pattern",
                                                   "shifts": shifts}}

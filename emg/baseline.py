@@ -76,8 +76,8 @@ class BaselineResult:
 
 
 def _features(data):
-    from .ceolini import TrialSet, load_raw_folder
-    from .dataset import EventDataset
+    from anp_emu.emg.ceolini import TrialSet, load_raw_folder
+    from anp_emu.emg.dataset import EventDataset
     if isinstance(data, EventDataset):
         return event_count_features(data), np.asarray(data.labels), len(data.class_names), "event counts per line"
     if not isinstance(data, TrialSet):

@@ -16,7 +16,7 @@ import numpy as np
 from anp_emu.errors import InputError
 from anp_emu.experiments.splits import SPLITS, Fold, make_folds, select_fold
 
-from .dataset import EventDataset
+from anp_emu.emg.dataset import EventDataset
 
 SPLIT_CHOICES = SPLITS + ("subjects",)   # "subjects": the given --test-subjects are the test set
 
@@ -57,7 +57,7 @@ def split_dataset(ds: EventDataset, split: str = "random", fold=None, *, seed: i
                     fold)
     enc = ds
     if align:
-        from .alignment import align_sessions
+        from anp_emu.emg.alignment import align_sessions
         enc = align_sessions(ds, f.train)
     if refit and enc.features is not None:
         enc = enc.recalibrated(f.train, fitted_on=f"training split {f.name} ({len(f.train)} samples)")
@@ -94,7 +94,7 @@ def fold_baselines(ds: EventDataset, fold: Fold) -> dict:
         x = mav_features(ds)
         lx = np.log1p(x)
     else:   # events only (the pickle): spike counts per input line
-        from .baseline import event_count_features
+        from anp_emu.emg.baseline import event_count_features
         lx = event_count_features(ds)
         x = np.expm1(lx)
     y = ds.labels

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from anp_emu.errors import FileFormatError, InputError
-from anp_emu.events import SpikeInput
-from anp_emu.fileio import attr_str, attr_value, check_keys, h5_reader, h5_writer, read_array
+from anp_emu.chip.events import SpikeInput
+from anp_emu.files.fileio import attr_str, attr_value, check_keys, h5_reader, h5_writer, read_array
 
 FORMAT = "anp-emu-events"
 VERSION = 2          # 2: optional /features group (the encoder's pre-threshold values) and @feature_kind
@@ -165,7 +165,7 @@ class EventDataset:
     def with_calibration(self, calibration: dict) -> "EventDataset":
         """The same samples re-encoded from their features with ``calibration`` (a dict as in
         ``encoder_params["calibration"]``)."""
-        from .encoders import apply_calibration
+        from anp_emu.emg.encoders import apply_calibration
 
         if self.features is None:
             raise InputError("dataset.features", "this dataset keeps no encoder features: it cannot be re-encoded",
@@ -180,7 +180,7 @@ class EventDataset:
         """Every sample re-encoded with the encoder fitted on the samples ``fit_idx`` only (the
         training part of a split: no statistic of the other samples enters). A dataset without
         features (the pickle's events, a version 1 file) is returned unchanged."""
-        from .encoders import fit_calibration
+        from anp_emu.emg.encoders import fit_calibration
 
         if self.features is None:
             return self

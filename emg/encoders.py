@@ -38,9 +38,9 @@ import numba
 import numpy as np
 
 from anp_emu.errors import InputError
-from anp_emu.events import SpikeInput
+from anp_emu.chip.events import SpikeInput
 
-from .ceolini import N_CHANNELS, NOMINAL_FS
+from anp_emu.emg.ceolini import N_CHANNELS, NOMINAL_FS
 
 ENCODERS = ("chip", "delta")
 

@@ -14,9 +14,9 @@ import numpy as np
 
 from anp_emu.errors import FileFormatError, InputError
 
-from .ceolini import NOMINAL_FS, PickleEvents, TrialSet, load_pickle, load_raw_folder
-from .dataset import EventDataset
-from .encoders import ENCODERS, Encoded, encode_trials
+from anp_emu.emg.ceolini import NOMINAL_FS, PickleEvents, TrialSet, load_pickle, load_raw_folder
+from anp_emu.emg.dataset import EventDataset
+from anp_emu.emg.encoders import ENCODERS, Encoded, encode_trials
 
 PICKLE_WINDOW_S = 2.0   # s, binning window of the pickle's (cropped, 2 s) trials
 
@@ -41,7 +41,7 @@ def load_source(src, fs_overrides=None, on_irregular: str = "keep",
 
 def count_sessions(src) -> int:
     """Number of raw sessions in ``src`` (for a progress bar; 0 for a pickle)."""
-    from .ceolini import find_sessions
+    from anp_emu.emg.ceolini import find_sessions
     p = Path(src)
     return len(find_sessions(p)) if p.is_dir() else 0
 

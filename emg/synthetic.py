@@ -33,9 +33,9 @@ from typing import Callable, Mapping
 import numpy as np
 
 from anp_emu.errors import FileFormatError, InputError
-from anp_emu.fileio import temp_path_beside
+from anp_emu.files.fileio import temp_path_beside
 
-from .ceolini import CLASS_NAMES, EMG_MAX, EMG_MIN, FS_LIMITS, N_CHANNELS, NOMINAL_FS, REST_LABEL
+from anp_emu.emg.ceolini import CLASS_NAMES, EMG_MAX, EMG_MIN, FS_LIMITS, N_CHANNELS, NOMINAL_FS, REST_LABEL
 
 # Anatomical activation templates (rows: pinky, elle, yo, index, thumb; columns: Myo channels
 # 0-7 around the forearm). Values are relative activation 0..1.

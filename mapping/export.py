@@ -2,9 +2,9 @@
 
 Formats (every write atomic: a temporary file or folder, then rename; an existing output is
 replaced only with ``force``). Each carries the learning settings and the config's content
-checksum (:func:`anp_emu.config_io.config_checksum`), so a reload is the same network or an error:
+checksum (:func:`anp_emu.files.config_io.config_checksum`), so a reload is the same network or an error:
 
-- ``h5``  the chip config format (:mod:`anp_emu.config_io`).
+- ``h5``  the chip config format (:mod:`anp_emu.files.config_io`).
 - ``npz`` ``format``/``version`` (2), ``w_hid``/``w_out`` (int16), ``theta_hid``, ``theta_out``,
   ``w_aux_hid``, ``w_aux_out`` (int64), ``scale_hid``, ``scale_out`` (float64), ``spec_<field>``,
   ``learning`` (JSON text) and ``sha256``.
@@ -37,13 +37,13 @@ from pathlib import Path
 
 import numpy as np
 
-from anp_emu.config import ChipConfig
-from anp_emu.config_io import config_checksum, load_config, save_config
+from anp_emu.chip.config import ChipConfig
+from anp_emu.files.config_io import config_checksum, load_config, save_config
 from anp_emu.errors import AnpError, ConfigKeyError, FileFormatError, InputError
-from anp_emu.fileio import atomic_path, atomic_write_text, temp_path_beside, user_umask
-from anp_emu.spec import ChipSpec
+from anp_emu.files.fileio import atomic_path, atomic_write_text, temp_path_beside, user_umask
+from anp_emu.chip.spec import ChipSpec
 
-from .float_model import require_nir
+from anp_emu.mapping.float_model import require_nir
 
 FORMATS = ("h5", "npz", "csv", "c", "nir", "netx")
 NETX_FORMAT = "anp-emu-chip-netx"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anp_emu import design_rules as dr
+from anp_emu.chip import design_rules as dr
 from anp_emu.errors import ConfigKeyError, DesignRuleError, FileFormatError, InputError
 
 NPZ_REQUIRED = ("w_hid", "w_out", "theta_hid", "theta_out")

@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from anp_emu import design_rules as dr
-from anp_emu.chip import Chip
-from anp_emu.config import ChipConfig
+from anp_emu.chip import design_rules as dr
+from anp_emu.chip.emulator import Chip
+from anp_emu.chip.config import ChipConfig
 from anp_emu.errors import InputError
-from anp_emu.spec import LEAK_OFF, MAX_LEAK_SHIFT, ChipSpec
+from anp_emu.chip.spec import LEAK_OFF, MAX_LEAK_SHIFT, ChipSpec
 
-from .float_model import FloatModel
+from anp_emu.mapping.float_model import FloatModel
 
 
 def nearest_leak_shift(tau: float) -> int:

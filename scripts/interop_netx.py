@@ -25,10 +25,10 @@ for _name in ("torchvision", "torchvision.ops", "torchvision.transforms", "torch
 def main():
     from lava.lib.dl.netx import hdf5
 
-    from anp_emu.chip import Chip
-    from anp_emu.config import ChipConfig
+    from anp_emu.chip.emulator import Chip
+    from anp_emu.chip.config import ChipConfig
     from anp_emu.mapping.export import export_config, import_config
-    from anp_emu.spec import ChipSpec
+    from anp_emu.chip.spec import ChipSpec
 
     t0 = time.perf_counter()
     base = ChipConfig.random(ChipSpec(n_in=40, n_hid=20, n_out=5), seed=0, w_aux_hid=15, w_aux_out=20,

@@ -60,14 +60,14 @@ def main():
     args = ap.parse_args()
     import nir
 
-    from anp_emu.chip import Chip
+    from anp_emu.chip.emulator import Chip
     from anp_emu.emg.pipeline import preprocess
     from anp_emu.emg.synthetic import write_synthetic_dataset
-    from anp_emu.initialise import init_config
+    from anp_emu.chip.initialise import init_config
     from anp_emu.learning.settings import LearningSettings
     from anp_emu.mapping.export import export_config, nir_graph
-    from anp_emu.spec import ChipSpec
-    from anp_emu.training import Trainer, TrainOptions
+    from anp_emu.chip.spec import ChipSpec
+    from anp_emu.experiments.trainer import Trainer, TrainOptions
 
     t0 = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="anp-interop-"))

@@ -53,7 +53,7 @@ def breakdown(runs: dict, seed: int) -> list[str]:
     """Where the learning energy goes (0.56 V): per learning counter, count and nJ per sample,
     and the static share, of each rule's run of ``seed`` (counts averaged over training)."""
     from anp_emu.cli.commands_energy import run_counters
-    from anp_emu.counters import Counters
+    from anp_emu.chip.counters import Counters
     from anp_emu.energy.model import default_table
     from anp_emu.energy.report import run_report
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from anp_emu.config import ChipConfig
-from anp_emu.spec import ChipSpec
+from anp_emu.chip.config import ChipConfig
+from anp_emu.chip.spec import ChipSpec
 
 
 def make_config(w_hid, w_out, theta_hid, theta_out, aux_hid=0, aux_out=0, **spec_kw):

@@ -1,7 +1,7 @@
 """Small synthetic tasks shared by the learning tests (importable: pytest puts tests/ on sys.path)."""
 import numpy as np
 
-from anp_emu.events import SpikeInput
+from anp_emu.chip.events import SpikeInput
 
 
 def separable_task(seed, n=240, T=20, n_in=64, k=4):
@@ -21,7 +21,7 @@ def separable_task(seed, n=240, T=20, n_in=64, k=4):
 def train_on_task(cfg, settings, train, test, epochs: int = 4):
     """Train ``cfg`` on the int chip sample by sample (seeded orders); returns (test accuracy,
     summed counters of every training step)."""
-    from anp_emu.chip import Chip
+    from anp_emu.chip.emulator import Chip
     from anp_emu.learning.engine import LearningEngine
 
     chip = Chip(cfg)

@@ -18,10 +18,10 @@ import pytest
 from click.testing import CliRunner
 
 from anp_emu.cli.main import main
-from anp_emu.config import ChipConfig
-from anp_emu.config_io import save_config
-from anp_emu.fileio import CHECKSUM_ATTR, h5_content_sha256
-from anp_emu.spec import ChipSpec
+from anp_emu.chip.config import ChipConfig
+from anp_emu.files.config_io import save_config
+from anp_emu.files.fileio import CHECKSUM_ATTR, h5_content_sha256
+from anp_emu.chip.spec import ChipSpec
 from tasks import separable_dataset, separable_task
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from anp_emu.chip import Chip
-from anp_emu.events import SpikeInput
+from anp_emu.chip.emulator import Chip
+from anp_emu.chip.events import SpikeInput
 from conftest import make_config
 
 BIG = 30000  # a threshold the output never reaches

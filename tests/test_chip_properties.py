@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from anp_emu.chip import Chip
-from anp_emu.config import ChipConfig
+from anp_emu.chip.emulator import Chip
+from anp_emu.chip.config import ChipConfig
 from anp_emu.errors import InputError
-from anp_emu.events import SpikeInput, as_spike_input
-from anp_emu.spec import ChipSpec
+from anp_emu.chip.events import SpikeInput, as_spike_input
+from anp_emu.chip.spec import ChipSpec
 
 
 def random_config(seed, n_in, n_hid, n_out, v_bits=10, aux=3):
@@ -133,7 +133,7 @@ def test_hidden_events_are_the_hidden_raster(seed, density, record):
 def test_synaptic_sums_are_exact_past_the_int16_partial_sums(seed, w_bits_hid, w_bits_out):
     # 600 input events and 100 hidden spikes in one step, every weight at +-2^(b-1): far more rows
     # than one int16 partial sum holds (255 of 8 bits, 63 of 10), so the grouping must carry.
-    from anp_emu.arithmetic import partial_sum_group
+    from anp_emu.chip.arithmetic import partial_sum_group
     rng = np.random.default_rng(seed)
     spec = ChipSpec(n_in=600, n_hid=100, n_out=3, w_bits_hid=w_bits_hid, w_bits_out=w_bits_out, v_bits=32)
     lo_h, hi_h = spec.w_range(0)

@@ -1,4 +1,4 @@
-"""The vector-width choice of anp_emu.codegen: when it applies, what it asks numba for, and that
+"""The vector-width choice of anp_emu.runtime.codegen: when it applies, what it asks numba for, and that
 the anp command really compiles with it (numba fixes its code generation with the first kernel
 created, so the order of imports decides)."""
 import os
@@ -9,7 +9,7 @@ import numba
 import pytest
 from llvmlite import binding as llvm
 
-from anp_emu import codegen
+from anp_emu.runtime import codegen
 
 
 class FakeFeatures(dict):
@@ -62,10 +62,10 @@ def _fresh_python(code, cwd):
 
 
 def test_importing_the_package_creates_no_kernel(tmp_path):
-    out = _fresh_python("import anp_emu, anp_emu.codegen, anp_emu.errors, anp_emu.spec\n"
-                        "print(anp_emu.codegen.code_generation_fixed())\n"
+    out = _fresh_python("import anp_emu, anp_emu.runtime.codegen, anp_emu.errors, anp_emu.chip.spec\n"
+                        "print(anp_emu.runtime.codegen.code_generation_fixed())\n"
                         "from anp_emu import SpikeInput\n"
-                        "print(anp_emu.codegen.code_generation_fixed(), SpikeInput.__name__)", tmp_path)
+                        "print(anp_emu.runtime.codegen.code_generation_fixed(), SpikeInput.__name__)", tmp_path)
     assert out == ["False", "True", "SpikeInput"]
 
 
@@ -83,7 +83,7 @@ def test_the_anp_command_compiles_at_full_width_where_it_applies(tmp_path):
 def test_the_python_api_and_the_command_share_one_code_generation(tmp_path):
     """One on-disk cache for both: a library session compiles with the command's CPU features,
     and ANP_VECTOR_WIDTH=llvm (read by both) keeps numba's default instead."""
-    code = ("import numba, anp_emu{}\nfrom anp_emu.kernels import forward\n"
+    code = ("import numba, anp_emu{}\nfrom anp_emu.chip.kernels import forward\n"
             "print(repr(numba.config.CPU_FEATURES).replace(' ', ''))")
     api = _fresh_python(code.format(""), tmp_path)
     cli = _fresh_python(code.format(", anp_emu.cli.main"), tmp_path)

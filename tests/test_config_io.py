@@ -2,11 +2,11 @@ import h5py
 import numpy as np
 import pytest
 
-from anp_emu.config import ChipConfig
-from anp_emu.config_io import load_config, save_config
+from anp_emu.chip.config import ChipConfig
+from anp_emu.files.config_io import load_config, save_config
 from anp_emu.errors import ConfigKeyError, DesignRuleError, FileFormatError
 from anp_emu.learning.settings import LearningSettings
-from anp_emu.spec import ChipSpec
+from anp_emu.chip.spec import ChipSpec
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def _corrupt(tmp_path, cfg, fn, restamp=True):
     """``cfg`` saved, then changed by ``fn``; with ``restamp`` the content checksum is recomputed,
     as a file written wrongly by another tool would carry a consistent one, so each field's own
     check is what answers."""
-    from anp_emu.fileio import h5_content_sha256
+    from anp_emu.files.fileio import h5_content_sha256
 
     p = tmp_path / "c.h5"
     save_config(cfg, p)
@@ -86,7 +86,7 @@ def test_truncated_and_missing_files(tmp_path, cfg):
 
 def test_failed_write_leaves_no_file(tmp_path, cfg, monkeypatch):
     p = tmp_path / "c.h5"
-    import anp_emu.config_io as cio
+    import anp_emu.files.config_io as cio
 
     def boom(*a, **k):
         raise RuntimeError("disk full")

@@ -3,11 +3,11 @@ import nir
 import numpy as np
 import pytest
 
-from anp_emu import design_rules as dr
-from anp_emu.config import ChipConfig
+from anp_emu.chip import design_rules as dr
+from anp_emu.chip.config import ChipConfig
 from anp_emu.errors import DesignRuleError
 from anp_emu.mapping.float_model import FloatModel, load_nir
-from anp_emu.spec import ChipSpec
+from anp_emu.chip.spec import ChipSpec
 
 S = ChipSpec(n_in=4, n_hid=3, n_out=2)
 W1, W2 = np.zeros((3, 4), int), np.zeros((2, 3), int)

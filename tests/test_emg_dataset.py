@@ -5,7 +5,7 @@ import pytest
 
 from anp_emu.emg.dataset import EventDataset
 from anp_emu.errors import ConfigKeyError, FileFormatError, InputError
-from anp_emu.events import SpikeInput
+from anp_emu.chip.events import SpikeInput
 
 NAMES = ["pinky", "elle", "yo", "index", "thumb"]
 

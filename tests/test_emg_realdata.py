@@ -121,9 +121,9 @@ def test_splits_have_no_overlap_and_cover_everything():
 
 
 def test_five_class_data_never_predicts_an_unused_output(raw_small):
-    from anp_emu.chip import Chip
-    from anp_emu.config import ChipConfig
-    from anp_emu.evaluate import evaluate
+    from anp_emu.chip.emulator import Chip
+    from anp_emu.chip.config import ChipConfig
+    from anp_emu.experiments.evaluate import evaluate
     from anp_emu.learning.engine import LearningEngine
 
     ds = preprocess(raw_small)

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 
 from anp_emu.cli import commands_energy
 from anp_emu.cli.main import main
-from anp_emu.counters import NAMES, Counters
-from anp_emu.energy import runner
+from anp_emu.chip.counters import NAMES, Counters
+from anp_emu.energy import measure as runner
 from anp_emu.energy.model import default_table
-from anp_emu.events import SpikeInput
+from anp_emu.chip.events import SpikeInput
 
 
 class FakeDataset:

@@ -4,12 +4,12 @@ import math
 import numpy as np
 import pytest
 
-from anp_emu.chip import Chip
-from anp_emu.counters import Counters, new_counts, NAMES
+from anp_emu.chip.emulator import Chip
+from anp_emu.chip.counters import Counters, new_counts, NAMES
 from anp_emu.energy.complexity import (activity_from_counters, complexity, complexity_from_counters, paper_table3,
                                        reduction, terms, truncate_pct)
 from anp_emu.errors import InputError
-from anp_emu.spec import ChipSpec
+from anp_emu.chip.spec import ChipSpec
 from conftest import make_config
 
 

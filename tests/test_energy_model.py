@@ -5,14 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from anp_emu.chip import Chip
-from anp_emu.config import ChipConfig
-from anp_emu.counters import NAMES, Counters, new_counts
+from anp_emu.chip.emulator import Chip
+from anp_emu.chip.config import ChipConfig
+from anp_emu.chip.counters import NAMES, Counters, new_counts
 from anp_emu.energy.model import (COST_NAMES, EnergyTable, default_table, load_table, resolve_table, save_table,
                                   table_from_dict)
 from anp_emu.energy.report import compare, energy_per_sample, ratio, run_report
 from anp_emu.errors import AnpError, ConfigKeyError, FileFormatError, InputError
-from anp_emu.spec import ChipSpec
+from anp_emu.chip.spec import ChipSpec
 
 # tiny net 4-3-2; leak_shift 1, hidden aux 1
 W_HID = [[5, 0, 3, -2],

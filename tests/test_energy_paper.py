@@ -14,8 +14,8 @@ from anp_emu.energy.report import energy_per_sample
 from anp_emu.errors import InputError
 from anp_emu.learning.loss import tet_loss, tet_mse_loss
 from anp_emu.learning.settings import LearningSettings
-from anp_emu.presets import PAPER, aux_step_weight, preset
-from anp_emu.spec import ChipSpec
+from anp_emu.experiments.presets import PAPER, aux_step_weight, preset
+from anp_emu.chip.spec import ChipSpec
 from test_training import dataset, make_trainer  # noqa: F401  (module fixture)
 
 
@@ -207,7 +207,7 @@ def test_train_with_the_paper_preset_records_it_and_explicit_options_win(tmp_pat
     st = s["settings"]
     assert (st["temporal_window"], st["reset_path"], st["loss"], st["tet_lambda"]) == (1, True, "tet", 1e-3)
     assert s["options"]["schedule"] == "cosine"
-    from anp_emu.config_io import load_config
+    from anp_emu.files.config_io import load_config
 
     cfg = load_config(out / "config.h5")
     assert cfg.w_aux_hid == aux_step_weight(cfg.theta_hid, dataset.T, cfg.spec.w_range(0)[1])

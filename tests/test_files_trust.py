@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from anp_emu.cli.main import main
-from anp_emu.config import ChipConfig
-from anp_emu.config_io import save_config
+from anp_emu.chip.config import ChipConfig
+from anp_emu.files.config_io import save_config
 from anp_emu.errors import FileFormatError
 from anp_emu.mapping.export import export_config, import_config
-from anp_emu.spec import ChipSpec
+from anp_emu.chip.spec import ChipSpec
 
 
 def small_config(seed=0):
@@ -108,7 +108,7 @@ def test_train_into_an_earlier_run_is_refused_without_resume_or_force(tmp_path, 
 
 
 def test_resume_with_more_epochs_extends_a_finished_run_bit_identically(tmp_path, events_file):
-    from anp_emu.config_io import load_config
+    from anp_emu.files.config_io import load_config
 
     a, b = tmp_path / "a", tmp_path / "b"
     assert train(events_file, a, "--epochs", "2", "--schedule", "constant").exit_code == 0
@@ -150,7 +150,7 @@ def test_a_damaged_checkpoint_is_refused_and_the_good_config_stays(tmp_path, eve
 
 
 def test_a_damaged_config_is_one_clear_error(tmp_path, config_file):
-    from anp_emu.config_io import load_config
+    from anp_emu.files.config_io import load_config
 
     assert load_config(config_file).equals(small_config())
     _zero_some_weights(config_file, "layer/0/weight")
@@ -175,7 +175,7 @@ def _read_only_folder(monkeypatch):
 
 def test_an_unwritable_output_folder_fails_before_training_and_names_the_users_path(tmp_path, events_file,
                                                                                      monkeypatch):
-    from anp_emu.training import Trainer
+    from anp_emu.experiments.trainer import Trainer
 
     def no_training(self, *a, **k):
         raise AssertionError("training started before the output folder was checked")
@@ -364,7 +364,7 @@ def rich_config():
 
 @pytest.mark.parametrize("fmt", ["h5", "npz", "csv", "c", "nir", "netx"])
 def test_every_export_round_trips_through_the_cli_exactly(tmp_path, fmt):
-    from anp_emu.config_io import load_config
+    from anp_emu.files.config_io import load_config
 
     cfg = rich_config()
     save_config(cfg, tmp_path / "c.h5")
@@ -441,7 +441,7 @@ def _simulate_nir(graph, x):
 
 
 def test_the_nir_export_read_as_nir_says_is_the_float_twin():
-    from anp_emu.chip import Chip
+    from anp_emu.chip.emulator import Chip
     from anp_emu.mapping.export import nir_graph
 
     cfg = ChipConfig.random(ChipSpec(n_in=40, n_hid=20, n_out=5), seed=0, w_aux_hid=15, w_aux_out=20,
@@ -526,15 +526,15 @@ def test_the_notebook_names_are_importable_from_the_package_lazily(tmp_path):
     import subprocess
     import sys
 
-    code = ("import anp_emu, anp_emu.codegen\n"
-            "print(anp_emu.codegen.code_generation_fixed())\n"
+    code = ("import anp_emu, anp_emu.runtime.codegen\n"
+            "print(anp_emu.runtime.codegen.code_generation_fixed())\n"
             "from anp_emu import (Chip, ChipConfig, LearningEngine, Trainer, EventDataset, load_config,\n"
             "                     export_config, import_config, TrainOptions, LearningSettings)\n"
             "print(Chip.__module__, EventDataset.__module__, export_config.__module__, load_config.__name__)\n"
             "print('Trainer' in dir(anp_emu))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=tmp_path).stdout.split()
-    assert out == ["False", "anp_emu.chip", "anp_emu.emg.dataset", "anp_emu.mapping.export", "load_config", "True"]
+    assert out == ["False", "anp_emu.chip.emulator", "anp_emu.emg.dataset", "anp_emu.mapping.export", "load_config", "True"]
     import anp_emu
 
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):

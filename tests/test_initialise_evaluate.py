@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from anp_emu.chip import Chip
+from anp_emu.chip.emulator import Chip
 from anp_emu.errors import InputError
-from anp_emu.evaluate import evaluate
-from anp_emu.events import SpikeInput
-from anp_emu.initialise import dead_neurons, init_config
-from anp_emu.spec import ChipSpec
+from anp_emu.experiments.evaluate import evaluate
+from anp_emu.chip.events import SpikeInput
+from anp_emu.chip.initialise import dead_neurons, init_config
+from anp_emu.chip.spec import ChipSpec
 
 
 class ListDataset:

@@ -7,18 +7,18 @@ import pytest
 from numba import njit
 from hypothesis import given, settings as hsettings, strategies as st
 
-from anp_emu.chip import Chip
-from anp_emu.config import ChipConfig
+from anp_emu.chip.emulator import Chip
+from anp_emu.chip.config import ChipConfig
 from anp_emu.errors import InputError
-from anp_emu.events import SpikeInput
+from anp_emu.chip.events import SpikeInput
 from anp_emu.learning.engine import LearningEngine
 from anp_emu.learning.settings import LearningSettings
-from anp_emu.counters import C_UPD_SKIPPED, C_W_READS, C_W_WRITES, new_counts
+from anp_emu.chip.counters import C_UPD_SKIPPED, C_W_READS, C_W_WRITES, new_counts
 from anp_emu.learning.rounding import (_FINE_SALT, BLOCK, FIXED_LEVELS, NEAREST, NO_GRADIENT, STOCHASTIC, apply_change,
                                        lanes_le, lanes_min, lanes_ne, level, level_bounds, pow2,
                                        splitmix_at, stochastic_round, synapse_index, uniform_at, weight_change)
 from anp_emu.learning.update import _row_bounds, dense_update, sparse_update
-from anp_emu.spec import ChipSpec
+from anp_emu.chip.spec import ChipSpec
 from conftest import make_config
 from tasks import ref_forward, separable_task, train_on_task
 
@@ -517,7 +517,7 @@ def test_aux_restores_are_counted_as_weight_writes():
 
 @pytest.mark.parametrize("rule", ["mpd-ed", "stbp"])
 def test_training_a_small_int_network_reaches_90_percent(rule, capsys):
-    from anp_emu.initialise import init_config
+    from anp_emu.chip.initialise import init_config
 
     xs, ys = separable_task(0)
     train, test = (xs[:160], ys[:160]), (xs[160:], ys[160:])

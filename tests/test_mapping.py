@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from anp_emu.chip import Chip
+from anp_emu.chip.emulator import Chip
 from anp_emu.cli.main import main
 from anp_emu.errors import ConfigKeyError, FileFormatError
-from anp_emu.events import SpikeInput
+from anp_emu.chip.events import SpikeInput
 from anp_emu.mapping.export import FORMATS, export_config, import_config
 from anp_emu.mapping.float_model import FloatModel, load_npz, load_nir
 from anp_emu.mapping.quantise import accuracy_gap, map_model
@@ -154,10 +154,10 @@ def test_cli_map_export_info(tmp_path):
 def test_a_float_network_trained_in_the_test_maps_within_a_stated_gap(capsys):
     """Train 64-32-4 on the float twin (float weights, exact updates), map the trained float
     network onto the 8/10-bit chip, and compare their accuracies on held-out samples."""
-    from anp_emu.initialise import init_config
+    from anp_emu.chip.initialise import init_config
     from anp_emu.learning.engine import LearningEngine
     from anp_emu.learning.settings import LearningSettings
-    from anp_emu.spec import ChipSpec
+    from anp_emu.chip.spec import ChipSpec
 
     data, test = Data(seed=2, n=120), Data(seed=3, n=80)
     start, _ = init_config(ChipSpec(n_in=64, n_hid=32, n_out=4), [data.sample(i) for i in range(20)], seed=1,

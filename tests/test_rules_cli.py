@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from anp_emu.cli.main import main
-from anp_emu.config_io import load_config
+from anp_emu.files.config_io import load_config
 from anp_emu.learning.agreement import gradient_agreement
 from tasks import separable_dataset, separable_task
 
@@ -87,8 +87,8 @@ def test_gradients_command_and_stbp_agrees_with_itself(runs, tmp_path):
 
 
 def test_gradient_agreement_of_a_rule_with_itself_is_one():
-    from anp_emu.initialise import init_config
-    from anp_emu.spec import ChipSpec
+    from anp_emu.chip.initialise import init_config
+    from anp_emu.chip.spec import ChipSpec
     xs, ys = separable_task(1, n=4, T=10)
     cfg, _ = init_config(ChipSpec(n_in=64, n_hid=32, n_out=4), xs, seed=1, target_hidden=0.1)
     per, summary = gradient_agreement(cfg, xs, ys, ["stbp"])

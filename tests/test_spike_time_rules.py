@@ -6,13 +6,13 @@ import math
 import numpy as np
 import pytest
 
-from anp_emu.chip import Chip
-from anp_emu.config import ChipConfig
-from anp_emu.design_rules import LEAK_SHIFT_SUPPORTED
+from anp_emu.chip.emulator import Chip
+from anp_emu.chip.config import ChipConfig
+from anp_emu.chip.design_rules import LEAK_SHIFT_SUPPORTED
 from anp_emu.errors import DesignRuleError, InputError
 from anp_emu.learning.engine import LearningEngine
 from anp_emu.learning.settings import LearningSettings
-from anp_emu.spec import LEAK_OFF, ChipSpec
+from anp_emu.chip.spec import LEAK_OFF, ChipSpec
 from conftest import make_config
 from tasks import ref_forward, separable_task, train_on_task
 
@@ -245,7 +245,7 @@ def test_count_losses_by_hand():
 
 @pytest.mark.parametrize("rule", ["std-ed", "ebp"])
 def test_training_a_small_int_network_reaches_90_percent(rule, capsys):
-    from anp_emu.initialise import init_config
+    from anp_emu.chip.initialise import init_config
 
     xs, ys = separable_task(0)
     train, test = (xs[:160], ys[:160]), (xs[160:], ys[160:])
@@ -268,7 +268,7 @@ TRAIN_LR = {"std-ed": 3000.0, "ebp": 10000.0}   # spike-time gradients scale wit
 
 def test_if_spec_round_trips_through_the_config_file(tmp_path):
     import h5py
-    from anp_emu.config_io import load_config, save_config
+    from anp_emu.files.config_io import load_config, save_config
     cfg = make_config([[6, 5]], [[12]], 10, 10, leak_shift=LEAK_OFF)
     save_config(cfg, tmp_path / "if.h5")
     with h5py.File(tmp_path / "if.h5") as f:
@@ -280,7 +280,7 @@ def test_leak_off_keeps_every_membrane_value():
     """The reference and the kernels' arithmetic: shift 0 keeps v (int and float); shift 1 is the
     documented v - (v >> 1) (floors: -3 -> -1)."""
     from numba import njit
-    from anp_emu.arithmetic import leak
+    from anp_emu.chip.arithmetic import leak
 
     @njit
     def kernel_leak(v, k):

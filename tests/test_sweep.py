@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from anp_emu import sweep
+from anp_emu.experiments import sweep
 from anp_emu.cli.main import main
-from anp_emu.config_io import save_config
+from anp_emu.files.config_io import save_config
 from anp_emu.errors import InputError
-from anp_emu.initialise import init_config
-from anp_emu.spec import ChipSpec
+from anp_emu.chip.initialise import init_config
+from anp_emu.chip.spec import ChipSpec
 from tasks import separable_dataset
 
 FIGURES = ["train_accuracy", "test_accuracy", "learning_nj", "inference_nj", "total_nj", "hidden_activity", "output_activity",
@@ -161,7 +161,7 @@ def test_bad_spec_files(tmp_path):
 
 
 def test_options_become_the_train_command_line():
-    from anp_emu.experiments.training import option_arguments, train_parameters
+    from anp_emu.experiments.train_run import option_arguments, train_parameters
 
     assert option_arguments({"temporal": False, "reset": True, "lr": 0.5, "operating_point": "0.9V", "seed": 3}) == [
         "--no-temporal", "--reset", "--lr", "0.5", "--operating-point", "0.9V", "--seed", "3"]

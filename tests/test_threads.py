@@ -2,7 +2,7 @@
 import numba
 import pytest
 
-from anp_emu import threads
+from anp_emu.runtime import threads
 
 
 @pytest.fixture(autouse=True)

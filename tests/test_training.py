@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from anp_emu.checkpoint import load_checkpoint_into
+from anp_emu.files.checkpoint import load_checkpoint_into
 from anp_emu.cli.main import main
-from anp_emu.config_io import save_config
+from anp_emu.files.config_io import save_config
 from anp_emu.errors import CheckpointError, InputError
-from anp_emu.initialise import init_config
+from anp_emu.chip.initialise import init_config
 from anp_emu.learning.settings import LearningSettings
-from anp_emu.spec import ChipSpec
-from anp_emu.training import Trainer, TrainOptions
+from anp_emu.chip.spec import ChipSpec
+from anp_emu.experiments.trainer import Trainer, TrainOptions
 from tasks import separable_dataset
 
 
@@ -92,7 +92,7 @@ def test_corrupt_or_foreign_checkpoints_are_refused(tmp_path, dataset):
         f["w_hid"][0, 0] = 1000   # outside the 8-bit range: never wrapped
     with pytest.raises(CheckpointError, match="checksum mismatch"):
         load_checkpoint_into(ck, make_trainer(dataset, epochs=1))
-    from anp_emu.fileio import h5_content_sha256
+    from anp_emu.files.fileio import h5_content_sha256
     with h5py.File(ck, "a") as f:   # re-stamped, the range check still refuses it
         f.attrs["sha256"] = h5_content_sha256(f)
     with pytest.raises(CheckpointError, match="WEIGHT_RANGE"):
@@ -149,7 +149,7 @@ def test_train_and_eval_commands(tmp_path, dataset):
     # same seed, same result: bit-identical configs
     out2 = tmp_path / "run2"
     CliRunner().invoke(main, ["train", str(ev), "-o", str(out2), "--epochs", "2", "--lr", "3000", "--no-progress"])
-    from anp_emu.config_io import load_config
+    from anp_emu.files.config_io import load_config
     assert load_config(out / "config.h5").equals(load_config(out2 / "config.h5"))
 
 
@@ -176,7 +176,7 @@ def test_cli_bad_inputs_give_one_line_and_exit_codes(tmp_path, dataset):
 def test_train_with_a_temporal_window_records_it(tmp_path, dataset):
     r, _, out = train_json(tmp_path, dataset, "--epochs", "1", "--temporal-window", "1")
     assert json.loads(r.stdout)["settings"]["temporal_window"] == 1
-    from anp_emu.config_io import load_config
+    from anp_emu.files.config_io import load_config
     assert load_config(out / "config.h5").learning.temporal_window == 1
 
 
@@ -218,7 +218,7 @@ def test_ablation_writes_one_row_per_arm(tmp_path, dataset):
     r = CliRunner().invoke(main, ["ablation", str(ev), "-o", str(tmp_path / "abl_ce"), "--epochs", "1", "--loss", "ce",
                                   "--seeds", "1", "--workers", "1", "--no-progress"])
     assert r.exit_code == 0, r.output
-    from anp_emu.config_io import load_config
+    from anp_emu.files.config_io import load_config
     run = tmp_path / "abl_ce" / "runs" / "rule=mpd-ed__aft=none__precision=int__seed=0"
     assert load_config(run / "config.h5").learning.loss == "ce"
     std = load_config(tmp_path / "abl_ce" / "runs" / "rule=std-ed__aft=aux__precision=int__seed=0" / "config.h5")

@@ -35,9 +35,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from ..counters import LAYERS, NAMES, PHASE_OF, Counters, new_counts
+from ..chip.counters import LAYERS, NAMES, PHASE_OF, Counters, new_counts
 from ..errors import InputError, check_names
-from ..spec import ChipSpec
+from ..chip.spec import ChipSpec
 from .model import COST_NAMES, EnergyTable
 from .report import PAPER_LEARNING_NJ, energy_per_sample
 

@@ -35,7 +35,7 @@ import math
 
 import pandas as pd
 
-from ..counters import LAYERS, Counters
+from ..chip.counters import LAYERS, Counters
 from ..errors import InputError
 
 RULES = ("stbp", "mpd-ed", "std-ed", "ebp")

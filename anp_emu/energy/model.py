@@ -4,8 +4,8 @@ One **energy table** (:class:`EnergyTable`) holds every operating point of the c
 each counted operation relative to one synaptic operation (SOP), two named accounting options and
 optionally a cycle table. :meth:`EnergyTable.model` picks one operating point and gives an
 :class:`EnergyModel`, whose :meth:`~EnergyModel.per_op_pj` is the table of absolute energies
-(pJ per counted operation, one entry per counter of :data:`anp_emu.counters.NAMES`) and whose
-:meth:`~EnergyModel.energy_pj` multiplies a :class:`~anp_emu.counters.Counters` by it.
+(pJ per counted operation, one entry per counter of :data:`anp_emu.chip.counters.NAMES`) and whose
+:meth:`~EnergyModel.energy_pj` multiplies a :class:`~anp_emu.chip.counters.Counters` by it.
 
 Energy of a run = sum over layers and counters of count x pJ-per-op   (dynamic)
                 + static_power_mw x latency                           (static, latency from cycles)
@@ -38,7 +38,7 @@ File format (JSON, or TOML on Python >= 3.11), every field required except ``des
                                     "power_mw": .., "static_power_mw": ..}, ...},
      "relative_costs": {"input_events": .., ...},          # every non-SOP counter
      "options": {"zero_skipping": true, "sop_includes_static": true},
-     "cycles": {"synaptic_lanes": 64, ...}}                 # optional: anp_emu.cycles.CycleTable
+     "cycles": {"synaptic_lanes": 64, ...}}                 # optional: anp_emu.chip.cycles.CycleTable
 """
 from __future__ import annotations
 
@@ -51,8 +51,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..counters import NAMES, PHASE_OF, Counters
-from ..cycles import DEFAULT_CYCLES, CycleTable
+from ..chip.counters import NAMES, PHASE_OF, Counters
+from ..chip.cycles import DEFAULT_CYCLES, CycleTable
 from ..errors import ConfigKeyError, FileFormatError, InputError
 
 FORMAT = "anp-energy-table"
@@ -446,7 +446,7 @@ def default_table() -> EnergyTable:
 
 def save_table(table: EnergyTable, path) -> None:
     """Write ``table`` as JSON atomically (a complete, editable table)."""
-    from ..fileio import atomic_write_text
+    from ..files.fileio import atomic_write_text
 
     atomic_write_text(path, table.to_json())
 

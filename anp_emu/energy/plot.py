@@ -1,6 +1,6 @@
 """Plot of the learning energy per training sample over training, one line per rule (matplotlib).
 
-Install the extra with ``pip install 'anp-emu[plot]'``. matplotlib is imported only when a plot is
+matplotlib (a dependency) is imported only when a plot is
 asked for, with the non-interactive Agg backend when writing a file.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ def _pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise AnpError("plotting needs matplotlib, which is not installed: pip install 'anp-emu[plot]'") from None
+        raise AnpError("plotting needs matplotlib, which is not installed: pip install matplotlib") from None
     if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "ps", "cairo") and not _has_display():
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -99,7 +99,7 @@ def plot_energy_over_training(log: pd.DataFrame, path=None, *, x: str = "step", 
     ax.legend(fontsize="small")
     fig.tight_layout()
     if path is not None:
-        from ..fileio import atomic_path
+        from ..files.fileio import atomic_path
 
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=str(path).rsplit(".", 1)[-1] if "." in str(path) else "png", dpi=120)

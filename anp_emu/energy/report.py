@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..counters import LAYERS, NAMES, PHASE_OF, Counters
+from ..chip.counters import LAYERS, NAMES, PHASE_OF, Counters
 from ..errors import InputError
 from .model import EnergyModel
 
@@ -91,7 +91,7 @@ def run_report(counters: Counters, spec, T: int, model: EnergyModel, rule: str =
     (totals over ``counters.n_samples`` samples of ``T`` steps on a chip of ``spec``)."""
     T = _check_T(T)
     if not isinstance(counters, Counters):
-        raise InputError("counters", "must be anp_emu.counters.Counters", value=type(counters).__name__)
+        raise InputError("counters", "must be anp_emu.chip.counters.Counters", value=type(counters).__name__)
     n = max(counters.n_samples, 1)
     per_op = model.per_op_vector()
     dyn = model.energy_pj(counters) / n                  # (2, N) pJ per sample
@@ -247,7 +247,7 @@ def frames_to_json(frames: dict[str, pd.DataFrame], meta: dict | None = None) ->
 def write_frames(outdir, frames: dict[str, pd.DataFrame], meta: dict | None = None,
                  json_name: str = "energy.json") -> list[Path]:
     """Write every frame as ``<name>.csv`` and all of them in one JSON document, atomically."""
-    from ..fileio import atomic_write_text
+    from ..files.fileio import atomic_write_text
 
     out = Path(outdir)
     if not out.is_dir():

@@ -139,7 +139,7 @@ def load_record(outdir, spec: RunSpec) -> dict | None:
         raise FileFormatError(p, f"not a readable run record ({e.__class__.__name__}); move it away to re-run") from None
     if not isinstance(rec, dict) or rec.get("run_id") != spec.run_id or rec.get("status") not in ("ok", "failed"):
         raise FileFormatError(p, "not a run record of this grid; move it away to re-run")
-    same = rec.get("func") == spec.func and rec.get("params") == _normalised(spec.params)
+    same = _func_path(rec.get("func")) == _func_path(spec.func) and rec.get("params") == _normalised(spec.params)
     if rec["status"] == "failed":
         return rec if same else None        # a failed run is run again anyway (its options may be fixed)
     if not same:
@@ -149,7 +149,7 @@ def load_record(outdir, spec: RunSpec) -> dict | None:
 
 
 def _write_record(outdir, rec: dict) -> None:
-    from ..fileio import atomic_write_text
+    from ..files.fileio import atomic_write_text
 
     atomic_write_text(run_path(outdir, rec["run_id"]), json.dumps(rec, indent=1, allow_nan=True) + "\n")
 
@@ -172,9 +172,20 @@ def _init_worker(threads: int | None, codegen: dict | None) -> None:
     """Initializer of a spawned local worker."""
     set_worker_threads(threads)
     if codegen:
-        from .. import codegen as cg
+        from ..runtime import codegen as cg
 
         cg.apply_settings(codegen)
+
+
+def _func_path(func) -> str | None:
+    """``module:function`` with a module path of an earlier version read as where it lives now, so
+    that a grid recorded before a module moved still resumes."""
+    if not isinstance(func, str):
+        return None
+    from .. import moved_to
+
+    module, _, name = func.partition(":")
+    return f"{moved_to(module)}:{name}"
 
 
 def _resolve(func: str) -> Callable:
@@ -191,10 +202,10 @@ def execute(run_id: str, func: str, params: dict, threads: int | None = None, au
     """Run one spec in this process and return its record (never raises for the run's own
     errors: a failure is a record with status "failed" and its error line). ``auto_threads``
     (a cluster's worker, whose cores we do not know): numba threads follow the machine's load
-    (``anp_emu.threads``) unless that worker fixed NUMBA_NUM_THREADS."""
+    (``anp_emu.runtime.threads``) unless that worker fixed NUMBA_NUM_THREADS."""
     set_worker_threads(threads)
     if auto_threads and threads is None:
-        from ..threads import enable_auto
+        from ..runtime.threads import enable_auto
 
         enable_auto()
     t0 = time.perf_counter()
@@ -327,7 +338,7 @@ def run_all(specs: Iterable[RunSpec], outdir, workers: int | None = None, execut
 
 def _codegen_settings():
     try:
-        from .. import codegen
+        from ..runtime import codegen
 
         return codegen.current_settings()
     except (ImportError, AttributeError):

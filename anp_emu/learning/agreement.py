@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..chip import Chip
-from ..counters import LAYERS, NAMES, Counters
+from ..chip.emulator import Chip
+from ..chip.counters import LAYERS, NAMES, Counters
 from ..errors import FileFormatError, InputError
-from ..spec import ChipSpec
+from ..chip.spec import ChipSpec
 from .engine import RULES, LearningEngine, config_for_rule
 from .surrogate import SHAPE_ID, surrogate
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..counters import C_BWD_INTER, C_BWD_INTRA, C_BWD_SPIKE
+from ..chip.counters import C_BWD_INTER, C_BWD_INTRA, C_BWD_SPIKE
 from .surrogate import surrogate
 
 FULL_RECURSION = -1

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ..chip import Chip, RunResult
-from ..counters import C_AUX_WRITES, C_W_READS, C_W_WRITES, C_WGRAD, Counters, new_counts
+from ..chip.emulator import Chip, RunResult
+from ..chip.counters import C_AUX_WRITES, C_W_READS, C_W_WRITES, C_WGRAD, Counters, new_counts
 from ..errors import InputError
-from ..spec import LEAK_OFF
-from ..threads import adapt as adapt_threads
-from ..events import SpikeInput, as_spike_input
+from ..chip.spec import LEAK_OFF
+from ..runtime.threads import adapt as adapt_threads
+from ..chip.events import SpikeInput, as_spike_input
 from .backward import backward
 from .loss import ce_count_loss, tet_loss, tet_mse_loss
 from .mpd_ed import MPD_ED
@@ -70,7 +70,7 @@ class LearningEngine:
     def __init__(self, chip: Chip, settings: LearningSettings | None = None, n_classes: int | None = None):
         """``n_classes``: the dataset's classes K <= n_out; the loss and the prediction use output
         neurons 0..K-1 only (the others are unused: no error reaches them, they are never predicted)."""
-        adapt_threads()      # the cores other processes leave free (anp_emu.threads; off if the user fixed them)
+        adapt_threads()      # the cores other processes leave free (anp_emu.runtime.threads; off if the user fixed them)
         self.chip = chip
         self.settings = settings or chip.config.learning
         n_out = chip.spec.n_out

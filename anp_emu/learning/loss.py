@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..kernels import spike_counts
+from ..chip.kernels import spike_counts
 
 _P_FLOOR = 1e-300                # log(p) of a vanishing class probability stays finite
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..bits import LANES, bits_float, float_bits, lanes_le, lanes_min, lanes_ne, lowest_bit, popcount
+from ..chip.bits import LANES, bits_float, float_bits, lanes_le, lanes_min, lanes_ne, lowest_bit, popcount
 
 NEAREST, FLOOR, STOCHASTIC = 0, 1, 2
 ROUNDING_ID = {"nearest": NEAREST, "floor": FLOOR, "stochastic": STOCHASTIC}

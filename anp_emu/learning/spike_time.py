@@ -40,7 +40,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..counters import C_BWD_INTER, C_BWD_INTRA
+from ..chip.counters import C_BWD_INTER, C_BWD_INTRA
 
 
 @njit(cache=True)

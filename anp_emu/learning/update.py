@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..counters import C_UPD_SKIPPED, C_W_READS, C_W_WRITES, C_WGRAD
+from ..chip.counters import C_UPD_SKIPPED, C_W_READS, C_W_WRITES, C_WGRAD
 from .rounding import (BLOCK, STOCHASTIC, apply_changes, bound_offset, exact_levels, level_bounds, popcount,
                        round_lsb, round_row, row_blocks, row_scratch)
 
@@ -404,7 +404,7 @@ def _serial_twin(kernel, name: str):
 # A parallel kernel costs several times the compile time of a serial one (benchmarks/README.md,
 # cold start), and gains only with more than one numba thread: the output layer (n_hid x n_out =
 # 512 x 10 synapses) always runs serially, and the hidden layer does whenever one thread is
-# granted (``anp_emu.threads`` under load). So a parallel kernel is compiled only when it runs
+# granted (``anp_emu.runtime.threads`` under load). So a parallel kernel is compiled only when it runs
 # with threads; it and its serial twin share the compiled per-thread work (``_sparse_rows``,
 # ``_dense_rows``).
 sparse_update_serial = _serial_twin(sparse_update, "sparse_update_serial")

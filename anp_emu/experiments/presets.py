@@ -22,12 +22,12 @@ epochs                 50                           5 (a quick run; the paper's 
 
 Use::
 
-    from anp_emu.presets import preset
+    from anp_emu.experiments.presets import preset
     p = preset("paper")
     settings = p.apply_settings(settings)          # LearningSettings
     options = p.apply_options(options)             # TrainOptions (epochs, schedule)
     cfg = p.apply_config(cfg, T)                   # aux weights theta0/T per layer
-    p.aux_frac(T)                                  # the init's aux fraction (anp_emu.initialise)
+    p.aux_frac(T)                                  # the init's aux fraction (anp_emu.chip.initialise)
 
 CLI options the user gives explicitly win over the preset (the commands pass only those).
 """
@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .errors import InputError
+from ..errors import InputError
 
 PRESET_NAMES = ("paper",)
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chip import Chip
+from .emulator import Chip
 from .config import WEIGHT_DTYPE, ChipConfig
-from .errors import InputError
+from ..errors import InputError
 from .events import as_spike_input
-from .learning.settings import LearningSettings
+from ..learning.settings import LearningSettings
 from .spec import ChipSpec
 
 

@@ -10,7 +10,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import DesignRuleError
+from ..errors import DesignRuleError
+
+# ANP-I silicon: the largest network a spec may describe (a spec may be smaller, never larger)
+ANP1_N_IN = 1024          # input lines
+ANP1_N_HID = 512          # hidden neurons
+ANP1_N_OUT = 10           # output neurons
+# the widest state the emulator models
+MAX_W_BITS = 16           # synapse, signed (stored as int8 up to 8 bits, else int16)
+MAX_V_BITS = 32           # membrane, signed, saturating
+MAX_LEAK_SHIFT = 15       # v -> v - (v >> k)
 
 
 @dataclass(frozen=True)
@@ -66,8 +75,6 @@ def violate(rule: str, where: str, limit, value) -> DesignRuleError:
 
 
 def check_spec(spec) -> None:
-    from .spec import ANP1_N_HID, ANP1_N_IN, ANP1_N_OUT, MAX_LEAK_SHIFT, MAX_V_BITS, MAX_W_BITS
-
     for name, chip_max in (("n_in", ANP1_N_IN), ("n_hid", ANP1_N_HID), ("n_out", ANP1_N_OUT)):
         v = getattr(spec, name)
         if not (1 <= v <= chip_max):

@@ -4,8 +4,8 @@ Layout (group names resemble lava-dl netx's ``/layer/<i>/weight``, but this is *
 file and netx cannot build it: ``ANP_LIF`` is no netx neuron type, there is no input layer
 entry, and netx's CUBA neuron differs from the chip (``v > vth`` against ``v >= theta``, decay
 rounded toward zero against the chip's ``v - (v >> k)``, 24-bit state, bias/recurrence in place
-of the aux neuron). A netx export was not written because netx's reader could not be run here
-to verify one: lava-dl 0.4-0.6 require Python < 3.11. See docs/interop.md)::
+of the aux neuron). What netx builds and runs is ``anp export --format netx``
+(``anp_emu.mapping.export``; docs/interop.md))::
 
     /                      attrs: format, version, sha256 (SHA-256 of all content, checked on load)
     /spec                  attrs: n_in, n_hid, n_out, w_bits_hid, w_bits_out, v_bits, leak_shift, aux
@@ -23,7 +23,7 @@ to verify one: lava-dl 0.4-0.6 require Python < 3.11. See docs/interop.md)::
         neuron/wBits       int64: weight width of the layer
 
 Loading is strict: unknown members are refused, every field is checked for dtype and shape, and
-the values go through :class:`~anp_emu.config.ChipConfig` validation (design rules): a float or
+the values go through :class:`~anp_emu.chip.config.ChipConfig` validation (design rules): a float or
 out-of-range weight is an error, never silently rounded or wrapped. Writes are atomic.
 """
 from __future__ import annotations
@@ -33,11 +33,11 @@ from dataclasses import fields
 import h5py
 import numpy as np
 
-from .config import ChipConfig
-from .errors import FileFormatError
+from ..chip.config import ChipConfig
+from ..errors import FileFormatError
 from .fileio import attr_value, check_keys, h5_reader, h5_writer, read_array, verify_h5_checksum
-from .learning.settings import OPTIONAL_INTS, LearningSettings
-from .spec import ChipSpec
+from ..learning.settings import OPTIONAL_INTS, LearningSettings
+from ..chip.spec import ChipSpec
 
 FORMAT = "anp-emu-chip-config"
 VERSION = 2          # 2: root attribute sha256 (content checksum, verified on load); 1: without it

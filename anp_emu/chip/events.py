@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from .errors import InputError
+from ..errors import InputError
 
 
 @dataclass(frozen=True)

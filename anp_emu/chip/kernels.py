@@ -7,7 +7,7 @@ five steps of DESIGN.md). Work is proportional to events x fan-out plus neurons 
 
 The same source compiles for the integer chip (int8/int16 weights, int16 partial sums widened
 into an int32 accumulator, int64 state, saturating) and the float twin (float64 everything,
-v_lo/v_hi = -inf/+inf): the leak and saturate overloads in :mod:`anp_emu.arithmetic` pick the
+v_lo/v_hi = -inf/+inf): the leak and saturate overloads in :mod:`anp_emu.chip.arithmetic` pick the
 arithmetic from the types.
 
 ``aft_ideal`` switches step 3 from the aux boost (the chip) to the ideal AFT-LIF threshold of

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .chip import Chip
-from .counters import Counters
-from .errors import InputError
+from ..chip.emulator import Chip
+from ..chip.counters import Counters
+from ..errors import InputError
 
 
 @dataclass

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from . import design_rules as dr
-from .errors import InputError
-from .learning.settings import LearningSettings
+from ..errors import InputError
+from ..learning.settings import LearningSettings
 from .spec import ChipSpec
 
 WEIGHT_DTYPE = np.int16  # storage of every synapse (all supported widths <= 16 bits)

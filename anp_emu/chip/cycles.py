@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from .counters import NAMES, Counters
-from .errors import ConfigKeyError, InputError
+from ..errors import ConfigKeyError, InputError
 
 
 @dataclass(frozen=True)

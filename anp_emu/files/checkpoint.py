@@ -28,10 +28,10 @@ from dataclasses import asdict
 
 import numpy as np
 
-from .config import ChipConfig
-from .errors import AnpError, CheckpointError, FileFormatError
+from ..chip.config import ChipConfig
+from ..errors import AnpError, CheckpointError, FileFormatError
 from .fileio import attr_value, check_keys, h5_reader, h5_writer, read_array, verify_h5_checksum
-from .spec import ChipSpec
+from ..chip.spec import ChipSpec
 
 FORMAT = "anp-emu-checkpoint"
 VERSION = 2        # 2: root attribute sha256, the content checksum verified before anything is used
@@ -39,9 +39,20 @@ _ATTRS = {"format", "version", "epochs_done", "fingerprint", "config", "settings
 _SCALARS = ("theta_hid", "theta_out", "w_aux_hid", "w_aux_out", "scale_hid", "scale_out")
 
 
-def save_checkpoint(path, trainer) -> None:
-    from .training import dataset_fingerprint
+def dataset_fingerprint(ds) -> str:
+    """Short identity of a dataset (size, T, n_in, labels, events) stored in checkpoints."""
+    import hashlib
 
+    h = hashlib.sha256()
+    h.update(np.array([len(ds), ds.T, ds.n_in], dtype=np.int64).tobytes())
+    h.update(np.asarray(ds.labels, dtype=np.int64).tobytes())
+    for name in ("sample_ptr", "step", "line"):
+        if hasattr(ds, name):
+            h.update(np.ascontiguousarray(getattr(ds, name)).tobytes())
+    return h.hexdigest()[:16]
+
+
+def save_checkpoint(path, trainer) -> None:
     cfg = trainer.config
     with h5_writer(path, FORMAT, VERSION, checksum=True) as f:
         for layer, name in enumerate(("w_hid", "w_out")):
@@ -56,15 +67,13 @@ def save_checkpoint(path, trainer) -> None:
 
 def load_checkpoint_into(path, trainer) -> None:
     """Restore ``trainer`` (built with the run's config, data, settings and options) from ``path``."""
-    from .training import dataset_fingerprint
-
     try:
         with h5_reader(path, FORMAT, (VERSION,)) as f:
             check_keys(f.attrs, _ATTRS, _ATTRS, "", path)
             verify_h5_checksum(f, path)
             check_keys(f, {"w_hid", "w_out"}, {"w_hid", "w_out"}, "", path)
             meta = {k: _json(f, k, path) for k in ("config", "settings", "options", "history")}
-            _check_history(meta["history"], path)
+            _check_history(meta["history"], path, trainer.epoch_log_type)
             epochs_done = attr_value(f, "epochs_done", path, "int", lo=0)
             fingerprint = attr_value(f, "fingerprint", path, "str")
             kind = "i" if trainer.options.precision == "int" else "f"
@@ -136,22 +145,26 @@ def _json(f, key, path):
     return value
 
 
-def _check_history(rows: list, path) -> None:
-    """Each row of the ``history`` attribute: the fields of an epoch's log (``EpochLog``), the
-    integers integers and the figures numbers, epoch i+1 in row i."""
+# a field of earlier versions' epoch logs, and the fields that replace it (priced again from the
+# epoch's counters on restore: ``Trainer.restore``)
+LEGACY_HISTORY_FIELDS = {"energy_nj_per_sample": ("learning_nj", "inference_nj", "total_nj")}
+
+
+def _check_history(rows: list, path, log_type) -> None:
+    """Each row of the ``history`` attribute: the fields of an epoch's log (``log_type``, the
+    trainer's ``EpochLog``), the integers integers and the figures numbers, epoch i+1 in row i."""
     from dataclasses import MISSING, fields
 
-    from .training import EpochLog
-
-    known = {f.name: f for f in fields(EpochLog)}
+    known = {f.name: f for f in fields(log_type)}
     for i, row in enumerate(rows):
         where = f"attribute history[{i}]"
-        unknown = sorted(set(row) - set(known))
+        unknown = sorted(set(row) - set(known) - set(LEGACY_HISTORY_FIELDS))
         if unknown:
             raise CheckpointError(path, f"{where}.{unknown[0]}: unknown field; limit one of {sorted(known)}")
+        replaced = {n for old, new in LEGACY_HISTORY_FIELDS.items() if old in row for n in new}
         for name, fld in known.items():
             if name not in row:
-                if fld.default is MISSING:
+                if fld.default is MISSING and name not in replaced:
                     raise CheckpointError(path, f"{where}.{name}: required field missing")
                 continue
             v = row[name]

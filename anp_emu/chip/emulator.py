@@ -10,7 +10,7 @@ from .config import ChipConfig
 from .counters import Counters, new_counts
 from .cycles import DEFAULT_CYCLES, CycleTable
 from .design_rules import WEIGHT_RANGE, check_integer_array, check_range
-from .errors import InputError
+from ..errors import InputError
 from .events import SpikeInput, as_spike_input
 from .kernels import forward, predict_class, spike_counts
 

@@ -27,12 +27,12 @@ PATHS = [  # (precision, aft, rule, loss)
 
 def compile_kernels(progress: Callable[[str, float], None] | None = None) -> list[tuple[str, float]]:
     """Run every kernel path once; returns (path, seconds) per path (load or compile time)."""
-    from .chip import Chip
-    from .config import ChipConfig
-    from .events import as_spike_input
-    from .learning.engine import LearningEngine
-    from .learning.settings import LearningSettings
-    from .spec import ChipSpec
+    from ..chip.emulator import Chip
+    from ..chip.config import ChipConfig
+    from ..chip.events import as_spike_input
+    from ..learning.engine import LearningEngine
+    from ..learning.settings import LearningSettings
+    from ..chip.spec import ChipSpec
 
     spec = ChipSpec(n_in=96, n_hid=64, n_out=4)
     rng = np.random.default_rng(0)

@@ -14,13 +14,13 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .chip import Chip
-from .config import ChipConfig
-from .counters import Counters
-from .errors import CheckpointError, InputError
+from ..chip.emulator import Chip
+from ..chip.config import ChipConfig
+from ..chip.counters import Counters
+from ..errors import CheckpointError, InputError
 from .evaluate import check_fits, evaluate
-from .learning.engine import LearningEngine
-from .learning.settings import LearningSettings
+from ..learning.engine import LearningEngine
+from ..learning.settings import LearningSettings
 
 SCHEDULES = ("constant", "cosine")
 # samples.csv: one row per training sample; the three energy figures (anp_emu.energy.report) at the
@@ -69,19 +69,6 @@ def epoch_seed(seed: int, epoch: int, stream: int) -> int:
     return int(np.random.SeedSequence([seed, epoch, stream]).generate_state(1, np.uint64)[0] >> 1)
 
 
-def dataset_fingerprint(ds) -> str:
-    """Short identity of a dataset (size, T, n_in, labels, events) stored in checkpoints."""
-    import hashlib
-
-    h = hashlib.sha256()
-    h.update(np.array([len(ds), ds.T, ds.n_in], dtype=np.int64).tobytes())
-    h.update(np.asarray(ds.labels, dtype=np.int64).tobytes())
-    for name in ("sample_ptr", "step", "line"):
-        if hasattr(ds, name):
-            h.update(np.ascontiguousarray(getattr(ds, name)).tobytes())
-    return h.hexdigest()[:16]
-
-
 @dataclass
 class EpochLog:
     epoch: int
@@ -100,7 +87,7 @@ class EpochLog:
     samples_per_s: float
     samples: int = 0               # training samples of the epoch (0: a log written before it was kept)
     input_events_per_sample: float = float("nan")
-    counts: list | None = None     # (2 layers, N counters) totals of the epoch (anp_emu.counters.NAMES)
+    counts: list | None = None     # (2 layers, N counters) totals of the epoch (anp_emu.chip.counters.NAMES)
 
 
 LOG_COLUMNS = tuple(f for f in EpochLog.__dataclass_fields__ if f != "counts")   # log.csv (counts: counters.csv)
@@ -113,7 +100,7 @@ def averaged_energy(history, energy_model, spec, T: int) -> dict[str, float]:
     ``anp_emu.energy.report.energy_per_sample``). Energy is linear in the counters (dynamic:
     counts x pJ; static: power x cycles, cycles linear in the counts and samples), so this equals
     the mean of the per-sample energies."""
-    from .energy.report import energy_per_sample
+    from ..energy.report import energy_per_sample
 
     total = Counters(n_samples=0)
     for h in history:
@@ -134,6 +121,8 @@ class Trainer:
     ``energy_model``: an :class:`anp_emu.energy.model.EnergyModel`-like object with
     ``energy_pj(counters)`` (array of pJ) to log energy per sample; optional.
     """
+
+    epoch_log_type = EpochLog          # the rows of ``history`` (a checkpoint's reader checks them)
 
     def __init__(self, config: ChipConfig, train, test=None, settings: LearningSettings | None = None,
                  options: TrainOptions | None = None, energy_model=None):
@@ -219,7 +208,7 @@ class Trainer:
         trainer's model; NaN without a model."""
         if self.energy_model is None:
             return {f: float("nan") for f in ENERGY_FIGURES}
-        from .energy.report import energy_per_sample
+        from ..energy.report import energy_per_sample
 
         e = energy_per_sample(counters, self.config.spec, self.train.T, self.energy_model)
         return {f: e[f] for f in ENERGY_FIGURES}
@@ -230,7 +219,7 @@ class Trainer:
             progress = progress_factory(self.epochs_done) if progress_factory else None
             log = self.run_epoch(progress)
             if checkpoint_path is not None:
-                from .checkpoint import save_checkpoint
+                from ..files.checkpoint import save_checkpoint
 
                 save_checkpoint(checkpoint_path, self)
             if on_epoch is not None:
@@ -245,7 +234,7 @@ class Trainer:
     def counters_frame(self) -> pd.DataFrame:
         """counters.csv: epoch, samples, layer, counter, total over the epoch (every counter of
         both layers), from which any energy table and operating point re-prices the run."""
-        from .counters import LAYERS, NAMES
+        from ..chip.counters import LAYERS, NAMES
 
         rows = [(h.epoch, h.samples, LAYERS[li], name, int(h.counts[li][ci]))
                 for h in self.history if h.counts is not None

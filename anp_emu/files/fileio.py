@@ -15,7 +15,7 @@ from typing import Iterator
 import h5py
 import numpy as np
 
-from .errors import ConfigKeyError, FileFormatError
+from ..errors import ConfigKeyError, FileFormatError
 
 
 def user_umask() -> int:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from ..chip import Chip
-from ..config import ChipConfig
-from ..counters import Counters
+from ..chip.emulator import Chip
+from ..chip.config import ChipConfig
+from ..chip.counters import Counters
 from ..errors import InputError, check_names
 from ..learning.settings import RULE_NAMES
 from .complexity import complexity_from_counters

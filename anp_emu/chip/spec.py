@@ -7,20 +7,17 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from .errors import ConfigKeyError, DesignRuleError
+from ..errors import ConfigKeyError, DesignRuleError
+# the limits a spec must respect are design rules: ANP-I's sizes (the largest network a spec may
+# describe) and the widest state the emulator models
+from .design_rules import (ANP1_N_HID, ANP1_N_IN, ANP1_N_OUT, MAX_LEAK_SHIFT, MAX_V_BITS, MAX_W_BITS,  # noqa: F401
+                           check_spec)
 
-# ANP-I silicon: the largest network a spec may describe (a spec may be smaller, never larger).
-ANP1_N_IN = 1024          # input lines
-ANP1_N_HID = 512          # hidden neurons
-ANP1_N_OUT = 10           # output neurons
 ANP1_W_BITS_HID = 8       # hidden-layer synapse width, signed two's complement
 ANP1_W_BITS_OUT = 10      # output-layer synapse width, signed two's complement
 ANP1_V_BITS = 16          # membrane width, signed, saturating
 ANP1_LEAK_SHIFT = 1       # v -> v - (v >> 1): tau = 0.5
 LEAK_OFF = 0              # leak_shift 0 switches the leak off: the IF neuron (tau = 1; STD-ED's AFT-IF)
-MAX_W_BITS = 16           # widest synapse the emulator models (stored as int8 up to 8 bits, else int16)
-MAX_V_BITS = 32           # widest membrane the emulator models
-MAX_LEAK_SHIFT = 15
 
 
 @dataclass(frozen=True)
@@ -40,8 +37,6 @@ class ChipSpec:
     aux: bool = True
 
     def __post_init__(self):
-        from .design_rules import check_spec
-
         check_spec(self)
 
     # ---- derived limits (all integers, in weight LSBs) ----

@@ -27,8 +27,8 @@ checked before any run starts. ``run`` trains every combination through the run 
     summary.csv            grouped by the swept options other than seed: mean, sd and n
     spec.json              the SPEC as run
 
-    import anp_emu.sweep
-    table = anp_emu.sweep.run("sweep.toml", "out", workers=2)
+    import anp_emu.experiments.sweep
+    table = anp_emu.experiments.sweep.run("sweep.toml", "out", workers=2)
 """
 from __future__ import annotations
 
@@ -40,9 +40,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import AnpError, FileFormatError, InputError
+from ..errors import AnpError, FileFormatError, InputError
 
-RUN_FUNC = "anp_emu.experiments.training:train_run"
+RUN_FUNC = "anp_emu.experiments.train_run:train_run"
 SPEC_KEYS = {"dataset", "grid", "fixed", "arms"}
 # swept options that are replicates, not arms: the summary pools over them
 REPLICATE_KEYS = ("seed", "fold")
@@ -75,7 +75,7 @@ class SweepSpec:
         return [{**arm, **combo} for arm in (self.arms or [{}]) for combo in crossed]
 
     def run_specs(self, outdir) -> list:
-        from .experiments.runner import RunSpec
+        from .runner import RunSpec
 
         out = Path(outdir).resolve()
         specs = []
@@ -122,7 +122,7 @@ def _read_toml(path: Path) -> dict:
 def load_spec(spec) -> SweepSpec:
     """A checked :class:`SweepSpec` from a TOML file path or a dict (relative dataset paths are
     relative to the file, or to the working folder for a dict). Every error names the key."""
-    from .experiments.training import check_option
+    from .train_run import check_option
 
     if isinstance(spec, SweepSpec):
         spec = spec.to_dict()
@@ -199,7 +199,7 @@ def check_events_file(path: Path) -> None:
     """Open ``path`` with the events-file reader (format, version, every field) before any run
     starts, so that a file that is not an events file is one error, not a failure of every run.
     A file is read once per process while its size and modification time stay the same."""
-    from .emg.dataset import EventDataset
+    from ..emg.dataset import EventDataset
 
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
@@ -218,7 +218,7 @@ def _resolve_path(key, value, base: Path):
     """File options (e.g. ``chip``) relative to the SPEC's folder, as the dataset."""
     import click
 
-    from .experiments.training import train_parameters
+    from .train_run import train_parameters
 
     if isinstance(train_parameters()[key].type, click.Path) and value:
         p = Path(value).expanduser()
@@ -228,7 +228,7 @@ def _resolve_path(key, value, base: Path):
 
 def _check_combinations(spec: SweepSpec) -> None:
     """Constraints between options, checked for every run before any starts."""
-    from .training import TrainOptions
+    from .trainer import TrainOptions
 
     for combo in spec.combinations():
         opts = {**spec.fixed, **combo}
@@ -265,8 +265,8 @@ def run(spec, outdir, workers: int | None = None, executor: str = "local", sched
     """Run the sweep ``spec`` (TOML path, dict or :class:`SweepSpec`) into ``outdir`` (finished
     runs are skipped) and return the results table (one row per run, in grid order). ``outdir``
     must be new, empty, an earlier sweep's, or hold only ``own_files`` (``check_sweep_outdir``)."""
-    from .experiments.runner import run_all
-    from .fileio import atomic_write_text
+    from .runner import run_all
+    from ..files.fileio import atomic_write_text
 
     sweep = load_spec(spec)
     out = Path(outdir)
@@ -286,7 +286,7 @@ def run(spec, outdir, workers: int | None = None, executor: str = "local", sched
     except ImportError:
         pass
     else:
-        from .fileio import atomic_path
+        from ..files.fileio import atomic_path
 
         with atomic_path(out / "results.parquet") as tmp:
             table.to_parquet(tmp, index=False)
@@ -297,7 +297,7 @@ def run(spec, outdir, workers: int | None = None, executor: str = "local", sched
 def results_table(sweep: SweepSpec, records: list[dict]) -> pd.DataFrame:
     """One row per run: run_id, a column per option (grid, then fixed), the figures, status,
     error line, wall time."""
-    from .experiments.training import METRICS
+    from .train_run import METRICS
 
     keys = sweep.swept + [k for k in sweep.fixed if k not in sweep.swept]
     rows = []
