@@ -257,16 +257,9 @@ class _Tracker:
 @contextlib.contextmanager
 def _environment(values: dict):
     """Set environment variables while the pool spawns its workers (they inherit os.environ)."""
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update({k: str(v) for k, v in values.items()})
-    try:
+    with _kept_environment(values):
+        os.environ.update({k: str(v) for k, v in values.items()})
         yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @contextlib.contextmanager
