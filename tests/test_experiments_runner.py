@@ -145,3 +145,12 @@ def test_interrupted_grid_keeps_finished_runs_and_resumes(tmp_path):
     recs = run_all(specs, out, workers=2)
     assert all(r["status"] == "ok" for r in recs)
     assert _calls(calls) - n_before == 8 - len(done)
+
+
+def test_dask_executor_without_dask_names_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    for name in ("dask", "dask.distributed", "distributed"):
+        monkeypatch.setitem(sys.modules, name, None)          # import dask.distributed -> ImportError
+    with pytest.raises(InputError, match=r"anp-emu\[cluster\]"):
+        run_all(_specs([]), tmp_path / "d", workers=2, executor="dask")

@@ -381,7 +381,7 @@ def _run_dask(todo, n_workers, threads, scheduler, store):
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
         raise InputError("executor", "the dask executor needs dask.distributed", value="dask",
-                         hint="pip install 'dask[distributed]'") from None
+                         hint="pip install 'anp-emu[cluster]' (dask.distributed)") from None
     import uuid
 
     cluster, saved = None, contextlib.nullcontext()
