@@ -139,14 +139,15 @@ def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_over
     folds = folds_of(ds, split, k=k, seed=0)
     if epochs is not None or preset is None:      # a preset brings its own epochs
         fixed["epochs"] = epochs if epochs is not None else auto_epochs(min(len(f.train) for f in folds))
-    sweep.check_sweep_outdir(Path(outdir), CV_FILES)       # every check done before anything is written
+    own = sweep.claim_outdir(Path(outdir), "cv", CV_FILES)     # every check done before anything is written
     out = make_outdir(outdir)
     if events is None:
         events = save_cv_events(ds, out)
+        own.wrote("events.h5")
     spec = sweep.SweepSpec(str(Path(events).resolve()), {"rule": rule_list, "seed": seed_list,
                                                          "fold": [f.name for f in folds]}, fixed)
     table = run_with_bar(sweep.run, progress and not as_json, spec=spec, outdir=out, workers=workers,
-                         executor=executor, scheduler=scheduler, own_files=CV_FILES)
+                         executor=executor, scheduler=scheduler, own=own)
     base_rows, act = [], {}
     for f in folds:
         if align_sessions:
@@ -164,6 +165,7 @@ def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_over
             "hidden_activity", "output_activity", "status", "error"]
     rows = pd.concat([table[[c for c in cols if c in table.columns]], pd.DataFrame(base_rows)], ignore_index=True)
     write_csv(out / "folds.csv", rows)
+    own.wrote("folds.csv")
     per_fold = rows.pivot_table(index="fold", columns="rule", values="test_accuracy", aggfunc="mean", sort=False)
     summary = rows.groupby("rule", sort=False).agg(
         n=("test_accuracy", "count"), test_accuracy_mean=("test_accuracy", "mean"),
@@ -175,6 +177,7 @@ def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_over
     write_json(out / "cv.json", {"source": str(src), "events": str(events), "split": split,
                                  "folds": [f.name for f in folds], "rules": rule_list, "seeds": seed_list,
                                  "fixed": fixed, "summary": summary.to_dict(orient="records")})
+    own.wrote("summary.csv", "cv.json")
     if as_json:
         for r in rows.to_dict(orient="records"):
             click.echo(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}))

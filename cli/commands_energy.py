@@ -11,13 +11,31 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from anp_emu.cli.common import SEED, initial_config, load_chip_config, load_dataset, refuse_existing
+from anp_emu.cli.common import SEED, initial_config, load_chip_config, load_dataset
 from anp_emu.cli.main import main
 from anp_emu.errors import FileFormatError, InputError
+
+# what `anp energy -o` and `anp energy summary -o` write (their folders' manifests list them)
+ENERGY_FILES = ("energy.json", "comparison.csv", "summary.csv", "phases.csv", "ops.csv", "complexity.csv", "steps.csv",
+                "energy_table.json", "energy_over_training.png")
+SUMMARY_FILES = ("runs.csv", "epochs.csv", "energy_summary.json", "learning_energy_per_epoch.png")
 
 ASSUMPTION_NOTE = ("note: only pJ/SOP, power, voltage and clock are published; every other cost "
                    "(neuron update, error MAC, weight read/write, static power) is an assumption - "
                    "see docs/energy.md, override with --costs/--cost")
+
+
+def _claim(outdir, kind: str, names, force: bool):
+    """The output folder of an energy report (None without -o), claimed before any work: only
+    files anp wrote there are replaced, and only with --force (``anp_emu.files.manifest``)."""
+    if not outdir:
+        return None
+    from anp_emu.files.manifest import OutputFolder
+
+    out = Path(outdir)
+    if out.exists() and not out.is_dir():
+        raise FileFormatError(out, "output path exists and is not a folder")
+    return OutputFolder.claim(out, kind, names, replace=force)
 
 
 def _err():
@@ -117,8 +135,7 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
     rule_list = [r.strip() for r in rules.split(",") if r.strip()]
     if do_plot and not outdir:
         raise InputError("--plot", "needs an output folder", hint="add -o OUTDIR")
-    if outdir:     # an earlier report there: refused before the measurement, not after
-        refuse_existing(Path(outdir) / "energy.json", force)
+    own = _claim(outdir, "energy", ENERGY_FILES, force)   # before the measurement, not after
     if do_plot:
         from anp_emu.energy.plot import _pyplot
 
@@ -166,12 +183,8 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
         meta["stbp_over_mpd_ed_total"] = ratio(res.reports, "total_nj")
     frames = res.frames()
     written = []
-    if outdir:
-        out = Path(outdir)
-        if out.exists() and not out.is_dir():
-            raise FileFormatError(out, "output path exists and is not a folder")
-        for p in [out / f"{name}.csv" for name in frames] + [out / "energy.json", out / "energy_table.json"]:
-            refuse_existing(p, force)
+    if own is not None:
+        out = own.path
         out.mkdir(parents=True, exist_ok=True)
         written = write_frames(out, frames, meta)
         from anp_emu.energy.model import save_table
@@ -185,6 +198,9 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
             plot_energy_over_training(res.log, p, paper=PAPER_LEARNING_NJ if pname == PAPER_POINT else None,
                                       title=f"{spec.n_in}-{spec.n_hid}-{spec.n_out}, T={res.T}, {pname}")
             written.append(p)
+        own.wrote(*(w.name for w in written))
+        if force:
+            own.drop_unwritten()
     if as_json:
         click.echo(frames_to_json(frames, meta), nl=False)
         return
@@ -341,6 +357,7 @@ def energy_summary_cmd(runs, costs_file, cost_items, as_json, outdir, do_plot, f
 
         _pyplot()  # fail before the work if matplotlib is missing
     table, _ = _resolve(costs_file, cost_items, "0.56V")
+    own = _claim(outdir, "energy-summary", SUMMARY_FILES, force)
     points = list(table.points)
     results, epochs = [], []
     for r in runs:
@@ -355,22 +372,21 @@ def energy_summary_cmd(runs, costs_file, cost_items, as_json, outdir, do_plot, f
                                              for p in points}
     frames = {"runs": df, "epochs": pd.concat(epochs, ignore_index=True)}
     written = []
-    if outdir:
-        out = Path(outdir)
-        if out.exists() and not out.is_dir():
-            raise FileFormatError(out, "output path exists and is not a folder")
-        plot_path = out / "learning_energy_per_epoch.png"
-        for p in [out / f"{name}.csv" for name in frames] + [out / "energy_summary.json"] + ([plot_path] if do_plot else []):
-            refuse_existing(p, force)
+    if own is not None:
+        out = own.path
         out.mkdir(parents=True, exist_ok=True)
         written = write_frames(out, frames, meta, json_name="energy_summary.json")
         if do_plot:
             from anp_emu.energy.plot import plot_energy_over_training
 
+            plot_path = out / "learning_energy_per_epoch.png"
             ep = frames["epochs"].rename(columns={f"learning_nj@{PAPER_POINT}": "learning_nj"})
             plot_energy_over_training(ep, plot_path, x="epoch", smooth=1, paper=PAPER_LEARNING_NJ,
                                       title=f"Learning energy per training sample by epoch ({PAPER_POINT})")
             written.append(plot_path)
+        own.wrote(*(w.name for w in written))
+        if force:
+            own.drop_unwritten()
     if as_json:
         click.echo(frames_to_json(frames, meta), nl=False)
         return

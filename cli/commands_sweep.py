@@ -101,9 +101,10 @@ def sweep_cmd(spec, outdir, workers, executor, scheduler, as_json, do_plot, prog
     if scheduler is not None:
         executor = "dask"
     sw = sweep.load_spec(spec)                   # every key checked before the folder is made
+    own = sweep.claim_outdir(outdir, "sweep", ("accuracy_vs_energy.png",))
     out = make_outdir(outdir)
     table = run_with_bar(sweep.run, progress and not as_json, spec=sw, outdir=out, workers=workers,
-                         executor=executor, scheduler=scheduler)
+                         executor=executor, scheduler=scheduler, own=own)
     summary = sweep.summarise(table, sw.arm_keys)
     if as_json:
         click.echo(json.dumps(table.to_dict(orient="records"), indent=1, default=float))
@@ -112,6 +113,7 @@ def sweep_cmd(spec, outdir, workers, executor, scheduler, as_json, do_plot, prog
         click.echo(f"wrote {out / 'results.csv'} ({len(table)} runs), {out / 'summary.csv'}")
     if do_plot:
         plot_accuracy_energy(table, sw.arm_keys, out / "accuracy_vs_energy.png")
+        own.wrote("accuracy_vs_energy.png")
         if not as_json:
             click.echo(f"wrote {out / 'accuracy_vs_energy.png'}")
     report_failures(table, out)
@@ -216,15 +218,18 @@ def ablation_cmd(dataset, outdir, epochs, seed, n_seeds, point, loss, preset, wo
     if preset is None:
         epochs, loss = epochs or 5, loss or CLI_LOSS
     sw = ablation_spec(Path(dataset).resolve(), epochs, list(range(seed, seed + n_seeds)), loss, point, preset)
+    own = sweep.claim_outdir(outdir, "ablation", ("ablation.csv", "ablation.json", "ablation.png"))
     out = make_outdir(outdir)
     runs = run_with_bar(sweep.run, progress, spec=sw, outdir=out, workers=workers, executor=executor,
-                        scheduler=scheduler)
+                        scheduler=scheduler, own=own)
     table = ablation_table(runs)
     write_csv(out / "ablation.csv", table)
     write_json(out / "ablation.json", table.to_dict(orient="records"))
+    own.wrote("ablation.csv", "ablation.json")
     click.echo(sweep.format_summary(sweep.summarise(runs, ["rule", "aft", "precision"]), ["rule", "aft", "precision"]))
     if do_plot:
         _plot_ablation(table, out / "ablation.png")
+        own.wrote("ablation.png")
         click.echo(f"wrote {out / 'ablation.png'}")
     click.echo(f"wrote {out / 'ablation.csv'} (per arm), {out / 'results.csv'} (per run)")
     report_failures(runs, out)

@@ -220,30 +220,37 @@ RUN_FILES = ("checkpoint.h5", "log.csv", "config.h5", "summary.json", "encoding.
              "counters.json")
 
 
-def make_run_outdir(outdir, spec, *, resume: bool = False, force: bool = False) -> Path:
-    """The output folder of a training run, checked before any training: writable, room for the
-    checkpoint (written beside the old one, then renamed) and config, and not holding an earlier
-    run unless ``--resume`` (continue it) or ``--force`` (replace its files) is given."""
+def make_run_outdir(outdir, spec, *, resume: bool = False, force: bool = False):
+    """The output folder of a training run (an ``OutputFolder``), checked before anything is
+    written: writable, room for the checkpoint (written beside the old one, then renamed) and
+    config; an earlier run of ours there only with ``--resume`` (continue it: its manifest is
+    needed) or ``--force`` (replace the files anp wrote); a file of the run's names that anp did
+    not write there is never replaced (``anp_emu.files.manifest``)."""
+    from anp_emu.files.manifest import OutputFolder
+
     if resume and force:
         raise InputError("--force", "cannot be combined with --resume", hint="--resume continues a run, --force replaces it")
+    if resume and not (Path(outdir) / "checkpoint.h5").exists():
+        raise InputError("--resume", "no checkpoint to resume", value=str(Path(outdir) / "checkpoint.h5"))
+    own = OutputFolder.claim(outdir, "train-run", RUN_FILES, replace=force, resume=resume)
     weight_bytes = 8 * (spec.n_hid * spec.n_in + spec.n_out * spec.n_hid)   # float64 worst case
-    out = make_outdir(outdir, need_bytes=3 * weight_bytes + (1 << 20))
-    old = [f for f in RUN_FILES if (out / f).exists()]
-    if old and not (resume or force):
-        raise InputError("-o/--output", "holds an earlier run; not overwritten", value=str(out / old[0]),
-                         hint="--resume continues it, --force replaces its files, or choose a new folder")
-    return out
+    make_outdir(outdir, need_bytes=3 * weight_bytes + (1 << 20))
+    return own
 
 
-def run_training(ds, cfg, settings, options, point, progress, outdir: Path | None, resume: bool = False,
-                 split_args=None, quiet: bool = False):
-    """Train; write checkpoint.h5, log.csv, config.h5 and summary.json to ``outdir``. Returns the trainer."""
+def run_training(ds, cfg, settings, options, point, progress, own=None, resume: bool = False,
+                 split_args=None, quiet: bool = False, encoding: dict | None = None):
+    """Train; write checkpoint.h5, log.csv, counters.csv, samples.csv, counters.json, config.h5
+    (and ``encoding`` as encoding.json) into the claimed folder ``own`` (an ``OutputFolder``),
+    recording each file in its manifest. A resumed checkpoint is checked before anything is
+    written; resuming a finished run writes nothing. Returns (trainer, epochs run now)."""
     from anp_emu.files.checkpoint import load_checkpoint_into
     from anp_emu.experiments.trainer import Trainer
 
     train, test = split_args
     model = energy_model_for(point)
     trainer = Trainer(cfg, train, test, settings, options, energy_model=model)
+    outdir = own.path if own is not None else None
     ckpt = outdir / "checkpoint.h5" if outdir else None
     if resume:
         if ckpt is None or not ckpt.exists():
@@ -253,14 +260,20 @@ def run_training(ds, cfg, settings, options, point, progress, outdir: Path | Non
             read_samples(outdir / "samples.csv")       # a bad one: one error before any epoch runs
         if not quiet:
             click.echo(f"resumed {ckpt} after epoch {trainer.epochs_done}", err=True)
+    first_epoch = trainer.epochs_done
+    if own is not None and encoding is not None and first_epoch < options.epochs:
+        write_json(outdir / "encoding.json", encoding)
+        own.wrote("encoding.json")
 
     samples_csv = outdir / "samples.csv" if outdir else None
 
     def on_epoch(log):
         if outdir:
+            own.wrote("checkpoint.h5")            # saved by the trainer just before
             write_csv(outdir / "log.csv", trainer.log_frame())
             write_csv(outdir / "counters.csv", trainer.counters_frame())
             _append_samples(samples_csv, trainer.last_samples, log.epoch)
+            own.wrote("log.csv", "counters.csv", "samples.csv")
         if not quiet:
             click.echo(f"epoch {log.epoch}: loss {log.loss:.3f}  train {log.train_accuracy:.1%}  "
                        f"test {log.test_accuracy:.1%}  hidden activity {log.hidden_activity:.2%}  "
@@ -269,16 +282,20 @@ def run_training(ds, cfg, settings, options, point, progress, outdir: Path | Non
 
     trainer.fit(checkpoint_path=ckpt, on_epoch=on_epoch,
                 progress_factory=progress_factory(progress and not quiet, len(train), options.epochs))
-    if outdir:
+    ran = trainer.epochs_done - first_epoch
+    if outdir and ran:
+        total = trainer.history_counters()          # every epoch of the run, resumed ones included
         write_json(outdir / "counters.json", {
             "format": "anp-training-counters", "version": 1, "rule": settings.rule, "T": int(train.T),
-            "spec": trainer.config.spec.to_dict(), "epochs": trainer.counted_epochs,
-            "n_samples": trainer.counters_total.n_samples, "counters": trainer.counters_total.as_dict()})
-    if outdir and options.precision == "int":
-        from anp_emu.files.config_io import save_config
+            "spec": trainer.config.spec.to_dict(), "epochs": [h.epoch for h in trainer.history],
+            "n_samples": total.n_samples, "counters": total.as_dict()})
+        own.wrote("counters.json")
+        if options.precision == "int":
+            from anp_emu.files.config_io import save_config
 
-        save_config(trainer.trained_config(), outdir / "config.h5")
-    return trainer
+            save_config(trainer.trained_config(), outdir / "config.h5")
+            own.wrote("config.h5")
+    return trainer, ran
 
 
 def read_samples(path: Path) -> pd.DataFrame:
@@ -393,15 +410,18 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, fo
                               target_count=target_count, other_count=other_count, tau_grad=tau_grad,
                               stbp_emulation=stbp_emulation)
     options = TrainOptions(epochs=epochs, schedule=schedule, precision=precision, seed=seed, aft=aft)
-    out = make_run_outdir(outdir, cfg.spec, resume=resume, force=force)
+    energy_model_for(point)                        # every option checked before anything is written
+    own = make_run_outdir(outdir, cfg.spec, resume=resume, force=force)
+    out = own.path
     if init_rep is not None and not as_json:
         click.echo(f"init: theta {init_rep.theta_hid}/{init_rep.theta_out}, aux {cfg.w_aux_hid}/"
                    f"{cfg.w_aux_out}, hidden activity {init_rep.hidden_activity:.2%}, dead neurons "
                    f"{init_rep.dead_hidden} hidden / {init_rep.dead_output} output", err=True)
-    if sd.calibration is not None:
-        write_json(out / "encoding.json", {"encoder": train.encoder, "encoder_params": train.encoder_params,
-                                           "calibration": sd.calibration, "fold": sd.fold, "align_sessions": align_sessions})
-    trainer = run_training(ds, cfg, settings, options, point, progress, out, resume, (train, test))
+    encoding = None if sd.calibration is None else {
+        "encoder": train.encoder, "encoder_params": train.encoder_params, "calibration": sd.calibration,
+        "fold": sd.fold, "align_sessions": align_sessions}
+    trainer, ran = run_training(ds, cfg, settings, options, point, progress, own, resume, (train, test),
+                                encoding=encoding)
     log = trainer.log_frame()
     summary = {"dataset": str(dataset), "rule": rule, "aft": aft, "precision": precision, "preset": preset,
                "split": split, "fold": sd.fold, "classes": list(train.class_names), "sparse_samples": sparse,
@@ -416,7 +436,13 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, fo
                                                        ("samples", "samples.csv"), ("checkpoint", "checkpoint.h5"),
                                                        ("config", "config.h5"), ("encoding", "encoding.json"))
                          if (out / f).exists()}}
-    write_json(out / "summary.json", summary)
+    if ran:
+        write_json(out / "summary.json", summary)
+        own.wrote("summary.json")
+        if force:
+            own.drop_unwritten()                   # our files of the replaced run that this run did not write
+    elif not as_json:
+        click.echo(f"nothing to do: {out} has all {epochs} epochs (nothing written)", err=True)
     if as_json:
         click.echo(json.dumps(summary, indent=1, default=str))
         return
@@ -553,6 +579,14 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress, as_json):
 
     def say(*args, **kw):
         click.echo(*args, err=as_json, **kw)
+    from anp_emu.cli.commands_energy import ENERGY_FILES
+    from anp_emu.files.manifest import OutputFolder
+
+    # every folder claimed before anything is written: a rerun replaces what the demo wrote, never a user's file
+    base = Path(outdir)
+    own = OutputFolder.claim(base, "demo", ("events.h5", "demo_summary.json"), replace=True)
+    owns = {name: OutputFolder.claim(base / name, "train-run", RUN_FILES, replace=True) for name in ("train", "train-stbp")}
+    en_own = OutputFolder.claim(base / "energy", "energy", ENERGY_FILES, replace=True)
     out = make_outdir(outdir)
     raw = out / "raw"
     if raw.exists():
@@ -563,6 +597,7 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress, as_json):
     say("[2/5] chip encoding (391 samples -> 39 steps x 1024 lines)")
     ds = preprocess(raw, encoder="chip", T=39)
     ds.save(out / "events.h5")
+    own.wrote("events.h5")
     from anp_emu.emg.crossval import fold_baselines, folds_of, split_dataset
 
     sd = split_dataset(ds, "random", seed=seed)      # the encoder is fitted on the training part
@@ -577,8 +612,8 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress, as_json):
         f"(init: {init.dead_hidden} dead hidden neurons, hidden activity {init.hidden_activity:.1%})")
     settings = build_settings("mpd-ed", seed)
     options = TrainOptions(epochs=epochs, schedule="cosine", precision="int", seed=seed)
-    trainer = run_training(ds, cfg, settings, options, "0.56V", progress, make_outdir(out / "train"),
-                           split_args=(train, test))
+    make_outdir(owns["train"].path)
+    trainer, _ = run_training(ds, cfg, settings, options, "0.56V", progress, owns["train"], split_args=(train, test))
     say("[4/5] evaluation of the trained chip on the test split")
     from anp_emu.chip.emulator import Chip
     from anp_emu.experiments.evaluate import evaluate
@@ -590,8 +625,9 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress, as_json):
     say(f"[5/5] STBP trained the same way; energy per training sample averaged over every sample of all "
         f"{epochs} epochs (the paper's metric is the learning energy: backward + update, the increment "
         f"over inference; STBP emulated as the paper ran it, every neuron activated):")
-    stbp_trainer = run_training(ds, cfg, build_settings("stbp", seed), options, "0.56V", progress,
-                                make_outdir(out / "train-stbp"), split_args=(train, test), quiet=True)
+    make_outdir(owns["train-stbp"].path)
+    stbp_trainer, _ = run_training(ds, cfg, build_settings("stbp", seed), options, "0.56V", progress,
+                                   owns["train-stbp"], split_args=(train, test), quiet=True)
     averaged = {"mpd-ed": averaged_energy_both_points(trainer), "stbp": averaged_energy_both_points(stbp_trainer)}
     headline = headline_table(averaged)
     say(format_headline(headline))
@@ -603,10 +639,10 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress, as_json):
                                   progress=bar.update)
     else:
         en = measure_training(cfg.replace(learning=settings), train, model, n_samples=energy_samples, seed=seed)
-    en_dir = make_outdir(out / "energy")
+    en_dir = make_outdir(en_own.path)
     from anp_emu.energy.report import write_frames
 
-    write_frames(en_dir, en.frames(), {"samples": energy_samples, "seed": seed})
+    en_own.wrote(*(p.name for p in write_frames(en_dir, en.frames(), {"samples": energy_samples, "seed": seed})))
     say(f"      per layer, phase and operation at the initial weights ({energy_samples} samples per rule, "
         f"as `anp energy`): {en_dir}")
     summary = {"baseline_accuracy": base_all["centroid"], "baselines": base_all, "test_accuracy": res.accuracy,
@@ -617,6 +653,7 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress, as_json):
                "headline": headline.to_dict(orient="records"), "paper_learning_nj": PAPER_LEARNING_NJ,
                "seconds": time.perf_counter() - t_start}
     write_json(out / "demo_summary.json", summary)
+    own.wrote("demo_summary.json")
     say(f"done in {summary['seconds']:.0f} s. Files: {raw} (raw EMG), {out / 'events.h5'} (events), "
         f"{out / 'train'} (config.h5, log.csv, counters.csv, samples.csv, checkpoint.h5), {out / 'train-stbp'}, "
         f"{en_dir} (energy tables), "

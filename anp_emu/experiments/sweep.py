@@ -243,44 +243,73 @@ def _check_combinations(spec: SweepSpec) -> None:
 
 
 # ----------------------------------------------------------------------------- running
-SWEEP_FILES = ("spec.json", "runs", "results.csv", "results.parquet", "summary.csv")
+SWEEP_FILES = ("spec.json", "results.csv", "results.parquet", "summary.csv")   # beside runs/ (the runner's)
 
 
-def check_sweep_outdir(out: Path, own_files=()) -> None:
-    """``out`` may receive a sweep: absent, empty, holding only ``own_files`` (what the calling
-    command wrote there first), or an earlier sweep's folder (``spec.json`` or ``runs/``: it is
-    resumed). Anything else is refused: a sweep never writes into a folder it did not make."""
-    if not out.exists():
+def claim_outdir(out, kind: str = "sweep", own_files=()):
+    """The output folder of a sweep (or of a command built on one: ``kind`` cv, ablation, with
+    the files it writes itself, ``own_files``), claimed before anything is written
+    (``anp_emu.files.manifest``): a new folder, or an earlier output of the same kind, which is
+    resumed. A folder holding ``runs/`` or a file of these names without our manifest, or the
+    output of another command, is refused: a folder that merely looks like ours is not ours."""
+    from ..files.manifest import OutputFolder, read_manifest
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileFormatError(out, "output path exists and is not a folder")
+    m = read_manifest(out) if out.is_dir() else None
+    if m is None and out.is_dir():
+        names = sorted(p.name for p in out.iterdir())
+        if names:
+            raise FileFormatError(out, f"holds files that are not an earlier sweep's (e.g. {names[0]}; the folder has "
+                                       "no anp-manifest.json): nothing is written there, choose a new folder")
+    return OutputFolder.claim(out, kind, SWEEP_FILES + tuple(own_files), resume=m is not None)
+
+
+def check_grid(out: Path, specs) -> None:
+    """Before anything is written into an earlier sweep's folder: every finished run there is a run
+    of this grid (the same grid, or a larger one: results.csv keeps every finished row), made with
+    the same options (``runner.load_record`` refuses another)."""
+    from .runner import load_record
+
+    runs = out / "runs"
+    if not runs.is_dir():
         return
-    names = {p.name for p in out.iterdir()}
-    if names & {"spec.json", "runs"} or names <= set(own_files):
-        return
-    foreign = sorted(names - set(own_files) - set(SWEEP_FILES))
-    raise FileFormatError(out, f"holds files that are not an earlier sweep (e.g. {foreign[0] if foreign else sorted(names)[0]}); "
-                               "choose a new folder")
+    ids = {s.run_id for s in specs}
+    for p in sorted(runs.glob("*.json")):
+        try:
+            rec = json.loads(p.read_text())
+        except (OSError, ValueError):
+            rec = None
+        if isinstance(rec, dict) and rec.get("status") == "ok" and rec.get("run_id") not in ids:
+            raise FileFormatError(out, f"holds finished runs of another grid (e.g. {rec.get('run_id')}) that this grid "
+                                       "would drop from results.csv; run the same grid (or one that includes it), "
+                                       "or choose a new folder")
+    for s in specs:
+        load_record(out, s)
 
 
 def run(spec, outdir, workers: int | None = None, executor: str = "local", scheduler: str | None = None,
-        progress=None, threads_per_worker: int | None = None, own_files=()) -> pd.DataFrame:
+        progress=None, threads_per_worker: int | None = None, own=None) -> pd.DataFrame:
     """Run the sweep ``spec`` (TOML path, dict or :class:`SweepSpec`) into ``outdir`` (finished
     runs are skipped) and return the results table (one row per run, in grid order). ``outdir``
-    must be new, empty, an earlier sweep's, or hold only ``own_files`` (``check_sweep_outdir``)."""
+    must be new or an earlier sweep's of a grid this one includes (``claim_outdir``,
+    ``check_grid``), checked before anything is written; ``own``: the folder already claimed by
+    the calling command (cv, ablation)."""
     from .runner import run_all
-    from ..files.fileio import atomic_write_text
 
     sweep = load_spec(spec)
     out = Path(outdir)
-    if out.exists() and not out.is_dir():
-        raise FileFormatError(out, "output path exists and is not a folder")
-    check_sweep_outdir(out, own_files)
+    own = own if own is not None else claim_outdir(out)
     specs = sweep.run_specs(out)
+    check_grid(out, specs)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "spec.json", json.dumps(sweep.to_dict(), indent=1) + "\n")
+    spec_text = json.dumps(sweep.to_dict(), indent=1) + "\n"
+    own.write_text("spec.json", spec_text)
     records = run_all(specs, out, workers=workers, executor=executor, scheduler=scheduler, progress=progress,
                       threads_per_worker=threads_per_worker)
     table = results_table(sweep, records)
-    atomic_write_text(out / "spec.json", json.dumps(sweep.to_dict(), indent=1) + "\n")
-    atomic_write_text(out / "results.csv", table.to_csv(index=False))
+    own.write_text("results.csv", table.to_csv(index=False))
     try:
         import pyarrow  # noqa: F401
     except ImportError:
@@ -290,7 +319,8 @@ def run(spec, outdir, workers: int | None = None, executor: str = "local", sched
 
         with atomic_path(out / "results.parquet") as tmp:
             table.to_parquet(tmp, index=False)
-    atomic_write_text(out / "summary.csv", summarise(table, sweep.arm_keys).to_csv(index=False))
+        own.wrote("results.parquet")
+    own.write_text("summary.csv", summarise(table, sweep.arm_keys).to_csv(index=False))
     return table
 
 

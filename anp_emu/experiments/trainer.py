@@ -93,6 +93,17 @@ class EpochLog:
 LOG_COLUMNS = tuple(f for f in EpochLog.__dataclass_fields__ if f != "counts")   # log.csv (counts: counters.csv)
 
 
+def history_counters(history) -> Counters:
+    """Every epoch's counters of ``history`` summed (``n_samples``: all their training samples)."""
+    total = Counters(n_samples=0)
+    for h in history:
+        if h.counts is None or not h.samples:
+            raise InputError("history", "an epoch without its counters (a log written before they were kept)",
+                             value=h.epoch)
+        total.update(Counters(np.asarray(h.counts, dtype=np.int64), n_samples=int(h.samples)))
+    return total
+
+
 def averaged_energy(history, energy_model, spec, T: int) -> dict[str, float]:
     """The paper's metric: energy per training sample averaged over every sample of every epoch
     = energy of all epochs' counters / all samples, at ``energy_model``: ``learning_nj`` (the
@@ -102,17 +113,10 @@ def averaged_energy(history, energy_model, spec, T: int) -> dict[str, float]:
     the mean of the per-sample energies."""
     from ..energy.report import energy_per_sample
 
-    total = Counters(n_samples=0)
-    for h in history:
-        if h.counts is None or not h.samples:
-            raise InputError("history", "an epoch without its counters (a log written before they were kept)",
-                             value=h.epoch)
-        total.update(Counters(np.asarray(h.counts, dtype=np.int64), n_samples=int(h.samples)))
+    total = history_counters(history)
     if total.n_samples == 0:
         raise InputError("history", "no trained epochs", value=0)
     return energy_per_sample(total, spec, T, energy_model)
-
-
 
 
 class Trainer:
@@ -151,8 +155,6 @@ class Trainer:
         self.history: list[EpochLog] = []
         self.epochs_done = 0
         self.last_samples = pd.DataFrame(columns=list(SAMPLE_COLUMNS))   # per-sample log of the last epoch
-        self.counters_total = Counters(n_samples=0)   # every training step of this process's epochs
-        self.counted_epochs: list[int] = []            # ... which are these (a resumed run counts from its resume)
 
     # ---------------------------------------------------------------- one epoch
     def run_epoch(self, progress=None) -> EpochLog:
@@ -198,8 +200,6 @@ class Trainer:
             samples=n, input_events_per_sample=total["hidden", "input_events"] / n, counts=total.counts.tolist())
         self.last_samples = pd.DataFrame(rows, columns=list(SAMPLE_COLUMNS))
         self.history.append(log)
-        self.counters_total.update(total)
-        self.counted_epochs.append(e + 1)
         self.epochs_done += 1
         return log
 
@@ -240,6 +240,10 @@ class Trainer:
                 for h in self.history if h.counts is not None
                 for li in range(len(LAYERS)) for ci, name in enumerate(NAMES)]
         return pd.DataFrame(rows, columns=["epoch", "samples", "layer", "counter", "total"])
+
+    def history_counters(self) -> Counters:
+        """The counters of every epoch of the run (restored epochs of a resumed run included)."""
+        return history_counters(self.history)
 
     def averaged_energy(self, energy_model=None) -> dict[str, float]:
         """Energy per training sample averaged over every sample of every epoch (the paper's
