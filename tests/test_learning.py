@@ -98,7 +98,7 @@ def test_float_gradients_equal_plain_dense_bptt(rule, surrogate, temporal, reset
     for seed in range(4):
         cfg, X, label = small_problem(seed)
         window = None if isinstance(temporal, bool) else temporal
-        st = LearningSettings(rule=rule, surrogate=surrogate, surrogate_width=0.8, temporal_path=bool(temporal),
+        st = LearningSettings(rule=rule, loss="ce", surrogate=surrogate, surrogate_width=0.8, temporal_path=bool(temporal),
                               temporal_window=window, reset_path=reset)
         g = LearningEngine(Chip(cfg, "float"), st).gradients(X, label)
         dW1, dW2, S = ref_bptt(cfg, X, label, st)
@@ -111,7 +111,7 @@ def test_float_gradients_equal_plain_dense_bptt(rule, surrogate, temporal, reset
 def test_float_gradients_with_ideal_aft_equal_plain_dense_bptt(rule):
     for seed in range(4):
         cfg, X, label = small_problem(seed, aux=15)
-        st = LearningSettings(rule=rule, surrogate="triangle", reset_path=True)
+        st = LearningSettings(rule=rule, loss="ce", surrogate="triangle", reset_path=True)
         g = LearningEngine(Chip(cfg, "float", aft="ideal"), st).gradients(X, label)
         dW1, dW2, _ = ref_bptt(cfg, X, label, st, ideal=True)
         np.testing.assert_allclose(g.dW_hid, dW1, rtol=1e-9, atol=1e-15)
