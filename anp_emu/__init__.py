@@ -3,7 +3,10 @@
 The names a notebook needs are here::
 
     from anp_emu import Chip, ChipConfig, ChipSpec, LearningEngine, LearningSettings, Trainer, \\
-        TrainOptions, EventDataset, load_config, save_config, export_config, import_config
+        TrainOptions, EventDataset, split_dataset, evaluate, load_config, save_config, export_config, \\
+        import_config, chip_readout
+
+(docs/python-api.md: the notebook path.)
 
 Everything but the errors and the spec is imported on first use (module ``__getattr__``):
 importing the package must not create a numba kernel, which would fix numba's code generation
@@ -32,6 +35,9 @@ _LAZY = {
     "export_config": ".mapping.export",
     "import_config": ".mapping.export",
     "EventDataset": ".emg.dataset",
+    "split_dataset": ".emg.crossval",
+    "chip_readout": ".mapping.readout",
+    "initial_config": ".experiments.trainer",
     "default_table": ".energy.model",
     "energy_per_sample": ".energy.report",
 }

@@ -116,14 +116,34 @@ def _own_export(p: Path):
 @click.option("--force", is_flag=True,
               help="Replace an existing output file; for csv, replace a previous csv export of anp-emu "
                    "(recognised by its manifest; a folder holding anything else is never replaced).")
-def export_cmd(config, fmt, out, dt, force):
+@click.option("--classes", "n_classes", type=click.IntRange(1, 1 << 20), default=None,
+              help="NIR: the dataset's classes (output neurons 0..K-1) of the readout rule written into the "
+                   "metadata. Default: the classes of the anp train run beside CONFIG (summary.json), else "
+                   "every output.")
+@click.option("--clip", is_flag=True,
+              help="netx: write a network Loihi cannot hold anyway (netx clips the weights named in the "
+                   "error). Without it such a config is refused.")
+def export_cmd(config, fmt, out, dt, force, n_classes, clip):
     """Export a chip config's quantised weights: h5, npz, csv (folder), C header, NIR, or lava-dl netx.
 
     Nothing existing is replaced without --force; every output appears complete or not at all."""
     from anp_emu.mapping.export import export_config
 
     cfg = load_chip_config(config)
-    click.echo(f"wrote {export_config(cfg, out, fmt, dt=dt, force=force)}")
+    names = None
+    summary = Path(config).parent / "summary.json"
+    if n_classes is None and summary.is_file():
+        try:
+            names = json.loads(summary.read_text()).get("classes")
+        except (ValueError, AttributeError):
+            names = None
+        names = names if isinstance(names, list) and 1 <= len(names) <= cfg.spec.n_out else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = export_config(cfg, out, fmt, dt=dt, force=force, n_classes=n_classes, class_names=names, clip=clip)
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    click.echo(f"wrote {path}")
 
 
 @main.command("info")

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from anp_emu import defaults as D
 from anp_emu.cli.common import SEED, initial_config, load_chip_config, load_dataset
 from anp_emu.cli.main import main
 from anp_emu.errors import FileFormatError, InputError
@@ -95,7 +96,7 @@ def energy_group():
                    "(std-ed: on the IF neuron).")
 @click.option("--samples", "-n", "n_samples", type=click.IntRange(min=1), default=20, show_default=True,
               help="Training steps per rule (seeded order over the dataset; epochs repeat if needed).")
-@click.option("--operating-point", "point", default="0.56V", show_default=True,
+@click.option("--operating-point", "point", default=D.OPERATING_POINT, show_default=True,
               help="Operating point of the energy table: 0.56V (40 MHz) or 0.9V (210 MHz), or one of --costs.")
 @click.option("--costs", "costs_file", type=click.Path(), default=None,
               help="Complete energy table (.json, or .toml on Python >= 3.11); see `anp energy-table --write`.")
@@ -148,12 +149,12 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
         cfg = load_chip_config(chip_path)
         chip_desc = str(chip_path)
     else:
-        aux_frac = 0.3
+        aux_frac = D.AUX_FRAC
         if preset:
             from anp_emu.experiments.presets import preset as get_preset
 
             aux_frac = get_preset(preset).aux_frac(int(ds.T))
-        cfg, init = initial_config(ds, None, seed, 0.05, aux_frac)
+        cfg, init = initial_config(ds, None, seed, D.TARGET_HIDDEN, aux_frac)
     if preset:
         from anp_emu.experiments.presets import preset as get_preset
 
@@ -429,7 +430,7 @@ def energy_summary_cmd(runs, costs_file, cost_items, as_json, outdir, do_plot, f
                    "metric; runs of one rule are pooled). Repeatable; an MPD-ED and an STBP run give both targets.")
 @click.option("--target", "target_items", multiple=True, metavar="RULE=NJ",
               help="Energy per training sample to fit (default: the paper's mpd-ed=312, stbp=9320 at 0.56V).")
-@click.option("--operating-point", "point", default="0.56V", show_default=True)
+@click.option("--operating-point", "point", default=D.OPERATING_POINT, show_default=True)
 @click.option("--costs", "costs_file", type=click.Path(), default=None, help="Starting energy table (default: built-in).")
 @click.option("--cost", "cost_items", multiple=True, metavar="NAME=VALUE", help="Override one fixed cost first.")
 @click.option("--write", "write_path", type=click.Path(), default=None,

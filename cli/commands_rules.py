@@ -7,6 +7,7 @@ import json
 import click
 import numpy as np
 
+from anp_emu import defaults as D
 from anp_emu.cli.common import SEED, initial_config, load_chip_config, load_dataset, make_outdir, write_csv, write_json
 from anp_emu.cli.main import main
 from anp_emu.errors import InputError
@@ -63,7 +64,7 @@ def gradients_cmd(dataset, chip_path, rules, n_samples, precision, seed, outdir,
     if do_plot:
         _matplotlib()                      # before any work or file
     ds = load_dataset(dataset)
-    cfg = load_chip_config(chip_path) if chip_path else initial_config(ds, None, seed, 0.05, 0.3)[0]
+    cfg = load_chip_config(chip_path) if chip_path else initial_config(ds, None, seed, D.TARGET_HIDDEN, D.AUX_FRAC)[0]
     idx = np.random.default_rng(seed).permutation(len(ds))[:n_samples]
     labels = np.asarray(ds.labels)
     per, summary = gradient_agreement(cfg, [ds.sample(int(i)) for i in idx], labels[idx], rule_list, precision)

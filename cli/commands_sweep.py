@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from anp_emu.cli.common import CLI_LOSS, SEED, err_stream, make_outdir
+from anp_emu import defaults as D
+from anp_emu.cli.common import SEED, err_stream, make_outdir
 from anp_emu.cli.main import main
 from anp_emu.errors import AnpError
 
@@ -193,9 +194,9 @@ def ablation_table(table):
 @click.option("--seed", type=SEED, default=0, show_default=True, help="First seed (split, init, order, rounding).")
 @click.option("--seeds", "n_seeds", type=click.IntRange(1, 1000), default=3, show_default=True,
               help="Seeds per arm: SEED, SEED+1, ... (mean ± sd over them).")
-@click.option("--operating-point", "point", default="0.56V", show_default=True)
+@click.option("--operating-point", "point", default=D.OPERATING_POINT, show_default=True)
 @click.option("--loss", type=click.Choice(["ce", "tet"]), default=None,
-              help=f"Loss of every arm (default {CLI_LOSS}, or the preset's; see anp train --help).")
+              help=f"Loss of every arm (default {D.LOSS}, or the preset's; see anp train --help).")
 @click.option("--preset", type=click.Choice(["paper"]), default=None,
               help="Every arm with anp train --preset (Wei et al. 2024 as printed; see anp train --help).")
 @executor_options
@@ -216,7 +217,7 @@ def ablation_cmd(dataset, outdir, epochs, seed, n_seeds, point, loss, preset, wo
     if scheduler is not None:
         executor = "dask"
     if preset is None:
-        epochs, loss = epochs or 5, loss or CLI_LOSS
+        epochs, loss = epochs or D.EPOCHS, loss or D.LOSS
     sw = ablation_spec(Path(dataset).resolve(), epochs, list(range(seed, seed + n_seeds)), loss, point, preset)
     own = sweep.claim_outdir(outdir, "ablation", ("ablation.csv", "ablation.json", "ablation.png"))
     out = make_outdir(outdir)

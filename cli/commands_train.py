@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from anp_emu.cli.common import (CLI_LOSS, SEED, err_stream, initial_config, load_chip_config, load_dataset, make_outdir,
+from anp_emu import defaults as D
+from anp_emu.cli.common import (SEED, err_stream, initial_config, load_chip_config, load_dataset, make_outdir,
                                 write_csv, write_json)
 from anp_emu.cli.main import main
 from anp_emu.errors import FileFormatError, InputError
@@ -31,15 +32,9 @@ def warn_sparse(sd, quiet: bool = False) -> list[str]:
 
 
 def energy_model_for(point: str):
-    from anp_emu.energy.model import default_table
+    from anp_emu.energy.model import model_at
 
-    table = default_table()
-    names = {n.lower(): n for n in table.points}
-    key = point.lower() if point.lower() in names else point.lower() + "v"
-    if key not in names:
-        raise InputError("--operating-point", "unknown operating point", limit=f"one of {list(table.points)}",
-                         value=repr(point))
-    return table.model(names[key])
+    return model_at(point, "--operating-point")
 
 
 def progress_factory(enabled: bool, n: int, epochs: int):
@@ -118,12 +113,12 @@ def preset_config(name, cfg, T: int, aux_given: bool = False):
 def learning_options(f):
     """click options of the learning rule and the training run (shared by train and ablation)."""
     opts = [
-        click.option("--epochs", type=click.IntRange(1, 100000), default=5, show_default=True),
+        click.option("--epochs", type=click.IntRange(1, 100000), default=D.EPOCHS, show_default=True),
         click.option("--lr", type=click.FloatRange(min=0, min_open=True, max=2.0 ** 20), default=None,
                      help="Learning rate (weight LSBs per unit gradient, at most 2^20: beyond it every update "
                           "saturates). Default: the rule's tuned value."),
         click.option("--lr-shift", type=click.IntRange(0, 30), default=None, help="lr = 2^-SHIFT (overrides --lr)."),
-        click.option("--schedule", type=click.Choice(["constant", "cosine"]), default="cosine", show_default=True),
+        click.option("--schedule", type=click.Choice(["constant", "cosine"]), default=D.SCHEDULE, show_default=True),
         click.option("--rounding", type=click.Choice(["nearest", "floor", "stochastic"]), default="stochastic",
                      show_default=True, help="Rounding of the integer weight update."),
         click.option("--surrogate", type=click.Choice(["rect", "triangle", "exp"]), default="rect", show_default=True),
@@ -135,10 +130,10 @@ def learning_options(f):
                           "Default: the whole sample (full BPTT recursion)."),
         click.option("--reset/--no-reset", "reset_path", default=False, show_default=True,
                      help="Reset (spike-induced) BP path."),
-        click.option("--loss", type=click.Choice(["ce", "tet"]), default=CLI_LOSS, show_default=True,
+        click.option("--loss", type=click.Choice(["ce", "tet"]), default=D.LOSS, show_default=True,
                      help="tet: per-step cross-entropy on the output potentials (the MPD-ED loss of Wei et al. "
                           "Sec. V-A; its error reaches output neurons that did not fire); ce: cross-entropy on "
-                          "output spike counts (the library default; with MPD-ED it can let a silent target "
+                          "output spike counts (with MPD-ED it can let a silent target "
                           "class stay silent and hidden activity run away, see docs/experiments.md)."),
         click.option("--logit-gain", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True),
         click.option("--target-count", type=click.IntRange(0, 1 << 20), default=10, show_default=True,
@@ -172,14 +167,14 @@ def learning_options(f):
         click.option("--align-sessions", is_flag=True,
                      help="Undo armband rotation: shift each session's channels to best match the training "
                           "sessions' mean activity (unsupervised; reads the test session's unlabelled signal)."),
-        click.option("--train-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=2 / 3,
-                     show_default=True),
-        click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of init, split, order and rounding."),
-        click.option("--target-hidden", type=click.FloatRange(0, 1, min_open=True), default=0.05, show_default=True,
+        click.option("--train-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                     default=D.TRAIN_FRACTION, show_default=True),
+        click.option("--seed", type=SEED, default=D.SEED, show_default=True, help="Seed of init, split, order and rounding."),
+        click.option("--target-hidden", type=click.FloatRange(0, 1, min_open=True), default=D.TARGET_HIDDEN, show_default=True,
                      help="Hidden spikes per neuron and step the random init calibrates thresholds for."),
-        click.option("--aux-frac", type=click.FloatRange(0, 1), default=0.3, show_default=True,
+        click.option("--aux-frac", type=click.FloatRange(0, 1), default=D.AUX_FRAC, show_default=True,
                      help="Aux weight as a fraction of theta in the random init (the emulated threshold decay)."),
-        click.option("--operating-point", "point", default="0.56V", show_default=True),
+        click.option("--operating-point", "point", default=D.OPERATING_POINT, show_default=True),
         click.option("--progress/--no-progress", default=True, show_default=True),
     ]
     for o in reversed(opts):
@@ -187,31 +182,30 @@ def learning_options(f):
     return f
 
 
-DEFAULT_LR = {"mpd-ed": 1000.0, "stbp": 1000.0,  # tuned on the synthetic EMG set (LSB units)
-              "std-ed": 3000.0, "ebp": 30000.0}  # spike-time rules: a 5-epoch lr sweep on the synthetic set
+DEFAULT_LR = D.LR           # the rules' tuned learning rates (anp_emu/defaults.py)
 RULE_CHOICES = ["mpd-ed", "stbp", "std-ed", "ebp"]
 
 
 def rule_leak_shift(rule):
-    """The leak setting a rule's random init is calibrated for: STD-ED's IF neuron has the leak off."""
-    from anp_emu.learning.engine import RULES
-    from anp_emu.chip.spec import LEAK_OFF
+    """The leak setting a rule's random init is calibrated for (anp_emu.experiments.trainer)."""
+    from anp_emu.experiments.trainer import rule_leak_shift as leak
 
-    return LEAK_OFF if getattr(RULES[rule], "leak_free", False) else None
+    return leak(rule)
 
 
 def build_settings(rule, seed, *, lr=None, lr_shift=None, rounding="stochastic", surrogate="rect",
-                   surrogate_width=1.0, temporal=True, temporal_window=None, reset_path=False, loss=CLI_LOSS,
+                   surrogate_width=1.0, temporal=True, temporal_window=None, reset_path=False, loss=D.LOSS,
                    logit_gain=10.0, tet_lambda=0.0, target_count=10, other_count=1, tau_grad=1.5,
                    stbp_emulation="dense"):
-    """LearningSettings from the CLI options (defaults: the commands' defaults)."""
-    from anp_emu.learning.settings import DEFAULT_COUNT_LOSS, LearningSettings
+    """LearningSettings from the CLI options (defaults: the commands' defaults; lr None: the
+    rule's tuned lr, a spike-time rule: its count loss, both from anp_emu/defaults.py)."""
+    from anp_emu.learning.settings import LearningSettings
 
-    if rule in DEFAULT_COUNT_LOSS:               # spike-time rules train on their count loss (no TET term)
-        loss, tet_lambda = DEFAULT_COUNT_LOSS[rule], 0.0
+    if rule in D.COUNT_LOSS:               # spike-time rules train on their count loss (no TET term)
+        loss, tet_lambda = D.loss_for(rule), 0.0
     return LearningSettings(rule=rule, surrogate=surrogate, surrogate_width=surrogate_width, temporal_path=temporal,
                             temporal_window=temporal_window, reset_path=reset_path, loss=loss, logit_gain=logit_gain,
-                            lr=lr if lr is not None else DEFAULT_LR[rule], lr_shift=lr_shift, rounding=rounding,
+                            lr=lr, lr_shift=lr_shift, rounding=rounding,
                             seed=seed, tet_lambda=tet_lambda, target_count=target_count,
                             other_count=other_count, tau_grad=tau_grad, stbp_emulation=stbp_emulation)
 
@@ -399,7 +393,7 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, fo
     temporal, temporal_window, reset_path, loss, tet_lambda, epochs, schedule, aux_frac = (
         pv[k] for k in ("temporal", "temporal_window", "reset_path", "loss", "tet_lambda", "epochs", "schedule",
                         "aux_frac"))
-    cfg, init_rep = initial_config(train, chip_path, seed, target_hidden, aux_frac, rule_leak_shift(rule))
+    cfg, init_rep = initial_config(train, chip_path, seed, target_hidden, aux_frac, rule)
     from anp_emu.learning.engine import check_rule_spec
 
     check_rule_spec(rule, cfg.spec)                # before any folder is made
@@ -409,7 +403,8 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, fo
                               reset_path=reset_path, loss=loss, logit_gain=logit_gain, tet_lambda=tet_lambda,
                               target_count=target_count, other_count=other_count, tau_grad=tau_grad,
                               stbp_emulation=stbp_emulation)
-    options = TrainOptions(epochs=epochs, schedule=schedule, precision=precision, seed=seed, aft=aft)
+    options = TrainOptions(epochs=epochs, schedule=schedule, precision=precision, seed=seed, aft=aft,
+                           target_hidden=target_hidden, aux_frac=aux_frac, operating_point=point)
     energy_model_for(point)                        # every option checked before anything is written
     own = make_run_outdir(outdir, cfg.spec, resume=resume, force=force)
     out = own.path
@@ -474,7 +469,7 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, fo
 @click.option("--encoding", "encoding_path", type=click.Path(dir_okay=False), default=None,
               help="Encoder calibration of the training run (default: encoding.json beside CONFIG, when present).")
 @click.option("--precision", type=click.Choice(["int", "float"]), default="int", show_default=True)
-@click.option("--operating-point", "point", default="0.56V", show_default=True)
+@click.option("--operating-point", "point", default=D.OPERATING_POINT, show_default=True)
 @click.option("--pad-inputs", is_flag=True,
               help="Accept a dataset with fewer input lines than the config (it drives lines 0..n-1, the rest "
                    "stay silent). Without it the two must have the same number of lines.")
@@ -607,13 +602,14 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress, as_json):
     say(f"      {len(ds)} trials, {train.events_per_sample.mean():.0f} events per training sample "
         f"(input density {train.events_per_sample.mean() / (ds.T * ds.n_in):.1%}); baselines on the same split: "
         f"nearest centroid on MAV {base_all['centroid']:.1%}, logistic regression {base_all['logreg']:.1%}")
-    cfg, init = initial_config(train, None, seed, 0.05, 0.3)
+    cfg, init = initial_config(train, None, seed, D.TARGET_HIDDEN, D.AUX_FRAC)
     say(f"[3/5] training 1024-512-10 on the emulated chip with MPD-ED, {epochs} epochs "
         f"(init: {init.dead_hidden} dead hidden neurons, hidden activity {init.hidden_activity:.1%})")
     settings = build_settings("mpd-ed", seed)
-    options = TrainOptions(epochs=epochs, schedule="cosine", precision="int", seed=seed)
+    options = TrainOptions(epochs=epochs, seed=seed)     # anp train's defaults (anp_emu/defaults.py)
     make_outdir(owns["train"].path)
-    trainer, _ = run_training(ds, cfg, settings, options, "0.56V", progress, owns["train"], split_args=(train, test))
+    trainer, _ = run_training(ds, cfg, settings, options, D.OPERATING_POINT, progress, owns["train"],
+                              split_args=(train, test))
     say("[4/5] evaluation of the trained chip on the test split")
     from anp_emu.chip.emulator import Chip
     from anp_emu.experiments.evaluate import evaluate
@@ -626,13 +622,13 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress, as_json):
         f"{epochs} epochs (the paper's metric is the learning energy: backward + update, the increment "
         f"over inference; STBP emulated as the paper ran it, every neuron activated):")
     make_outdir(owns["train-stbp"].path)
-    stbp_trainer, _ = run_training(ds, cfg, build_settings("stbp", seed), options, "0.56V", progress,
+    stbp_trainer, _ = run_training(ds, cfg, build_settings("stbp", seed), options, D.OPERATING_POINT, progress,
                                    owns["train-stbp"], split_args=(train, test), quiet=True)
     averaged = {"mpd-ed": averaged_energy_both_points(trainer), "stbp": averaged_energy_both_points(stbp_trainer)}
     headline = headline_table(averaged)
     say(format_headline(headline))
     say("      (the paper's figures: ANP-I silicon, real EMG, 50 epochs; why ours differ: docs/energy.md)")
-    model = energy_model_for("0.56V")
+    model = energy_model_for(D.OPERATING_POINT)
     if progress:
         with click.progressbar(length=2 * energy_samples, label="energy steps", file=err_stream()) as bar:
             en = measure_training(cfg.replace(learning=settings), train, model, n_samples=energy_samples, seed=seed,

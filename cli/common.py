@@ -36,18 +36,10 @@ def load_chip_config(path):
 # --seed of every command: the seed of scikit-learn's splits, numpy's generators and the rounding
 SEED = click.IntRange(0, 2 ** 32 - 1)
 
-CLI_LOSS = "tet"   # the commands' default loss (see cli/commands_train.py --loss)
-
-
-def initial_config(ds_train, chip_path, seed: int, target_hidden: float, aux_frac: float, leak_shift: int | None = None):
-    """The config training starts from: a file, or a seeded threshold-calibrated random init
-    (its learning settings: the library defaults with the commands' loss)."""
-    import numpy as np
-
+def initial_config(ds_train, chip_path, seed: int, target_hidden: float, aux_frac: float, rule: str = "mpd-ed"):
+    """The config training starts from: a file, or the seeded threshold-calibrated random init
+    of ``anp_emu.experiments.trainer.initial_config`` (what ``Trainer`` makes without a config)."""
     from anp_emu.errors import InputError
-    from anp_emu.chip.initialise import init_config
-    from anp_emu.learning.settings import LearningSettings
-    from anp_emu.chip.spec import ChipSpec
 
     if chip_path:
         cfg = load_chip_config(chip_path)
@@ -55,11 +47,9 @@ def initial_config(ds_train, chip_path, seed: int, target_hidden: float, aux_fra
             raise InputError("dataset.n_in", "more input lines than the chip config has", limit=cfg.spec.n_in,
                              value=ds_train.n_in)
         return cfg, None
-    spec = ChipSpec(n_in=int(ds_train.n_in)) if leak_shift is None else ChipSpec(n_in=int(ds_train.n_in), leak_shift=leak_shift)
-    rng = np.random.default_rng(seed)
-    calib = [ds_train.sample(int(i)) for i in rng.permutation(len(ds_train))[:20]]
-    return init_config(spec, calib, seed=seed, target_hidden=target_hidden, aux_frac=aux_frac,
-                       learning=LearningSettings(loss=CLI_LOSS))
+    from anp_emu.experiments.trainer import initial_config as init
+
+    return init(ds_train, rule, seed, target_hidden, aux_frac)
 
 
 def make_outdir(path, need_bytes: int = 0) -> Path:

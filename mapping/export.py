@@ -57,10 +57,16 @@ NPZ_FORMAT = "anp-emu-chip-npz"
 _SCALARS = ("theta_hid", "theta_out", "w_aux_hid", "w_aux_out")
 
 
-def export_config(config: ChipConfig, path, fmt: str, dt: float = NIR_DT, force: bool = False) -> Path:
+def export_config(config: ChipConfig, path, fmt: str, dt: float = NIR_DT, force: bool = False,
+                  n_classes: int | None = None, class_names=None, clip: bool = False) -> Path:
     """Write ``config`` to ``path`` in format ``fmt`` (``dt``: the NIR time step, s). An existing
     output is replaced only with ``force`` (and a csv folder only if it is an unmodified csv
-    export of ours)."""
+    export of ours).
+
+    ``n_classes`` / ``class_names``: the dataset's classes (output neurons 0..K-1), written with
+    the chip's readout rule into a NIR export's metadata (``anp_readout``; default: every output).
+    ``clip`` (netx only): write a network Loihi cannot hold (weights outside netx's range) anyway,
+    netx clipping them; without it such a config is refused, naming every clipped parameter."""
     path = Path(path)
     if fmt not in FORMATS:
         raise InputError("--format", "unknown export format", limit=f"one of {list(FORMATS)}", value=repr(fmt))
@@ -87,9 +93,9 @@ def export_config(config: ChipConfig, path, fmt: str, dt: float = NIR_DT, force:
     elif fmt == "c":
         atomic_write_text(path, c_header(config, path.stem))
     elif fmt == "netx":
-        _write_netx(config, path)
+        _write_netx(config, path, clip=clip)
     else:
-        graph = nir_graph(config, dt)
+        graph = nir_graph(config, dt, n_classes=n_classes, class_names=class_names)
         with atomic_path(path) as tmp:
             require_nir().write(tmp, graph)
     return path
@@ -250,7 +256,8 @@ def _check_sum(p, cfg: ChipConfig, stored: str | None) -> None:
         raise FileFormatError(p, "content checksum mismatch: the file was damaged or edited; not used")
 
 
-def nir_graph(config: ChipConfig, dt: float = NIR_DT, theta_offset: float = NIR_THRESHOLD_OFFSET):
+def nir_graph(config: ChipConfig, dt: float = NIR_DT, theta_offset: float = NIR_THRESHOLD_OFFSET,
+              n_classes: int | None = None, class_names=None):
     """The config as a NIR graph that a NIR reader simulating with step ``dt`` (forward Euler,
     spike feedback from the previous step, reset to zero) runs as the float twin:
 
@@ -259,9 +266,24 @@ def nir_graph(config: ChipConfig, dt: float = NIR_DT, theta_offset: float = NIR_
     which is the chip's step (aux reaches only neurons silent at t-1). snnTorch fires on
     ``v > threshold``, the chip on ``v >= theta``: the threshold is (theta - theta_offset) * scale;
     theta_offset = 2^-10 LSB equals ``>=`` on integer potentials and on every float-twin
-    potential not within 2^-10 LSB below theta (measured in the README's interop section)."""
+    potential not within 2^-10 LSB below theta (measured in the README's interop section).
+
+    The graph metadata ``anp_readout`` (JSON) states how the chip turns the output spikes into a
+    class (:mod:`anp_emu.mapping.readout`: most spikes among the dataset's ``n_classes`` outputs,
+    ties by summed membrane, then lowest index); ``chip_readout`` applies it to a reader's outputs."""
+    from anp_emu.mapping.readout import readout_metadata
+
     nir = require_nir()
     s = config.spec
+    if class_names is not None and n_classes is None:
+        n_classes = len(class_names)
+    if n_classes is None:
+        n_classes = s.n_out
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or not 1 <= n_classes <= s.n_out:
+        raise InputError("n_classes", "out of range (the dataset's classes are output neurons 0..K-1)",
+                         limit=f"1..{s.n_out}", value=n_classes)
+    if class_names is not None and len(class_names) != n_classes:
+        raise InputError("class_names", "not one name per class", limit=n_classes, value=len(class_names))
     tau_k = s.tau
     tau_c = dt / (1.0 - tau_k)
     nodes = {"input": nir.Input(input_type=np.array([s.n_in]))}
@@ -294,7 +316,8 @@ def nir_graph(config: ChipConfig, dt: float = NIR_DT, theta_offset: float = NIR_
     edges.append((prev, "output"))
     meta = {"anp_format": NIR_FORMAT, "anp_version": 2, "anp_dt": dt, "anp_theta_offset": theta_offset,
             "anp_spec": json.dumps(s.to_dict()), "anp_learning": json.dumps(config.learning.to_dict()),
-            "anp_sha256": config_checksum(config)}
+            "anp_sha256": config_checksum(config),
+            "anp_readout": json.dumps(readout_metadata(n_classes, class_names))}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
 
 
@@ -343,7 +366,24 @@ def _read_nir(p: Path) -> ChipConfig:
     return cfg
 
 
-def _write_netx(config: ChipConfig, path: Path) -> None:
+def netx_clipped(config: ChipConfig) -> list[str]:
+    """Every parameter of ``config`` that netx cannot hold and would clip (``NETX_WEIGHT_RANGE``,
+    what netx's ``optimize_weight_bits`` keeps of a Loihi synapse), one phrase each: the weights of
+    each layer and the aux loop's recurrent weight -w_aux. Empty: the export runs as trained."""
+    lo, hi = NETX_WEIGHT_RANGE
+    out = []
+    for i, name in enumerate(("hidden", "output")):
+        w = config.weights(i)
+        bad = int(np.count_nonzero((w < lo) | (w > hi)))
+        if bad:
+            out.append(f"{name} weight: {bad} of {w.size} outside {lo}..{hi} (range {int(w.min())}..{int(w.max())})")
+        aux = config.w_aux(i)
+        if aux and not lo <= -aux <= hi:
+            out.append(f"{name} aux loop weight_rec -w_aux = {-aux} outside {lo}..{hi}")
+    return out
+
+
+def _write_netx(config: ChipConfig, path: Path, clip: bool = False) -> None:
     """A file lava-dl netx's ``hdf5.Network`` builds (checked by scripts/interop_netx.py): layer 0
     ``input`` (shape only), layers 1-2 ``dense_rec`` (``dense`` without aux) with integer
     ``weight``, ``bias`` = w_aux and ``weight_rec`` = diag(-w_aux) (the aux synapse: a constant
@@ -357,12 +397,14 @@ def _write_netx(config: ChipConfig, path: Path) -> None:
     import h5py
 
     s = config.spec
-    for i, name in enumerate(("hidden", "output")):
-        w = config.weights(i)
-        lo, hi = NETX_WEIGHT_RANGE
-        if w.min() < lo or w.max() > hi or -config.w_aux(i) < lo:
-            warnings.warn(f"netx export, {name} layer: weights in [{int(w.min())}, {int(w.max())}]; a Loihi synapse "
-                          f"holds {lo}..{hi} and netx clips the rest", stacklevel=3)
+    clipped = netx_clipped(config)
+    if clipped and not clip:
+        # Lava would run another network than the one trained: refuse unless asked to clip
+        raise InputError("netx", "the trained network does not fit what netx can hold; netx would clip: "
+                         + "; ".join(clipped), limit=f"{NETX_WEIGHT_RANGE[0]}..{NETX_WEIGHT_RANGE[1]}",
+                         hint="--clip (clip=True) writes it anyway and netx clips these")
+    if clipped:
+        warnings.warn("netx export written with --clip; netx clips: " + "; ".join(clipped), stacklevel=3)
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["anp_format"] = NETX_FORMAT

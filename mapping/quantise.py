@@ -119,7 +119,8 @@ def map_model(model: FloatModel, spec: ChipSpec | None = None, percentile: float
 def accuracy_gap(config: ChipConfig, float_params: dict, dataset) -> dict:
     """Accuracy of the unquantised float model (float twin) vs the mapped int chip on ``dataset``,
     and the fraction of output spikes on which they agree."""
-    ci, cf = Chip(config, "int"), Chip(config, "float", float_params=float_params)
+    k = len(dataset.class_names) if hasattr(dataset, "class_names") else config.spec.n_out   # predictions: its classes
+    ci, cf = Chip(config, "int", n_classes=k), Chip(config, "float", float_params=float_params, n_classes=k)
     labels = np.asarray(dataset.labels)
     hits_i = hits_f = 0
     agree = []

@@ -31,7 +31,7 @@ def train_on_task(cfg, settings, train, test, epochs: int = 4):
         for i in np.random.default_rng(epoch).permutation(len(train[0])):
             r = eng.train_step(train[0][i], int(train[1][i]))
             total = r.counters if total is None else total + r.counters
-    acc = np.mean([chip.run(x, record=True).prediction == y for x, y in zip(*test)])
+    acc = np.mean([chip.run(x, record=True).neuron_argmax == y for x, y in zip(*test)])
     return acc, total
 
 

@@ -97,15 +97,15 @@ def test_tiny_network_sop_and_update_counts_by_hand():
     assert c["output", "spikes"] == 2
     assert c["sop_aux"] == 0 and c["saturations"] == 0
     # tie on counts (1, 1) and on summed membranes (5+0+0 vs 5+0+0): lower index
-    assert r.v_out.sum(axis=0).tolist() == [5, 5] and r.prediction == 0
+    assert r.v_out.sum(axis=0).tolist() == [5, 5] and r.neuron_argmax == 0
 
 
 def test_prediction_tie_break_by_membrane():
     cfg = make_config([[10, 10]], [[10], [12]], theta_hid=5, theta_out=10)
     r = Chip(cfg).run(np.array([[1, 0]], dtype=np.uint8), record=True)
     assert r.out_counts.tolist() == [1, 1]
-    assert r.prediction == 1  # 12 > 10
-    assert Chip(cfg).run(np.array([[1, 0]], dtype=np.uint8)).prediction == 0  # no trace: lower index
+    assert r.neuron_argmax == 1  # 12 > 10
+    assert Chip(cfg).run(np.array([[1, 0]], dtype=np.uint8)).neuron_argmax == 0  # no trace: lower index
 
 
 def test_event_list_and_raster_give_the_same_run():

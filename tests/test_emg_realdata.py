@@ -132,7 +132,7 @@ def test_five_class_data_never_predicts_an_unused_output(raw_small):
     w_out[5:] = 511                                        # outputs 5..9 fire hardest on every input
     w_out[:5] = 0
     cfg = cfg.replace(w_out=w_out)
-    assert Chip(cfg).run(ds.sample(0), record=True).prediction >= 5      # the chip alone would say 5..9
+    assert Chip(cfg).run(ds.sample(0), record=True).neuron_argmax >= 5   # the raw winner is 5..9
     res = evaluate(Chip(cfg), ds)
     assert res.predictions.max() < 5 and list(res.confusion.columns) == list(ds.class_names)
     eng = LearningEngine(Chip(cfg), n_classes=5)

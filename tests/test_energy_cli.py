@@ -61,7 +61,7 @@ class FakeEngine:
         c.counts[0, i("weight_writes")] = n_in * n_hid // 2 if dense else 5
         c.counts[1, i("bwd_inter_ops")] = n_out * T
         c.counts[1, i("bwd_intra_ops")] = n_out * T
-        return FakeStep(c, 1.0, r.prediction)
+        return FakeStep(c, 1.0, r.neuron_argmax)
 
 
 @pytest.fixture

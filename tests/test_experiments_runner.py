@@ -154,3 +154,21 @@ def test_dask_executor_without_dask_names_the_extra(tmp_path, monkeypatch):
         monkeypatch.setitem(sys.modules, name, None)          # import dask.distributed -> ImportError
     with pytest.raises(InputError, match=r"anp-emu\[cluster\]"):
         run_all(_specs([]), tmp_path / "d", workers=2, executor="dask")
+
+
+def test_a_script_without_a_main_guard_runs_its_grid(tmp_path):
+    """Spawned workers re-import the parent's main script: one without an ``if __name__ ==
+    "__main__":`` guard used to start a sweep inside every worker, which multiprocessing refuses,
+    and every run was recorded as failed (exit 0). The workers now start without the script."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "from anp_emu.experiments.runner import RunSpec, run_all\n"
+        "recs = run_all([RunSpec(f's{i}', 'anp_emu.experiments.selftest:seeded_sum', {'seed': i}) for i in range(3)],\n"
+        "               'out', workers=2)\n"
+        "print(' '.join(r['status'] for r in recs))\n")
+    res = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == ["ok", "ok", "ok"]

@@ -517,9 +517,26 @@ def test_netx_export_has_what_netx_reads(tmp_path):
             n = layer["neuron"]
             assert n["type"][()].decode() == "CUBA" and int(n["vThMant"][()]) == cfg.theta(i)
             assert int(n["vDecay"][()]) == 2048 and int(n["iDecay"][()]) - 1 == 4095
-    big = cfg.replace(w_out=np.clip(cfg.w_out * 4, -512, 511))
-    with pytest.warns(UserWarning, match="output layer: weights in .*netx clips"):
+
+
+
+def test_netx_export_refuses_a_network_it_would_clip_naming_every_parameter(tmp_path):
+    """A network netx cannot hold is refused by default (Lava would run another network than the
+    one trained), naming every clipped parameter, the aux loop's -w_aux included; clip=True
+    (``anp export --clip``) writes it with a warning naming the same parameters."""
+    from anp_emu.errors import InputError
+    from anp_emu.mapping.export import netx_clipped
+
+    cfg = small_config()
+    big = cfg.replace(w_out=np.clip(cfg.w_out * 4 + 300, -512, 511), w_aux_out=300)
+    assert len(netx_clipped(big)) == 2
+    with pytest.raises(InputError, match=r"netx: .*output weight: \d+ of .* outside -256..254.*"
+                                         r"output aux loop weight_rec -w_aux = -300 outside -256..254"):
         export_config(big, tmp_path / "big.net", "netx")
+    assert not (tmp_path / "big.net").exists()
+    with pytest.warns(UserWarning, match="output aux loop weight_rec -w_aux = -300"):
+        export_config(big, tmp_path / "big.net", "netx", clip=True)
+    assert import_config(tmp_path / "big.net").w_aux_out == 300     # our reload stays exact
 
 
 # ------------------------------------------------------------------ top-level API

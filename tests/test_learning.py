@@ -98,7 +98,7 @@ def test_float_gradients_equal_plain_dense_bptt(rule, surrogate, temporal, reset
     for seed in range(4):
         cfg, X, label = small_problem(seed)
         window = None if isinstance(temporal, bool) else temporal
-        st = LearningSettings(rule=rule, surrogate=surrogate, surrogate_width=0.8, temporal_path=bool(temporal),
+        st = LearningSettings(rule=rule, loss="ce", surrogate=surrogate, surrogate_width=0.8, temporal_path=bool(temporal),
                               temporal_window=window, reset_path=reset)
         g = LearningEngine(Chip(cfg, "float"), st).gradients(X, label)
         dW1, dW2, S = ref_bptt(cfg, X, label, st)
@@ -111,7 +111,7 @@ def test_float_gradients_equal_plain_dense_bptt(rule, surrogate, temporal, reset
 def test_float_gradients_with_ideal_aft_equal_plain_dense_bptt(rule):
     for seed in range(4):
         cfg, X, label = small_problem(seed, aux=15)
-        st = LearningSettings(rule=rule, surrogate="triangle", reset_path=True)
+        st = LearningSettings(rule=rule, loss="ce", surrogate="triangle", reset_path=True)
         g = LearningEngine(Chip(cfg, "float", aft="ideal"), st).gradients(X, label)
         dW1, dW2, _ = ref_bptt(cfg, X, label, st, ideal=True)
         np.testing.assert_allclose(g.dW_hid, dW1, rtol=1e-9, atol=1e-15)
@@ -124,8 +124,8 @@ def test_windowed_temporal_path_keeps_mpd_ed_errors_next_to_spikes(window):
     steps before one (and never across an earlier spike), so fewer (event, error) pairs exist."""
     for seed in range(6):
         cfg, X, label = small_problem(seed)
-        full = LearningEngine(Chip(cfg, "float"), LearningSettings()).gradients(X, label)
-        win = LearningEngine(Chip(cfg, "float"), LearningSettings(temporal_window=window)).gradients(X, label)
+        full = LearningEngine(Chip(cfg, "float"), LearningSettings(loss="ce")).gradients(X, label)
+        win = LearningEngine(Chip(cfg, "float"), LearningSettings(loss="ce", temporal_window=window)).gradients(X, label)
         for du, s in ((win.du_hid, win.forward.s_hid), (win.du_out, win.forward.s_out)):
             T = s.shape[0]
             for t, i in zip(*np.nonzero(du)):
@@ -142,7 +142,7 @@ def test_temporal_window_must_be_positive():
 def test_mpd_ed_gradient_is_zero_for_neurons_that_never_fired():
     for seed in range(6):
         cfg, X, label = small_problem(seed)
-        g = LearningEngine(Chip(cfg, "float"), LearningSettings(rule="mpd-ed", reset_path=True)).gradients(X, label)
+        g = LearningEngine(Chip(cfg, "float"), LearningSettings(rule="mpd-ed", loss="ce", reset_path=True)).gradients(X, label)
         silent_h = ~g.forward.s_hid.any(axis=0)
         silent_o = ~g.forward.s_out.any(axis=0)
         assert np.all(g.dW_hid[silent_h] == 0) and np.all(g.du_hid[:, silent_h] == 0)
@@ -156,7 +156,7 @@ def tiny_net():
 
 def test_learning_op_counts_by_hand_mpd_ed():
     x = np.array([[1, 0], [0, 1]], dtype=np.uint8)
-    st = LearningSettings(rule="mpd-ed", temporal_path=True, reset_path=False, lr=1e6, rounding="nearest")
+    st = LearningSettings(rule="mpd-ed", loss="ce", temporal_path=True, reset_path=False, lr=1e6, rounding="nearest")
     eng = LearningEngine(Chip(tiny_net()), st)
     r = eng.train_step(x, 0)
     c = r.counters
@@ -170,20 +170,20 @@ def test_learning_op_counts_by_hand_mpd_ed():
     assert c["hidden", "weight_reads"] == 1 and c["output", "weight_reads"] == 1
     assert c["weight_writes"] == 2 and c["updates_skipped"] == 0 and c["aux_writes"] == 0
     # with the reset path: one spike-induced op per spike of each layer (h0, h1; o0)
-    st2 = LearningSettings(rule="mpd-ed", reset_path=True)
+    st2 = LearningSettings(rule="mpd-ed", loss="ce", reset_path=True)
     c2 = LearningEngine(Chip(tiny_net()), st2).train_step(x, 0).counters
     assert c2["hidden", "bwd_spike_ops"] == 2 and c2["output", "bwd_spike_ops"] == 1
     # windowed temporal path: one op per surrogate that carries error (o0@t0; h0@t0, h1@t1) and
     # one per temporal term with a non-zero entered error (none: h1's error at t1 is zero, h0 and
     # o0 fired at t0, which cuts the path)
-    st3 = LearningSettings(rule="mpd-ed", temporal_window=1, lr=1e6, rounding="nearest")
+    st3 = LearningSettings(rule="mpd-ed", loss="ce", temporal_window=1, lr=1e6, rounding="nearest")
     c3 = LearningEngine(Chip(tiny_net()), st3).train_step(x, 0).counters
     assert c3["output", "bwd_intra_ops"] == 1 and c3["hidden", "bwd_intra_ops"] == 2
     assert c3["hidden", "wgrad_accumulates"] == 1 and c3["output", "wgrad_accumulates"] == 1
 
 
 def _stbp_counts(cfg, x, label, emulation, **kw):
-    st = LearningSettings(rule="stbp", stbp_emulation=emulation, **{"lr": 1e3, "rounding": "nearest", **kw})
+    st = LearningSettings(rule="stbp", loss="ce", stbp_emulation=emulation, **{"lr": 1e3, "rounding": "nearest", **kw})
     return LearningEngine(Chip(cfg), st).train_step(x, label).counters
 
 

@@ -82,7 +82,7 @@ def test_leak_maps_to_the_nearest_shift_with_a_warning():
 def test_map_export_reload_round_trip_gives_identical_integers(tmp_path, fmt):
     cfg, _, _ = map_model(separable_float_model())
     out = tmp_path / {"h5": "c.h5", "npz": "c.npz", "csv": "c_csv", "c": "c.h", "nir": "c.nir", "netx": "c.net"}[fmt]
-    export_config(cfg, out, fmt)
+    export_config(cfg, out, fmt, clip=fmt == "netx")     # netx: our reload is exact even where netx would clip
     if fmt == "c":
         text = out.read_text()
         assert "static const int8_t anp_w_hid[32][64]" in text and "static const int16_t anp_w_out[4][32]" in text

@@ -223,3 +223,33 @@ def test_ablation_writes_one_row_per_arm(tmp_path, dataset):
     assert load_config(run / "config.h5").learning.loss == "ce"
     std = load_config(tmp_path / "abl_ce" / "runs" / "rule=std-ed__aft=aux__precision=int__seed=0" / "config.h5")
     assert std.learning.loss == "count-enhanced" and std.spec.leak_shift == 0   # its own loss, the IF neuron
+
+
+def test_trainer_defaults_train_exactly_as_anp_train_defaults(tmp_path, dataset):
+    """One set of defaults: ``Trainer(train=..., test=...)`` with no options (init, loss, lr per
+    rule, cosine schedule, epochs, operating point) gives the weights ``anp train`` gives with no
+    options, on the same dataset, split and seed, and energy figures with no model built by hand."""
+    import pandas as pd
+
+    from anp_emu.emg.crossval import split_dataset
+    from anp_emu.emg.dataset import EventDataset
+    from anp_emu.files.config_io import load_config
+
+    r, ev, out = train_json(tmp_path, dataset)
+    cli = load_config(out / "config.h5")
+    sd = split_dataset(EventDataset.load(ev), "random", seed=0)
+    t = Trainer(train=sd.train, test=sd.test)
+    t.fit()
+    api = t.trained_config()
+    for k in ("w_hid", "w_out"):
+        assert np.array_equal(getattr(api, k), getattr(cli, k)), k
+    for k in ("theta_hid", "theta_out", "w_aux_hid", "w_aux_out"):
+        assert getattr(api, k) == getattr(cli, k), k
+    assert api.learning == cli.learning and api.learning.loss == "tet"
+    log = pd.read_csv(out / "log.csv")
+    assert t.options.schedule == "cosine" and len(log) == t.options.epochs == 5
+    assert np.allclose(t.log_frame()["lr"], log["lr"])
+    for f in ("learning_nj", "inference_nj", "total_nj"):
+        assert np.isfinite(t.history[-1].__dict__[f]) and t.history[-1].__dict__[f] > 0
+        assert np.allclose(t.log_frame()[f], log[f])
+        assert t.averaged_energy()[f] > 0

@@ -31,6 +31,7 @@ class RunResult:
     th_hid: np.ndarray | None = None   # (T, n) thresholds at the fire decision (when recorded)
     th_out: np.ndarray | None = None
     hid_events: SpikeInput | None = None   # the hidden spikes as events (the output layer's input)
+    n_classes: int | None = None  # the dataset's classes (output neurons 0..n_classes-1), when the chip was told
 
     @property
     def out_counts(self) -> np.ndarray:
@@ -38,13 +39,28 @@ class RunResult:
 
     @property
     def prediction(self) -> int:
-        """Class with the most output spikes; ties go to the larger summed output membrane
-        (when recorded), then to the lower index."""
+        """The predicted class among the dataset's ``n_classes`` (``Chip(config, n_classes=K)``
+        or ``chip.run(x, n_classes=K)``): most output spikes; ties go to the larger summed output
+        membrane (when recorded), then to the lower index. Without ``n_classes`` it is an error,
+        not a guess: an output neuron beyond the dataset's classes is untrained and would win
+        (:attr:`neuron_argmax` is that raw winner among all output neurons)."""
+        if self.n_classes is None:
+            raise InputError("n_classes", "unknown: a prediction is among the dataset's classes",
+                             hint="Chip(config, n_classes=len(dataset.class_names)), or "
+                                  "result.class_prediction(K); result.neuron_argmax is the winner among all outputs")
+        return self.class_prediction(self.n_classes)
+
+    @property
+    def neuron_argmax(self) -> int:
+        """The winning output neuron among all of them (the chip's readout rule over every output,
+        whatever the dataset's classes)."""
         return self.class_prediction(self.s_out.shape[1])
 
     def class_prediction(self, n_classes: int) -> int:
-        """:attr:`prediction` among output neurons 0..n_classes-1 only (a dataset with fewer classes
+        """The chip's readout among output neurons 0..n_classes-1 only (a dataset with fewer classes
         than output neurons never predicts an unused neuron)."""
+        if not (isinstance(n_classes, (int, np.integer)) and 1 <= n_classes <= self.s_out.shape[1]):
+            raise InputError("n_classes", "out of range", limit=f"1..{self.s_out.shape[1]}", value=n_classes)
         s = np.ascontiguousarray(self.s_out[:, :n_classes])
         v = (np.ascontiguousarray(self.v_out[:, :n_classes]) if self.v_out is not None
              else np.zeros((0, n_classes), dtype=np.int64))
@@ -68,7 +84,7 @@ class Chip:
     FLOAT_KEYS = ("w_hid", "w_out", "theta_hid", "theta_out", "w_aux_hid", "w_aux_out")
 
     def __init__(self, config: ChipConfig, precision: str = "int", float_params: dict | None = None,
-                 cycle_table: CycleTable = DEFAULT_CYCLES, aft: str = "aux"):
+                 cycle_table: CycleTable = DEFAULT_CYCLES, aft: str = "aux", n_classes: int | None = None):
         if aft not in AFT_MODES:
             raise InputError("aft", "unknown AFT mode", limit=f"one of {list(AFT_MODES)}", value=repr(aft))
         if aft == "ideal" and precision != "float":
@@ -81,6 +97,7 @@ class Chip:
             raise InputError("float_params", "only for precision='float'")
         self.config = config
         self.spec = config.spec
+        self.n_classes = self._check_classes(n_classes)
         self.precision = precision
         self.cycle_table = cycle_table
         fp = dict(float_params or {})
@@ -157,9 +174,20 @@ class Chip:
             raise InputError("precision", "only an int chip holds a config's integers", value=self.precision)
         return self.config.replace(w_hid=self.weights(0), w_out=self.weights(1))
 
-    def run(self, x, record: bool = False) -> RunResult:
-        """Run one sample: ``x`` is a SpikeInput or a (T, n_in) 0/1 raster."""
-        return self.run_checked(as_spike_input(x, self.spec.n_in), record)
+    def _check_classes(self, n_classes):
+        if n_classes is not None and not (isinstance(n_classes, (int, np.integer)) and not isinstance(n_classes, bool)
+                                          and 1 <= n_classes <= self.spec.n_out):
+            raise InputError("n_classes", "out of range (the dataset's classes are output neurons 0..K-1)",
+                             limit=f"1..{self.spec.n_out}", value=n_classes)
+        return None if n_classes is None else int(n_classes)
+
+    def run(self, x, record: bool = False, n_classes: int | None = None) -> RunResult:
+        """Run one sample: ``x`` is a SpikeInput or a (T, n_in) 0/1 raster. ``n_classes``: the
+        dataset's classes, for ``RunResult.prediction`` (default: the chip's)."""
+        r = self.run_checked(as_spike_input(x, self.spec.n_in), record)
+        if n_classes is not None:
+            r.n_classes = self._check_classes(n_classes)
+        return r
 
     def run_checked(self, si: SpikeInput, record: bool = False) -> RunResult:
         """``run`` for a SpikeInput that ``as_spike_input`` returned for this chip's n_in (checked
@@ -188,8 +216,10 @@ class Chip:
                 s_hid, s_out, hid_ptr, hid_lines, v_hid_rec, v_out_rec, th_hid_rec, th_out_rec, record, counts)
         hid_events = SpikeInput(hid_ptr, hid_lines[:hid_ptr[T]])
         if not record:
-            return RunResult(s_hid, s_out, None, None, Counters(counts), hid_events=hid_events)
-        return RunResult(s_hid, s_out, v_hid_rec, v_out_rec, Counters(counts), th_hid_rec, th_out_rec, hid_events)
+            return RunResult(s_hid, s_out, None, None, Counters(counts), hid_events=hid_events,
+                             n_classes=self.n_classes)
+        return RunResult(s_hid, s_out, v_hid_rec, v_out_rec, Counters(counts), th_hid_rec, th_out_rec, hid_events,
+                         self.n_classes)
 
     def cycles(self, counters: Counters, T: int) -> dict[str, float]:
         return self.cycle_table.cycles(counters, self.spec, T)

@@ -61,7 +61,7 @@ SOP_COUNTERS = ("sop_effective", "sop_dense")
 COST_NAMES = tuple(n for n in NAMES if n not in SOP_COUNTERS)   # keys of relative_costs
 POINT_FIELDS = ("voltage_v", "clock_mhz", "pj_per_sop", "power_mw", "static_power_mw")
 OPTION_NAMES = ("zero_skipping", "sop_includes_static")
-DEFAULT_POINT = "0.56V"
+from ..defaults import OPERATING_POINT as DEFAULT_POINT  # noqa: E402  (the paper's headline point, defined once)
 TOP_KEYS = ("format", "version", "description", "operating_points", "relative_costs", "options", "cycles", "sources")
 REQUIRED_TOP = ("format", "version", "operating_points", "relative_costs", "options")
 
@@ -463,3 +463,16 @@ def resolve_table(costs_file=None, overrides=(), point: str = DEFAULT_POINT) -> 
 __all__ = ["FORMAT", "VERSION", "COST_NAMES", "SOP_COUNTERS", "POINT_FIELDS", "OPTION_NAMES", "DEFAULT_POINT",
            "OperatingPoint", "EnergyModel", "EnergyTable", "table_from_dict", "load_table", "default_table",
            "save_table", "resolve_table"]
+
+
+def model_at(point: str = DEFAULT_POINT, field: str = "operating_point") -> EnergyModel:
+    """The default table's energy model at ``point`` ("0.56V", "0.56v" or "0.56"); an unknown
+    point is one error naming ``field`` and the points there are. What ``anp train
+    --operating-point`` and ``TrainOptions.operating_point`` both use."""
+    table = default_table()
+    names = {n.lower(): n for n in table.points}
+    key = str(point).lower()
+    key = key if key in names else key + "v"
+    if key not in names:
+        raise InputError(field, "unknown operating point", limit=f"one of {list(table.points)}", value=repr(point))
+    return table.model(names[key])

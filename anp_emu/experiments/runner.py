@@ -338,6 +338,38 @@ def _codegen_settings():
         return None
 
 
+@contextlib.contextmanager
+def _main_script_hidden(specs):
+    """While the pool spawns its workers, hide the ``__main__`` script from multiprocessing.
+
+    A spawned worker re-imports the parent's main script (as ``__mp_main__``) before it runs
+    anything: a script that calls ``sweep.run(..., workers=2)`` without an ``if __name__ ==
+    "__main__":`` guard then starts a sweep inside every worker, multiprocessing refuses it, every
+    worker dies and every run was recorded as failed. Our workers need nothing from the script
+    (the run function is a "module:function" name, the parameters are plain data), so unless a
+    spec's function lives in ``__main__`` the workers start from an empty main module: a script
+    with or without the guard works the same."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    in_main = any(s.func.split(":")[0] in ("__main__", "__mp_main__") for s in specs)
+    if main is None or in_main:
+        yield
+        return
+    missing = object()
+    saved = {k: main.__dict__.get(k, missing) for k in ("__file__", "__spec__")}
+    main.__dict__.pop("__file__", None)
+    main.__spec__ = None        # multiprocessing.spawn.get_preparation_data reads these two
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is missing:
+                main.__dict__.pop(k, None)
+            else:
+                main.__dict__[k] = v
+
+
 def _run_local(todo, n_workers, threads, store):
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -349,7 +381,7 @@ def _run_local(todo, n_workers, threads, store):
                                initargs=(threads, _codegen_settings()))
     futures = {}
     try:
-        with _environment(env):                  # the workers are spawned while submitting
+        with _environment(env), _main_script_hidden(todo):    # the workers are spawned while submitting
             for s in todo:
                 futures[pool.submit(execute, s.run_id, s.func, s.params, threads)] = s
         pending = set(futures)

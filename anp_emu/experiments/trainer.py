@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
+from .. import defaults as D
 from ..chip.emulator import Chip
 from ..chip.config import ChipConfig
 from ..chip.counters import Counters
@@ -32,14 +33,21 @@ ENERGY_FIGURES = ("learning_nj", "inference_nj", "total_nj")
 
 @dataclass(frozen=True)
 class TrainOptions:
-    """What a training run does beyond the learning rule itself."""
+    """What a training run does beyond the learning rule itself. Defaults: ``anp_emu.defaults``,
+    the same values ``anp train`` shows in ``--help``.
 
-    epochs: int = 5
-    schedule: str = "constant"     # lr per epoch: constant, or cosine from lr to lr_min
-    lr_min_frac: float = 0.1       # cosine ends at lr * lr_min_frac
-    precision: str = "int"         # "int": on-chip training; "float": the float twin
-    seed: int = 0
-    aft: str = "aux"               # aux | ideal | none (ideal: float twin only)
+    ``target_hidden`` and ``aux_frac`` are the random init's (used when a ``Trainer`` makes the
+    initial config itself); ``operating_point`` prices the energy figures of the logs."""
+
+    epochs: int = D.EPOCHS
+    schedule: str = D.SCHEDULE     # lr per epoch: constant, or cosine from lr to lr_min
+    lr_min_frac: float = D.LR_MIN_FRAC   # cosine ends at lr * lr_min_frac
+    precision: str = D.PRECISION   # "int": on-chip training; "float": the float twin
+    seed: int = D.SEED
+    aft: str = D.AFT               # aux | ideal | none (ideal: float twin only)
+    target_hidden: float = D.TARGET_HIDDEN
+    aux_frac: float = D.AUX_FRAC
+    operating_point: str = D.OPERATING_POINT
 
     def __post_init__(self):
         if not (isinstance(self.epochs, int) and 1 <= self.epochs <= 100000):
@@ -55,6 +63,10 @@ class TrainOptions:
         if self.aft == "ideal" and self.precision != "float":
             raise InputError("aft", "the ideal AFT-LIF neuron exists only in the float twin",
                              limit="precision float", value=self.precision)
+        if not (isinstance(self.target_hidden, (int, float)) and 0 < self.target_hidden <= 1):
+            raise InputError("target_hidden", "out of range", limit="0 < target_hidden <= 1", value=self.target_hidden)
+        if not (isinstance(self.aux_frac, (int, float)) and 0 <= self.aux_frac <= 1):
+            raise InputError("aux_frac", "out of range", limit="0..1", value=self.aux_frac)
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
         """Learning rate of 0-based ``epoch``."""
@@ -80,7 +92,7 @@ class EpochLog:
     output_activity: float
     sop_per_sample: float          # effective forward SOPs per training sample
     learning_ops_per_sample: float  # backward + update operations per training sample
-    learning_nj: float             # per training sample of the epoch: backward + update (NaN without a model)
+    learning_nj: float             # per training sample of the epoch: backward + update (at the trainer's model)
     inference_nj: float            # ... the forward pass
     total_nj: float                # ... learning + inference
     dead_hidden: int               # hidden neurons silent over the whole epoch
@@ -119,18 +131,67 @@ def averaged_energy(history, energy_model, spec, T: int) -> dict[str, float]:
     return energy_per_sample(total, spec, T, energy_model)
 
 
+
+
+def rule_leak_shift(rule: str):
+    """The leak setting a rule's random init is calibrated for: STD-ED's IF neuron has the leak off."""
+    from ..chip.spec import LEAK_OFF
+    from ..learning.engine import RULES
+
+    return LEAK_OFF if getattr(RULES[rule], "leak_free", False) else None
+
+
+def initial_config(train, rule: str = D.RULE, seed: int = D.SEED, target_hidden: float = D.TARGET_HIDDEN,
+                   aux_frac: float = D.AUX_FRAC, learning: LearningSettings | None = None):
+    """The config ``anp train`` starts from without ``--chip``: a seeded random init whose
+    thresholds are calibrated on ``CALIBRATION_SAMPLES`` training samples (drawn by ``seed``) for
+    ``target_hidden`` activity, aux weight ``aux_frac`` theta, the leak the rule wants. Returns
+    (config, InitReport)."""
+    from ..chip.initialise import init_config
+    from ..chip.spec import ChipSpec
+
+    leak_shift = rule_leak_shift(rule)
+    n_in = int(train.n_in)
+    spec = ChipSpec(n_in=n_in) if leak_shift is None else ChipSpec(n_in=n_in, leak_shift=leak_shift)
+    rng = np.random.default_rng(seed)
+    calib = [train.sample(int(i)) for i in rng.permutation(len(train))[:D.CALIBRATION_SAMPLES]]
+    return init_config(spec, calib, seed=seed, target_hidden=target_hidden, aux_frac=aux_frac,
+                       learning=learning or LearningSettings())
+
+
 class Trainer:
     """Trains ``config`` on ``train`` (optionally evaluating on ``test``) with ``settings``.
 
+    With no config (``Trainer(train=train, test=test)``) the initial config is the one ``anp
+    train`` makes: :func:`initial_config` with the options' seed, ``target_hidden`` and
+    ``aux_frac``, for the settings' rule. With no settings: the config's (a config made here:
+    ``LearningSettings(rule, seed)``, the commands' defaults). With no options: ``TrainOptions()``.
+    Every default is ``anp train``'s (``anp_emu.defaults``).
+
     ``energy_model``: an :class:`anp_emu.energy.model.EnergyModel`-like object with
-    ``energy_pj(counters)`` (array of pJ) to log energy per sample; optional.
+    ``energy_pj(counters)`` (array of pJ) to log energy per sample; default: the default table at
+    ``options.operating_point``.
     """
 
     epoch_log_type = EpochLog          # the rows of ``history`` (a checkpoint's reader checks them)
 
-    def __init__(self, config: ChipConfig, train, test=None, settings: LearningSettings | None = None,
-                 options: TrainOptions | None = None, energy_model=None):
+    def __init__(self, config: ChipConfig | None = None, train=None, test=None,
+                 settings: LearningSettings | None = None, options: TrainOptions | None = None,
+                 energy_model=None, *, rule: str | None = None):
         self.options = options or TrainOptions()
+        if train is None:
+            raise InputError("train", "a training dataset is needed", value=None)
+        if settings is not None and rule is not None and settings.rule != rule:
+            raise InputError("rule", "differs from the settings' rule", limit=settings.rule, value=repr(rule))
+        if config is None:
+            if settings is None:
+                settings = LearningSettings(rule=rule or D.RULE, seed=self.options.seed)
+            config, self.init_report = initial_config(
+                train, settings.rule, self.options.seed, self.options.target_hidden, self.options.aux_frac)
+        else:
+            self.init_report = None
+            if settings is None and rule is not None:
+                settings = LearningSettings(rule=rule, seed=self.options.seed)
         self.settings = settings or config.learning
         check_fits(config.spec.n_in, train)
         if test is not None:
@@ -150,6 +211,10 @@ class Trainer:
             cfg = cfg.replace(w_aux_hid=0, w_aux_out=0)
         self.config = cfg
         self.train, self.test = train, test
+        if energy_model is None:
+            from ..energy.model import model_at
+
+            energy_model = model_at(self.options.operating_point)
         self.energy_model = energy_model
         self.chip = Chip(cfg, self.options.precision, aft="ideal" if self.options.aft == "ideal" else "aux")
         self.history: list[EpochLog] = []

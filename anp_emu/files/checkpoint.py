@@ -91,6 +91,13 @@ def load_checkpoint_into(path, trainer) -> None:
     # the epoch count may grow (an extension, checked below); everything else must match
     meta_options = dict(meta["options"])
     meta_options["epochs"] = trainer.options.epochs
+    # the operating point only prices the logs (re-priced at the trainer's on restore); the init's
+    # options are absent from checkpoints written before TrainOptions held them (the config's
+    # thresholds and aux weights, compared below, are what they made)
+    current = asdict(trainer.options)
+    meta_options["operating_point"] = current["operating_point"]
+    for k in ("target_hidden", "aux_frac"):
+        meta_options.setdefault(k, current[k])
     # a checkpoint written before stbp_emulation existed counted STBP "event-input"; other rules ignore it
     meta_settings = meta["settings"]
     if isinstance(meta_settings, dict) and "stbp_emulation" not in meta_settings:

@@ -36,7 +36,7 @@ import numpy as np
 from ..chip.config import ChipConfig
 from ..errors import FileFormatError
 from .fileio import attr_value, check_keys, h5_reader, h5_writer, read_array, verify_h5_checksum
-from ..learning.settings import OPTIONAL_INTS, LearningSettings
+from ..learning.settings import OPTIONAL_INTS, RULE_DEFAULTED, LearningSettings
 from ..chip.spec import ChipSpec
 
 FORMAT = "anp-emu-chip-config"
@@ -74,7 +74,7 @@ def save_config(config: ChipConfig, path) -> None:
 # the type of every attribute of /spec and /learning (from the dataclasses' fields)
 _SPEC_KINDS = {f.name: ("bool" if f.name == "aux" else "int") for f in fields(ChipSpec)}
 _LEARNING_KINDS = {f.name: ("int" if f.name in OPTIONAL_INTS else
-                            {bool: "bool", int: "int", float: "float", str: "str"}[type(f.default)])
+                            {bool: "bool", int: "int", float: "float", str: "str"}[RULE_DEFAULTED.get(f.name, type(f.default))])
                    for f in fields(LearningSettings)}
 _LEARNING_RANGES = {"seed": (0, None), **{k: (-1, None) for k in OPTIONAL_INTS}}   # -1: unset
 

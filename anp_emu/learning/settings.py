@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
+from .. import defaults as _defaults
 from ..errors import ConfigKeyError, InputError
 
 RULE_NAMES = ("mpd-ed", "stbp", "std-ed", "ebp")
@@ -11,7 +12,7 @@ SPIKE_TIME_RULES = ("std-ed", "ebp")             # differentiate spike times; tr
 SURROGATES = ("rect", "triangle", "exp")
 LOSSES = ("ce", "tet", "count", "count-enhanced")
 COUNT_LOSSES = ("count", "count-enhanced")       # the spike-time rules' losses
-DEFAULT_COUNT_LOSS = {"std-ed": "count-enhanced", "ebp": "count"}
+DEFAULT_COUNT_LOSS = dict(_defaults.COUNT_LOSS)
 ROUNDINGS = ("nearest", "floor", "stochastic")
 # How STBP runs on the chip (Wei et al. 2024 Sec. VI-B): "dense", as the paper did it ("we activate
 # each neuron to emulate the way STBP works", the input lines included: Table II's M*N*T gradient
@@ -20,6 +21,8 @@ ROUNDINGS = ("nearest", "floor", "stochastic")
 # learnt are the same (a silent line's gradient is zero).
 STBP_EMULATIONS = ("dense", "event-input")
 OPTIONAL_INTS = ("lr_shift", "temporal_window")   # None is stored as -1 in files
+# fields whose default depends on the rule (None until resolved): the type of their value
+RULE_DEFAULTED = {"loss": str, "lr": float}
 # Largest learning rate (weight LSBs per unit gradient; the tuned default is 1000). Beyond it a
 # gradient of 2^-12 already moves an 8-bit weight across its whole range (2^8 LSB), so every
 # non-zero update saturates the weight: the run would only measure saturation.
@@ -50,15 +53,15 @@ class LearningSettings:
     the chip, "dense" (the paper's) or "event-input" (a what-if); it never changes the weights.
     """
 
-    rule: str = "mpd-ed"
+    rule: str = _defaults.RULE
     surrogate: str = "rect"
     surrogate_width: float = 1.0
     temporal_path: bool = True
     temporal_window: int | None = None
     reset_path: bool = False
-    loss: str = "ce"
+    loss: str | None = None        # None: the rule's default (anp_emu.defaults: tet, or the count loss)
     logit_gain: float = 10.0
-    lr: float = 1000.0
+    lr: float | None = None        # None: the rule's tuned default (anp_emu.defaults.LR)
     lr_shift: int | None = None
     rounding: str = "stochastic"
     seed: int = 0
@@ -70,6 +73,12 @@ class LearningSettings:
     stbp_emulation: str = "dense"
 
     def __post_init__(self):
+        # the defaults that depend on the rule, from the one place the CLI reads them too
+        if self.rule in RULE_NAMES:
+            if self.loss is None:
+                object.__setattr__(self, "loss", _defaults.loss_for(self.rule))
+            if self.lr is None:
+                object.__setattr__(self, "lr", _defaults.lr_for(self.rule))
         for name, allowed in (("rule", RULE_NAMES), ("surrogate", SURROGATES), ("loss", LOSSES),
                               ("rounding", ROUNDINGS), ("stbp_emulation", STBP_EMULATIONS)):
             v = getattr(self, name)
@@ -105,10 +114,8 @@ class LearningSettings:
 
     @classmethod
     def for_rule(cls, rule: str, **kw) -> "LearningSettings":
-        """Settings of ``rule`` with its own loss unless one is given (spike-time rules: their
-        count loss; the others: the library default)."""
-        if "loss" not in kw and rule in DEFAULT_COUNT_LOSS:
-            kw["loss"] = DEFAULT_COUNT_LOSS[rule]
+        """Settings of ``rule`` with its own loss and lr unless given (the same as
+        ``LearningSettings(rule=rule)``; kept for earlier callers)."""
         return cls(rule=rule, **kw)
 
     @property
@@ -133,7 +140,7 @@ class LearningSettings:
                 raise ConfigKeyError(f"{where}.{k}", "unknown key", limit=f"one of {sorted(known)}")
         kw = {}
         for k, v in d.items():
-            default = known[k].default
+            default = RULE_DEFAULTED[k]() if k in RULE_DEFAULTED else known[k].default
             if isinstance(default, bool):
                 v = bool(v)
             elif k in OPTIONAL_INTS:

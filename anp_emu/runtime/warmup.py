@@ -54,7 +54,7 @@ def compile_kernels(progress: Callable[[str, float], None] | None = None) -> lis
                 eng.gradients(si, 1)
         finally:
             numba.set_num_threads(threads)
-        chip.run(si).prediction
+        chip.run(si).neuron_argmax
         name = f"{precision} {rule} {loss}" + (" ideal AFT" if aft == "ideal" else "")
         t = time.perf_counter()
         done.append((name, t - t0))
