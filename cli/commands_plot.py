@@ -76,7 +76,8 @@ def make_figure(kind: str, sources, *, sample: int | None = None, hidden=(), poi
         from anp_emu.energy.model import default_table
 
         model = default_table().model(point)
-        return plots.plot_energy_breakdown({r.name: plots.breakdown(r.total_counters(), r.spec(), r.T, model)
+        distinct = len({r.rule for r in runs}) == len(runs)
+        return plots.plot_energy_breakdown({(r.rule if distinct else r.name): plots.breakdown(r.total_counters(), r.spec(), r.T, model)
                                             for r in runs}, point=point)
     if kind == "weights":
         after = main_run.config("trained")

@@ -80,7 +80,8 @@ def plot_training_curves(runs, *, paper: dict | None = None):
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=5.5, frameon=False)
+        ax.legend(fontsize=5.5, frameon=False, ncol=2 if ax is a2 else 1,
+                  **({"loc": "upper center", "bbox_to_anchor": (0.5, -0.42)} if ax is a2 else {}))
     a1.set_title("accuracy")
     a2.set_title("energy per training sample")
     a3.set_title("spike activity")
