@@ -44,7 +44,7 @@ def check_output(path, force: bool) -> Path:
 def make_figure(kind: str, sources, *, sample: int | None = None, hidden=(), point: str = "0.56V"):
     """The Figure of ``kind`` from the folders ``sources``."""
     from anp_emu import plots
-    from anp_emu.plots import report
+    from anp_emu.plots import html_report as report
 
     if kind not in KINDS:
         raise InputError("KIND", "unknown kind of plot", limit=f"one of {list(KINDS)}", value=repr(kind))
@@ -136,7 +136,7 @@ def plot_cmd(kind, sources, output, sample, hidden, point, force):
 
 def write_report_for(sources, output, *, force: bool = False, sample: int | None = None, quiet: bool = False) -> dict:
     """Write the HTML report and say so (shared by anp report and the --report of other commands)."""
-    from anp_emu.plots.report import write_report
+    from anp_emu.plots.html_report import write_report
 
     info = write_report([Path(s) for s in sources], output, force=force, sample=sample)
     if not quiet:

@@ -52,7 +52,7 @@ def run(run_dir):
 
 def test_raster_has_one_point_per_spike_and_names_the_classes(run):
     _, test = run.datasets()
-    from anp_emu.plots.report import raster_panel
+    from anp_emu.plots.html_report import raster_panel
 
     p = raster_panel(run, 2)
     fig = plots.plot_raster(p, class_names=test.class_names)

@@ -12,7 +12,7 @@ from .chip import plot_membrane, plot_raster, raster_counts
 from .data import Run, kind_of, load_run, load_table, sample_traces
 from .energy import breakdown, check_log, plot_energy_breakdown, plot_energy_over_training
 from .experiments import arm_stats, plot_ablation, plot_accuracy_energy, plot_folds
-from .report import build_report, write_report
+from .html_report import build_report, write_report
 from .style import FORMATS, OKABE_ITO, RULE_COLORS, save
 from .training import energy_per_epoch, plot_confusion, plot_training_curves, plot_weight_histograms
 
