@@ -99,9 +99,11 @@ def save_cv_events(ds, out: Path) -> Path:
               help="Any other anp train option for every run, e.g. --set lr=500 --set loss=ce.")
 @executor_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON row per (rule, seed, fold).")
+@click.option("--report", "do_report", is_flag=True,
+              help="Also write OUT/report.html (as anp report); an existing report.html is refused before any run.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_overrides, align_sessions, preset,
-           stbp_emulation, extra, workers, executor, scheduler, as_json, progress):
+           stbp_emulation, extra, workers, executor, scheduler, as_json, do_report, progress):
     """Cross-validate on-chip training on SRC (an events file, a raw Ceolini folder or the pickle).
 
     Every fold trains from the encoder fitted on its own training part (no statistic of a test
@@ -139,7 +141,7 @@ def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_over
     folds = folds_of(ds, split, k=k, seed=0)
     if epochs is not None or preset is None:      # a preset brings its own epochs
         fixed["epochs"] = epochs if epochs is not None else auto_epochs(min(len(f.train) for f in folds))
-    own = sweep.claim_outdir(Path(outdir), "cv", CV_FILES)     # every check done before anything is written
+    own = sweep.claim_outdir(Path(outdir), "cv", CV_FILES + ("report.html",))   # every check before anything is written
     out = make_outdir(outdir)
     if events is None:
         events = save_cv_events(ds, out)
@@ -196,6 +198,11 @@ def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_over
             sd_s = "" if pd.isna(r["test_accuracy_sd"]) else f" ± {100 * r['test_accuracy_sd']:.1f}"
             click.echo(f"  {r['rule']:<18} {100 * r['test_accuracy_mean']:.1f}{sd_s} % (n={r['n']}){en_s}{act_s}")
         click.echo(f"wrote {out / 'folds.csv'}, {out / 'summary.csv'}")
+    if do_report:
+        from anp_emu.cli.commands_plot import write_report_for
+
+        write_report_for([out], out / "report.html", force=True, quiet=as_json)
+        own.wrote("report.html")
     report_failures(table, out)
 
 

@@ -83,8 +83,10 @@ def report_failures(table, out: Path) -> None:
 @executor_options
 @click.option("--json", "as_json", is_flag=True, help="Print the results table as JSON records.")
 @click.option("--plot", "do_plot", is_flag=True, help="Also write accuracy_vs_energy.png (needs matplotlib).")
+@click.option("--report", "do_report", is_flag=True,
+              help="Also write OUT/report.html (as anp report); an existing report.html is refused before any run.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def sweep_cmd(spec, outdir, workers, executor, scheduler, as_json, do_plot, progress):
+def sweep_cmd(spec, outdir, workers, executor, scheduler, as_json, do_plot, do_report, progress):
     """Train every combination of a TOML SPEC's [grid] (lists, crossed) with its [fixed] options
     on DATASET, in parallel; finished runs in OUT are skipped, so an interrupted sweep continues
     where it stopped. Keys are `anp train` options (rule, loss, aft, lr, epochs, seed, split ...).
@@ -102,7 +104,7 @@ def sweep_cmd(spec, outdir, workers, executor, scheduler, as_json, do_plot, prog
     if scheduler is not None:
         executor = "dask"
     sw = sweep.load_spec(spec)                   # every key checked before the folder is made
-    own = sweep.claim_outdir(outdir, "sweep", ("accuracy_vs_energy.png",))
+    own = sweep.claim_outdir(outdir, "sweep", ("accuracy_vs_energy.png", "report.html"))
     out = make_outdir(outdir)
     table = run_with_bar(sweep.run, progress and not as_json, spec=sw, outdir=out, workers=workers,
                          executor=executor, scheduler=scheduler, own=own)
@@ -117,35 +119,19 @@ def sweep_cmd(spec, outdir, workers, executor, scheduler, as_json, do_plot, prog
         own.wrote("accuracy_vs_energy.png")
         if not as_json:
             click.echo(f"wrote {out / 'accuracy_vs_energy.png'}")
+    if do_report:
+        from anp_emu.cli.commands_plot import write_report_for
+
+        write_report_for([out], out / "report.html", force=True, quiet=as_json)
+        own.wrote("report.html")
     report_failures(table, out)
 
 
 def plot_accuracy_energy(table, arms, path: Path) -> None:
-    """Test accuracy vs learning energy per training sample, one colour per arm (runs as points,
-    arm means with sd error bars)."""
-    from anp_emu.energy.plot import _pyplot
-    from anp_emu.files.fileio import atomic_path
+    """Test accuracy vs learning energy per training sample per arm (anp_emu.plots), written to ``path``."""
+    from anp_emu.plots import plot_accuracy_energy as draw, save
 
-    plt = _pyplot()
-    ok = table[table["status"] == "ok"]
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    groups = ok.groupby(arms, sort=False) if arms else [("all", ok)]
-    for key, g in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        label = ", ".join(f"{a}={v}" for a, v in zip(arms, key)) if arms else "all runs"
-        pts = ax.scatter(g["learning_nj"], g["test_accuracy"] * 100, s=14, alpha=0.5)
-        ax.errorbar(g["learning_nj"].mean(), g["test_accuracy"].mean() * 100,
-                    xerr=g["learning_nj"].std(ddof=1) if len(g) > 1 else None,
-                    yerr=g["test_accuracy"].std(ddof=1) * 100 if len(g) > 1 else None,
-                    fmt="o", color=pts.get_facecolor()[0][:3], capsize=3, label=label)
-    ax.set_xscale("log")
-    ax.set_xlabel("learning energy per training sample (nJ)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    save(draw(table, list(arms) or None), path, close=True)
 
 
 # ----------------------------------------------------------------------------- anp ablation
@@ -237,21 +223,9 @@ def ablation_cmd(dataset, outdir, epochs, seed, n_seeds, point, loss, preset, wo
 
 
 def _plot_ablation(table, path: Path) -> None:
-    from anp_emu.energy.plot import _pyplot
-    from anp_emu.files.fileio import atomic_path
+    from anp_emu.plots import plot_ablation, save
 
-    plt = _pyplot()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
-    labels = [f"{r.rule}\nAFT {r.aft}" for r in table.itertuples()]
-    err = (lambda c: table[c].fillna(0) if c in table else None)
-    a1.bar(labels, table["test_accuracy"] * 100, yerr=err("test_accuracy_sd") * 100, capsize=3)
-    a1.set_ylabel("test accuracy (%)")
-    a2.bar(labels, table["learning_nj"], yerr=err("learning_nj_sd"), capsize=3)
-    a2.set_ylabel("learning energy per training sample (nJ)")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    save(plot_ablation(table), path, close=True)
 
 
 # ----------------------------------------------------------------------------- anp warmup

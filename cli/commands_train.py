@@ -210,7 +210,7 @@ def build_settings(rule, seed, *, lr=None, lr_shift=None, rounding="stochastic",
                             other_count=other_count, tau_grad=tau_grad, stbp_emulation=stbp_emulation)
 
 
-RUN_FILES = ("checkpoint.h5", "log.csv", "config.h5", "summary.json", "encoding.json", "counters.csv", "samples.csv",
+RUN_FILES = ("checkpoint.h5", "config_init.h5", "report.html", "log.csv", "config.h5", "summary.json", "encoding.json", "counters.csv", "samples.csv",
              "counters.json")
 
 
@@ -366,8 +366,10 @@ def energy_line(e: dict) -> str:
 @click.option("--force", is_flag=True, help="Start afresh in an OUTDIR that holds an earlier run, replacing its "
                                             "run files (" + ", ".join(RUN_FILES) + "; nothing else).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--report", "do_report", is_flag=True,
+              help="Also write OUT/report.html: every figure of the run in one self-contained page (as anp report).")
 @learning_options
-def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, force, as_json, epochs, lr, lr_shift, schedule,
+def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, force, as_json, do_report, epochs, lr, lr_shift, schedule,
               rounding, surrogate, surrogate_width, temporal, temporal_window, reset_path, loss, logit_gain,
               target_count, other_count, tau_grad, stbp_emulation, tet_lambda, preset, split, fold, folds, test_subjects, encoder_fit,
               align_sessions, train_fraction, seed, target_hidden, aux_frac, point, progress):
@@ -417,9 +419,17 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, fo
         "fold": sd.fold, "align_sessions": align_sessions}
     trainer, ran = run_training(ds, cfg, settings, options, point, progress, own, resume, (train, test),
                                 encoding=encoding)
+    if not resume:
+        from anp_emu.files.config_io import save_config
+
+        save_config(cfg, out / "config_init.h5")      # the weights before training (anp plot weights)
+        own.wrote("config_init.h5")
     log = trainer.log_frame()
     summary = {"dataset": str(dataset), "rule": rule, "aft": aft, "precision": precision, "preset": preset,
                "split": split, "fold": sd.fold, "classes": list(train.class_names), "sparse_samples": sparse,
+               "split_args": {"split": split, "fold": sd.fold, "seed": seed, "train_fraction": train_fraction,
+                              "folds": folds, "test_subjects": test_subjects, "encoder_fit": encoder_fit,
+                              "align_sessions": bool(align_sessions)},
                "encoder_calibration": sd.calibration,
                "network": f"{cfg.spec.n_in}-{cfg.spec.n_hid}-{cfg.spec.n_out}", "T": int(ds.T),
                "operating_point": point, "train_samples": len(train),
@@ -429,7 +439,8 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, fo
                "energy_per_training_sample_averaged_over_training": averaged_energy_both_points(trainer),
                "files": {k: str(out / f) for k, f in (("log", "log.csv"), ("counters", "counters.csv"),
                                                        ("samples", "samples.csv"), ("checkpoint", "checkpoint.h5"),
-                                                       ("config", "config.h5"), ("encoding", "encoding.json"))
+                                                       ("config", "config.h5"), ("config_init", "config_init.h5"),
+                                                       ("encoding", "encoding.json"))
                          if (out / f).exists()}}
     if ran:
         write_json(out / "summary.json", summary)
@@ -438,6 +449,11 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, fo
             own.drop_unwritten()                   # our files of the replaced run that this run did not write
     elif not as_json:
         click.echo(f"nothing to do: {out} has all {epochs} epochs (nothing written)", err=True)
+    if do_report and ran:
+        from anp_emu.cli.commands_plot import write_report_for
+
+        write_report_for([out], out / "report.html", force=True, quiet=as_json)
+        own.wrote("report.html")
     if as_json:
         click.echo(json.dumps(summary, indent=1, default=str))
         return
@@ -547,6 +563,26 @@ def _check_previous_demo_raw(raw: Path) -> None:
                                    f"(choose another -o)")
 
 
+def _write_demo_run_summary(own, rule: str, trainer, cfg, events: Path, seed: int, epochs: int,
+                            averaged: dict) -> None:
+    """summary.json and config_init.h5 of a demo training folder (``own``, its OutputFolder), as
+    anp train writes them (what anp report and anp plot read)."""
+    from anp_emu.files.config_io import save_config
+
+    folder = own.path
+    save_config(cfg, folder / "config_init.h5")
+    write_json(folder / "summary.json", {
+        "dataset": str(events.resolve()), "rule": rule, "aft": "aux", "precision": "int", "preset": None,
+        "split": "random", "classes": list(trainer.train.class_names),
+        "split_args": {"split": "random", "fold": None, "seed": seed, "train_fraction": 2 / 3, "folds": 5,
+                       "test_subjects": None, "encoder_fit": "train", "align_sessions": False},
+        "network": f"{cfg.spec.n_in}-{cfg.spec.n_hid}-{cfg.spec.n_out}", "T": int(trainer.train.T),
+        "operating_point": "0.56V", "train_samples": len(trainer.train), "test_samples": len(trainer.test),
+        "epochs": epochs, "final": trainer.log_frame().iloc[-1].to_dict(), "settings": trainer.settings.to_dict(),
+        "options": asdict(trainer.options), "energy_per_training_sample_averaged_over_training": averaged})
+    own.wrote("config_init.h5", "summary.json")
+
+
 @main.command("demo")
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default="anp-demo", show_default=True,
               help="Folder for everything the demo writes.")
@@ -579,7 +615,7 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress, as_json):
 
     # every folder claimed before anything is written: a rerun replaces what the demo wrote, never a user's file
     base = Path(outdir)
-    own = OutputFolder.claim(base, "demo", ("events.h5", "demo_summary.json"), replace=True)
+    own = OutputFolder.claim(base, "demo", ("events.h5", "demo_summary.json", "report.html"), replace=True)
     owns = {name: OutputFolder.claim(base / name, "train-run", RUN_FILES, replace=True) for name in ("train", "train-stbp")}
     en_own = OutputFolder.claim(base / "energy", "energy", ENERGY_FILES, replace=True)
     out = make_outdir(outdir)
@@ -625,6 +661,8 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress, as_json):
     stbp_trainer, _ = run_training(ds, cfg, build_settings("stbp", seed), options, D.OPERATING_POINT, progress,
                                    owns["train-stbp"], split_args=(train, test), quiet=True)
     averaged = {"mpd-ed": averaged_energy_both_points(trainer), "stbp": averaged_energy_both_points(stbp_trainer)}
+    for name, rule, tr in (("train", "mpd-ed", trainer), ("train-stbp", "stbp", stbp_trainer)):
+        _write_demo_run_summary(owns[name], rule, tr, cfg, out / "events.h5", seed, epochs, averaged[rule])
     headline = headline_table(averaged)
     say(format_headline(headline))
     say("      (the paper's figures: ANP-I silicon, real EMG, 50 epochs; why ours differ: docs/energy.md)")
@@ -648,12 +686,20 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress, as_json):
                                              for p in averaged["mpd-ed"]},
                "headline": headline.to_dict(orient="records"), "paper_learning_nj": PAPER_LEARNING_NJ,
                "seconds": time.perf_counter() - t_start}
+    t_report = time.perf_counter()
+    from anp_emu.cli.commands_plot import write_report_for
+
+    report = write_report_for([out / "train", out / "train-stbp"], out / "report.html", force=True, quiet=True)
+    own.wrote("report.html")
+    summary["report"] = {"path": report["path"], "bytes": report["bytes"], "seconds": time.perf_counter() - t_report}
+    summary["seconds"] = time.perf_counter() - t_start
     write_json(out / "demo_summary.json", summary)
     own.wrote("demo_summary.json")
     say(f"done in {summary['seconds']:.0f} s. Files: {raw} (raw EMG), {out / 'events.h5'} (events), "
         f"{out / 'train'} (config.h5, log.csv, counters.csv, samples.csv, checkpoint.h5), {out / 'train-stbp'}, "
         f"{en_dir} (energy tables), "
         f"{out / 'demo_summary.json'}")
+    say(f"report: {report['path']} (open it in a browser; {report['bytes'] / 1024:,.0f} kB, every figure embedded)")
     if as_json:
         click.echo(json.dumps(summary, indent=1, default=float))
 

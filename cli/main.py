@@ -50,6 +50,7 @@ def _register() -> None:
     from anp_emu.cli import commands_cv  # noqa: F401
     from anp_emu.cli import commands_data  # noqa: F401
     from anp_emu.cli import commands_energy  # noqa: F401
+    from anp_emu.cli import commands_plot  # noqa: F401
     from anp_emu.cli import commands_sweep  # noqa: F401
     from anp_emu.cli import commands_rules  # noqa: F401
     from anp_emu.cli import commands_train  # noqa: F401
