@@ -74,3 +74,19 @@ def separable_dataset(seed, n, T):
     k = len(xs)
     return EventDataset.from_spikes(xs, T, 64, ys, np.zeros(k), np.zeros(k), np.arange(k), ["a", "b", "c", "d"],
                                     "test", {})
+
+
+def tiny_events_and_chip(d):
+    """A tiny event dataset (64 lines, 12 steps, 45 samples) as ``d/ev.h5`` and a 64-16-4 initial
+    chip calibrated on its training part as ``d/chip.h5``."""
+    from anp_emu.chip.initialise import init_config
+    from anp_emu.chip.spec import ChipSpec
+    from anp_emu.files.config_io import save_config
+
+    ds = separable_dataset(3, n=45, T=12)
+    ds.save(d / "ev.h5")
+    tr, _ = ds.split_random(seed=0)
+    cfg, _ = init_config(ChipSpec(n_in=64, n_hid=16, n_out=4), [tr.sample(i) for i in range(10)], seed=1,
+                         target_hidden=0.1)
+    save_config(cfg, d / "chip.h5")
+    return d

@@ -18,13 +18,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from anp_emu import plots  # noqa: E402
-from anp_emu.chip.initialise import init_config  # noqa: E402
-from anp_emu.chip.spec import ChipSpec  # noqa: E402
 from anp_emu.cli.main import main  # noqa: E402
 from anp_emu.energy.model import default_table  # noqa: E402
 from anp_emu.energy.report import energy_per_sample  # noqa: E402
-from anp_emu.files.config_io import save_config  # noqa: E402
-from tasks import separable_dataset  # noqa: E402
+from tasks import tiny_events_and_chip  # noqa: E402
 
 EPOCHS = 3
 
@@ -32,13 +29,7 @@ EPOCHS = 3
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """`anp train` of a 64-16-4 chip on a tiny separable set, 3 epochs, with --report."""
-    d = tmp_path_factory.mktemp("plots")
-    ds = separable_dataset(3, n=45, T=12)
-    ds.save(d / "ev.h5")
-    tr, _ = ds.split_random(seed=0)
-    cfg, _ = init_config(ChipSpec(n_in=64, n_hid=16, n_out=4), [tr.sample(i) for i in range(10)], seed=1,
-                         target_hidden=0.1)
-    save_config(cfg, d / "chip.h5")
+    d = tiny_events_and_chip(tmp_path_factory.mktemp("plots"))
     r = CliRunner().invoke(main, ["train", str(d / "ev.h5"), "-o", str(d / "run"), "--chip", str(d / "chip.h5"),
                                   "--epochs", str(EPOCHS), "--lr", "3000", "--no-progress", "--report"])
     assert r.exit_code == 0, r.output
@@ -61,7 +52,7 @@ def test_raster_has_one_point_per_spike_and_names_the_classes(run):
     assert got == [want["input"], want["hidden"], want["output"]]
     assert want["input"] == test.sample(2).n_events > 0
     title = fig.axes[0].get_title()
-    assert f"true {test.class_names[test.labels[2]]}" in title and "predicted" in title
+    assert f"true {test.class_names[test.labels[2]]!r}" in title and "predicted" in title
     # the points sit where the spikes are: output spikes at (t + 1, neuron)
     t, n = np.nonzero(p["result"].s_out)
     assert sorted(map(tuple, fig.axes[2].collections[0].get_offsets().data.tolist())) == sorted(zip(t + 1.0, n * 1.0))
@@ -258,3 +249,17 @@ def test_report_in_headless_chromium(run_dir, run, tmp_path):
         subprocess.run([exe, *flags, f"--user-data-dir={prof}", "--window-size=1200,2400", f"--screenshot={shot}", url],
                        capture_output=True, timeout=120)
     assert shot.exists() and shot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_raster_shows_every_output_row(run):
+    """Output spikes of unused neurons (beyond the dataset's classes) are inside the axes too."""
+    from anp_emu.plots.html_report import raster_panel
+
+    _, test = run.datasets()
+    p = raster_panel(run, 2)
+    fig = plots.plot_raster(p, class_names=test.class_names)
+    ax = fig.axes[2]
+    lo, hi = ax.get_ylim()
+    assert lo <= -0.5 and hi >= p["result"].s_out.shape[1] - 0.5
+    assert [t.get_text() for t in ax.get_yticklabels()][len(test.class_names):] == \
+        ["(unused)"] * (p["result"].s_out.shape[1] - len(test.class_names))

@@ -8,11 +8,8 @@ from click.testing import CliRunner
 
 from anp_emu.experiments import sweep
 from anp_emu.cli.main import main
-from anp_emu.files.config_io import save_config
 from anp_emu.errors import InputError
-from anp_emu.chip.initialise import init_config
-from anp_emu.chip.spec import ChipSpec
-from tasks import separable_dataset
+from tasks import tiny_events_and_chip
 
 FIGURES = ["train_accuracy", "test_accuracy", "learning_nj", "inference_nj", "total_nj", "hidden_activity", "output_activity",
            "sop_per_sample", "learning_ops_per_sample", "loss", "status", "error"]
@@ -21,13 +18,7 @@ FIGURES = ["train_accuracy", "test_accuracy", "learning_nj", "inference_nj", "to
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """A tiny event dataset (64 lines, 12 steps, 45 samples) and a 64-16-4 initial chip."""
-    d = tmp_path_factory.mktemp("sweep")
-    ds = separable_dataset(3, n=45, T=12)
-    ds.save(d / "ev.h5")
-    tr, _ = ds.split_random(seed=0)
-    cfg, _ = init_config(ChipSpec(n_in=64, n_hid=16, n_out=4), [tr.sample(i) for i in range(10)], seed=1,
-                         target_hidden=0.1)
-    save_config(cfg, d / "chip.h5")
+    d = tiny_events_and_chip(tmp_path_factory.mktemp("sweep"))
     (d / "bad_chip.h5").write_text("not hdf5")
     return d
 

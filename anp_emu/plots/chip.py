@@ -59,17 +59,18 @@ def plot_raster(panels, *, class_names=None, title: str | None = None):
                 ax.set_ylabel(ylabel)
             ax.legend(loc="upper right", fontsize=6, frameon=False, handlelength=0, markerscale=0)
         if class_names is not None and r.s_out.shape[1] >= len(class_names):
-            ax = axes[2, c]
-            ax.set_yticks(range(len(class_names)))
-            ax.set_yticklabels(class_names, fontsize=5)
-            ax.set_ylim(-0.5, len(class_names) - 0.5)
+            ax = axes[2, c]              # every output row: the classes', then the unused ones (never predicted)
+            n_out = r.s_out.shape[1]
+            ax.set_yticks(range(n_out))
+            ax.set_yticklabels(list(class_names) + ["(unused)"] * (n_out - len(class_names)), fontsize=5)
+            ax.axhspan(len(class_names) - 0.5, n_out - 0.5, color="0.93", zorder=0)
         T = r.s_hid.shape[0]
         axes[2, c].set_xlabel("time step")
         axes[2, c].set_xlim(0.5, T + 0.5)
         name = (lambda k: class_names[k] if class_names is not None and k is not None and k < len(class_names) else k)
         head = p.get("label", "")
         if "true" in p or "pred" in p:
-            head = (head + "\n" if head else "") + f"true {name(p.get('true'))}, predicted {name(p.get('pred'))}"
+            head = (head + "\n" if head else "") + f"true {name(p.get('true'))!r}, predicted {name(p.get('pred'))!r}"
         axes[0, c].set_title(head)
     if title:
         fig.suptitle(title)
