@@ -138,6 +138,9 @@ def cv_cmd(src, outdir, split, k, rules, seeds, epochs, encoder, params, fs_over
         check_option(key, value, "--set " if key not in ("split", "folds", "align_sessions", "preset",
                                                          "stbp_emulation") else "")
     events, ds = cv_dataset(Path(src), encoder, _parse_params(params), fs_overrides)
+    from anp_emu.experiments.trainer import check_classes
+
+    check_classes(ds.labels, f"dataset {src}", ds.class_names)
     folds = folds_of(ds, split, k=k, seed=0)
     if epochs is not None or preset is None:      # a preset brings its own epochs
         fixed["epochs"] = epochs if epochs is not None else auto_epochs(min(len(f.train) for f in folds))

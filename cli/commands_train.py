@@ -385,7 +385,9 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, fo
                          hint="add --precision float")
     ds = load_dataset(dataset)
     from anp_emu.emg.crossval import split_dataset
+    from anp_emu.experiments.trainer import check_classes
 
+    check_classes(ds.labels, f"dataset {dataset}", ds.class_names)     # before the split and the init
     sd = split_dataset(ds, split, fold, seed=seed, train_fraction=train_fraction, k=folds, test_subjects=test_subjects,
                        refit=encoder_fit == "train", align=align_sessions)
     train, test = sd.train, sd.test

@@ -7,7 +7,7 @@ Modules (import them directly; this package imports nothing heavy):
 * :mod:`.synthetic` — ``write_synthetic_dataset(outdir, n_subjects=4, seed=0)``: the embedded
   default dataset, written in exactly the raw format (profiles ``real`` and ``clean``);
 * :mod:`.encoders` — ``encode_trials(trials, "chip" | "delta", T=39)``, fitted on training data;
-* :mod:`.dataset` — ``EventDataset`` (HDF5 ``anp-emu-events`` v2 with the encoder features, stats);
+* :mod:`.dataset` — ``EventDataset`` (HDF5 ``anp-emu-events`` v3 with the encoder features and a content checksum, stats);
 * :mod:`.pipeline` — ``preprocess(src, encoder="chip", T=39) -> EventDataset``;
 * :mod:`.baseline` — ``baseline_accuracy(...)``, the non-spiking reference classifier;
 * :mod:`.crossval` — ``split_dataset(ds, split, fold)`` (the encoder fitted on the training part

@@ -631,6 +631,8 @@ def load_pickle(path) -> PickleEvents:
     if not isinstance(emg, (list, tuple, np.ndarray)):
         raise _bad(p, "emg", "expected a list of (3, n) arrays", value=type(emg).__name__)
     n = len(emg)
+    if n == 0:
+        raise _bad(p, "emg", "no trials: nothing to preprocess", limit=">= 1 trial", value="0 trials")
     labels = _labels(obj["y"], p, n)
     sub = _vector(obj["sub"], p, "sub", n)
     ses = _vector(obj["ses"], p, "ses", n)

@@ -25,10 +25,12 @@ import pandas as pd
 
 from anp_emu.errors import FileFormatError, InputError
 from anp_emu.chip.events import SpikeInput
-from anp_emu.files.fileio import attr_str, attr_value, check_keys, h5_reader, h5_writer, read_array
+from anp_emu.files.fileio import (CHECKSUM_ATTR, attr_str, attr_value, check_keys, h5_reader, h5_writer, read_array,
+                                  verify_h5_checksum)
 
 FORMAT = "anp-emu-events"
-VERSION = 2          # 2: optional /features group (the encoder's pre-threshold values) and @feature_kind
+VERSION = 3          # 2: optional /features group (the encoder's pre-threshold values) and @feature_kind
+                     # 3: @sha256, the content checksum (required from version 3; 1 and 2 still load)
 _DATASETS = {"labels", "subject", "session", "trial", "sample_ptr", "step", "line"}
 _ATTRS = {"format", "version", "T", "n_in", "encoder", "encoder_params", "class_names", "notes"}
 _FEATURE_KINDS = {"chip-magnitude-sums": {"sums": 3, "mav": 3}, "delta-rms": {"rms": 3, "moments": 3, "mav": 3}}
@@ -264,13 +266,14 @@ class EventDataset:
 
     # ------------------------------------------------------------------ files
     def save(self, path) -> Path:
-        """Write the dataset atomically to an HDF5 file (format anp-emu-events, version 1)."""
+        """Write the dataset atomically to an HDF5 file (format anp-emu-events, version 3, with the
+        SHA-256 of its content: a flipped label or event byte is caught on load)."""
         p = Path(path)
         try:
             params = json.dumps(self.encoder_params, sort_keys=True, default=_json_default)
         except (TypeError, ValueError) as e:
             raise InputError("encoder_params", "must be JSON-serialisable", value=str(e)) from None
-        with h5_writer(p, FORMAT, VERSION) as f:
+        with h5_writer(p, FORMAT, VERSION, checksum=True) as f:
             f.attrs["T"] = np.int64(self.T)
             f.attrs["n_in"] = np.int64(self.n_in)
             f.attrs["encoder"] = self.encoder
@@ -294,9 +297,14 @@ class EventDataset:
     def load(cls, path) -> "EventDataset":
         """Read and check an events file; every problem raises FileFormatError naming the field."""
         p = Path(path)
-        with h5_reader(p, FORMAT, (1, VERSION)) as f:
+        with h5_reader(p, FORMAT, (1, 2, VERSION)) as f:
             check_keys(f, _DATASETS | {"features"}, _DATASETS, "", p)
-            check_keys(f.attrs, _ATTRS | {"feature_kind"}, _ATTRS, "@", p)
+            version = int(f.attrs["version"])
+            if version >= 3:
+                check_keys(f.attrs, _ATTRS | {"feature_kind", CHECKSUM_ATTR}, _ATTRS | {CHECKSUM_ATTR}, "@", p)
+                verify_h5_checksum(f, p)
+            else:                           # written before checksums: read as it is
+                check_keys(f.attrs, _ATTRS | {"feature_kind"}, _ATTRS, "@", p)
             T = _int_attr(f, "T", p, 1, _I16)
             n_in = _int_attr(f, "n_in", p, 1, _I16 + 1)
             encoder = attr_str(f, "encoder", p)

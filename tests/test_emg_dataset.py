@@ -43,7 +43,7 @@ def test_round_trip(ds, tmp_path):
     for i in range(len(ds)):
         assert np.array_equal(ds.dense(i), d2.dense(i))
     with h5py.File(p) as f:
-        assert f.attrs["format"] == "anp-emu-events" and int(f.attrs["version"]) == 2
+        assert f.attrs["format"] == "anp-emu-events" and int(f.attrs["version"]) == 3 and len(f.attrs["sha256"]) == 64
         assert f["step"].dtype == np.int16 and f["labels"].dtype == np.int64
 
 
@@ -96,8 +96,14 @@ def test_constructor_rejects_bad_events():
 # ------------------------------------------------------------------------------------ malformed files
 
 def _edit(path, fn):
+    """Change the file and restamp its content checksum, so that the reader's own check of the
+    changed field is what refuses it."""
+    from anp_emu.files.fileio import CHECKSUM_ATTR, h5_content_sha256
+
     with h5py.File(path, "a") as f:
         fn(f)
+        if CHECKSUM_ATTR in f.attrs:
+            f.attrs[CHECKSUM_ATTR] = h5_content_sha256(f)
 
 
 def test_truncated_file(ds, tmp_path):
@@ -180,3 +186,27 @@ def test_save_is_atomic(ds, tmp_path):
     assert EventDataset.load(ok.save(tmp_path / "np.h5")).encoder_params == {"n": 3, "v": [0, 1]}
     assert p.read_bytes() == before
     assert sorted(q.name for q in tmp_path.iterdir()) == ["ev.h5", "np.h5"]
+
+
+def test_checksum_catches_a_flipped_label(ds, tmp_path):
+    """A changed label byte used to change accuracy unnoticed: the content checksum refuses it."""
+    p = ds.save(tmp_path / "ev.h5")
+    with h5py.File(p, "a") as f:
+        lab = f["labels"][()]
+        lab[3] = (lab[3] + 1) % len(NAMES)
+        f["labels"][...] = lab
+    with pytest.raises(FileFormatError, match="content checksum mismatch"):
+        EventDataset.load(p)
+    with h5py.File(p, "a") as f:
+        del f.attrs["sha256"]
+    with pytest.raises(FileFormatError, match="sha256: required field missing"):
+        EventDataset.load(p)
+
+
+def test_version_2_file_without_checksum_still_loads(ds, tmp_path):
+    p = ds.save(tmp_path / "ev.h5")
+    with h5py.File(p, "a") as f:
+        del f.attrs["sha256"]
+        f.attrs["version"] = np.int64(2)
+    d2 = EventDataset.load(p)
+    assert np.array_equal(d2.labels, ds.labels) and np.array_equal(d2.line, ds.line)

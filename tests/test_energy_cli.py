@@ -260,3 +260,36 @@ def test_energy_output_path_is_a_file(fake, tmp_path):
     f.write_text("x")
     r = run(["energy", str(fake), "-n", "1", "--no-progress", "-o", str(f)])
     assert r.exit_code == 1 and "is not a folder" in r.output and len(r.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("item, fragment", [
+    ("weight_writes=1e308", "relative_costs.weight_writes): out of the plausible range; limit 0..1000; got 1e+308"),
+    ("weight_writes=1001", "limit 0..1000"),
+    ("pj_per_sop=1e308", "0.56V.pj_per_sop): out of the plausible range; limit 0.001..1000"),
+    ("power_mw=1e9", "power_mw): out of the plausible range"),
+    ("0.9V.clock_mhz=1e12", "0.9V.clock_mhz): out of the plausible range"),
+    ("voltage_v=300", "voltage_v): out of the plausible range"),
+    ("cycles.weight_write_cycles=1e308", "cycles.weight_write_cycles: must be an integer in 1..1000000"),
+])
+def test_energy_implausible_cost_is_refused(fake, item, fragment):
+    """A huge cost gave inf/NaN energies with exit 0: now one error naming the field and range."""
+    r = CliRunner().invoke(main, ["energy", str(fake), "-n", "1", "--no-progress", "--cost", item])
+    assert r.exit_code == 1, r.output
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0], r.output
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda d: d["relative_costs"].update(weight_writes=1e308), "relative_costs.weight_writes: out of the plausible range"),
+    (lambda d: d["operating_points"]["0.9V"].update(pj_per_sop=1e-9), "operating_points.0.9V.pj_per_sop: out of the"),
+    (lambda d: d["operating_points"]["0.56V"].update(static_power_mw=1e300, power_mw=1e300), "power_mw: out of the"),
+])
+def test_energy_implausible_costs_file_is_refused(fake, tmp_path, edit, fragment):
+    d = json.loads(default_table().to_json())
+    edit(d)
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps(d))
+    r = run(["energy", str(fake), "--costs", str(p), "--no-progress"])
+    assert r.exit_code == 1, r.output
+    lines = [ln for ln in r.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {p}:") and fragment in lines[0], r.output

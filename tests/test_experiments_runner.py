@@ -126,7 +126,9 @@ def test_interrupted_grid_keeps_finished_runs_and_resumes(tmp_path):
     calls = tmp_path / "calls"
     calls.mkdir()
     out = tmp_path / "out"
-    code = ("import sys; from anp_emu.experiments import RunSpec, run_all\n"
+    code = ("import signal, sys; from anp_emu.experiments import RunSpec, run_all\n"
+            # pytest in a background job inherits SIGINT ignored: restore Python's handler
+            "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
             f"specs = [RunSpec(f'seed={{s}}', {FUNC!r}, {{'seed': s, 'sleep_s': 1.2, 'calls_dir': {str(calls)!r}}}) "
             "for s in range(8)]\n"
             f"run_all(specs, {str(out)!r}, workers=2)\n")

@@ -26,6 +26,9 @@ from .counters import NAMES, Counters
 from ..errors import ConfigKeyError, InputError
 
 
+CYCLE_FIELD_MAX = 1_000_000      # lanes or cycles per operation: beyond this a typo
+
+
 @dataclass(frozen=True)
 class CycleTable:
     synaptic_lanes: int = 64
@@ -38,9 +41,9 @@ class CycleTable:
     def __post_init__(self):
         for f in fields(self):
             v = getattr(self, f.name)
-            if not isinstance(v, (int, np.integer)) or v < (0 if f.name == "event_overhead" else 1):
-                raise InputError(f"cycles.{f.name}", "must be an integer >= 1" if f.name != "event_overhead"
-                                 else "must be an integer >= 0", value=v)
+            lo = 0 if f.name == "event_overhead" else 1
+            if not isinstance(v, (int, np.integer)) or not lo <= v <= CYCLE_FIELD_MAX:
+                raise InputError(f"cycles.{f.name}", f"must be an integer in {lo}..{CYCLE_FIELD_MAX}", value=v)
 
     @classmethod
     def from_dict(cls, d: dict) -> "CycleTable":

@@ -66,9 +66,19 @@ TOP_KEYS = ("format", "version", "description", "operating_points", "relative_co
 REQUIRED_TOP = ("format", "version", "operating_points", "relative_costs", "options")
 
 
-def _number(value, where: str, *, positive: bool = False, text_ok: bool = False) -> float:
-    """A finite float >= 0 (> 0 if ``positive``); errors name the field. With ``text_ok`` (a
-    ``--cost`` value) a string is parsed as a number first; in files numbers must be numbers."""
+# Plausible ranges of every number of a table (a value outside is refused, naming the field and the
+# range): within a few orders of magnitude of the published ANP-I figures (1.49 / 4.16 pJ/SOP,
+# 2.91 / 56.8 mW, 0.56 / 0.9 V, 40 / 210 MHz); a relative cost is 0..1000 SOPs. Anything beyond
+# is a typo or a unit mistake, and 1e308 would make every energy inf or NaN.
+RELATIVE_COST_RANGE = (0.0, 1000.0)
+POINT_RANGES = {"voltage_v": (0.05, 5.0), "clock_mhz": (1e-3, 1e4), "pj_per_sop": (1e-3, 1e3),
+                "power_mw": (1e-3, 1e5), "static_power_mw": (0.0, 1e5)}
+
+
+def _number(value, where: str, *, positive: bool = False, text_ok: bool = False, limits=None) -> float:
+    """A finite float >= 0 (> 0 if ``positive``), within ``limits`` (lo, hi) when given; errors
+    name the field. With ``text_ok`` (a ``--cost`` value) a string is parsed as a number first; in
+    files numbers must be numbers."""
     if text_ok and isinstance(value, str):
         try:
             value = float(value.strip())
@@ -83,6 +93,8 @@ def _number(value, where: str, *, positive: bool = False, text_ok: bool = False)
         raise InputError(where, "must be > 0", value=v)
     if v < 0:
         raise InputError(where, "must not be negative", limit=">= 0", value=v)
+    if limits is not None and not limits[0] <= v <= limits[1]:
+        raise InputError(where, "out of the plausible range", limit=f"{limits[0]:g}..{limits[1]:g}", value=f"{v:g}")
     return v
 
 
@@ -111,7 +123,7 @@ class OperatingPoint:
         w = f"operating_points.{self.name}"
         for f in POINT_FIELDS:
             object.__setattr__(self, f, _number(getattr(self, f), f"{w}.{f}",
-                                                positive=f != "static_power_mw"))
+                                                positive=f != "static_power_mw", limits=POINT_RANGES[f]))
         if self.static_power_mw > self.power_mw:
             raise InputError(f"{w}.static_power_mw", "static power exceeds the total power",
                              limit=f"<= power_mw = {self.power_mw}", value=self.static_power_mw)
@@ -221,7 +233,8 @@ class EnergyTable:
         for k in COST_NAMES:
             if k not in self.relative_costs:
                 raise ConfigKeyError(f"relative_costs.{k}", "required field missing")
-        object.__setattr__(self, "relative_costs", {k: _number(self.relative_costs[k], f"relative_costs.{k}")
+        object.__setattr__(self, "relative_costs", {k: _number(self.relative_costs[k], f"relative_costs.{k}",
+                                                               limits=RELATIVE_COST_RANGE)
                                                     for k in COST_NAMES})
         if not self.points:
             raise InputError("operating_points", "need at least one operating point", value=0)
@@ -263,7 +276,8 @@ class EnergyTable:
         where = f"--cost {name}"
         if name in COST_NAMES:
             costs = dict(self.relative_costs)
-            costs[name] = _number(value, f"{where} (relative_costs.{name})", text_ok=True)
+            costs[name] = _number(value, f"{where} (relative_costs.{name})", text_ok=True,
+                                  limits=RELATIVE_COST_RANGE)
             src = dict(self.sources)
             if src:
                 src[name] = f"overridden ({costs[name]:g} SOP); was: {src.get(name, 'no source given')}"
@@ -289,7 +303,9 @@ class EnergyTable:
                                  value=repr(pname))
             p = self.points[pname]
             pts = dict(self.points)
-            pts[pname] = replace(p, **{fname: _number(value, f"{where} ({pname}.{fname})", text_ok=True)})
+            pts[pname] = replace(p, **{fname: _number(value, f"{where} ({pname}.{fname})", text_ok=True,
+                                                       positive=fname != "static_power_mw",
+                                                       limits=POINT_RANGES[fname])})
             return replace(self, points=pts)
         raise ConfigKeyError(where, "unknown cost name",
                              limit=f"a counter {list(COST_NAMES)}, an option {list(OPTION_NAMES)}, "
@@ -367,7 +383,7 @@ def table_from_dict(d: dict, source: str = "<dict>") -> EnergyTable:
         for k in COST_NAMES:
             if k not in costs:
                 raise ConfigKeyError(f"{pre}relative_costs.{k}", "required field missing")
-        costs = {k: _number(costs[k], f"{pre}relative_costs.{k}") for k in COST_NAMES}
+        costs = {k: _number(costs[k], f"{pre}relative_costs.{k}", limits=RELATIVE_COST_RANGE) for k in COST_NAMES}
         opts = _section(d, "options", pre)
         for k in opts:
             if k not in OPTION_NAMES:

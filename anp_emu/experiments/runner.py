@@ -168,8 +168,25 @@ def set_worker_threads(threads: int | None) -> None:
         numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
 
 
+_IN_RUN = False
+
+
+def _stop_worker(signum, frame):
+    """SIGTERM/SIGINT in a spawned local worker: the driver stops its workers (after Ctrl-C).
+    Idle, the worker exits at once; inside a run, SystemExit unwinds the run first, so that the
+    atomic writer of a file being written removes its temporary ``.part`` file, and then
+    :func:`_execute_in_worker` exits quietly (no traceback from multiprocessing)."""
+    if not _IN_RUN:
+        os._exit(128 + signum)
+    raise SystemExit(128 + signum)
+
+
 def _init_worker(threads: int | None, codegen: dict | None) -> None:
-    """Initializer of a spawned local worker."""
+    """Initializer of a spawned local worker (signals: see :func:`_stop_worker`)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _stop_worker)
+    signal.signal(signal.SIGINT, _stop_worker)
     set_worker_threads(threads)
     if codegen:
         from ..runtime import codegen as cg
@@ -216,10 +233,38 @@ def execute(run_id: str, func: str, params: dict, threads: int | None = None, au
             raise TypeError(f"{func} returned {type(out).__name__}, expected a dict")
         result = json.loads(json.dumps(out, allow_nan=True))
     except Exception as e:                       # noqa: BLE001 - a run's failure is data
+        if _interrupted_by_user(e):
+            raise KeyboardInterrupt from e
         error, tb = _error_line(e), traceback.format_exc()
     return {"run_id": run_id, "func": func, "params": _normalised(params),
             "status": "ok" if error is None else "failed", "result": result, "error": error, "traceback": tb,
             "wall_s": time.perf_counter() - t0, "host": socket.gethostname()}
+
+
+def _execute_in_worker(run_id: str, func: str, params: dict, threads: int | None = None) -> dict:
+    """:func:`execute` in a spawned local worker, which a signal stops (see :func:`_stop_worker`)."""
+    global _IN_RUN
+    _IN_RUN = True
+    try:
+        return execute(run_id, func, params, threads)
+    except (SystemExit, KeyboardInterrupt):
+        from ..files.fileio import remove_unfinished_temps
+
+        remove_unfinished_temps()
+        os._exit(143)
+    finally:
+        _IN_RUN = False
+
+
+def _interrupted_by_user(e: BaseException) -> bool:
+    """``e`` is, or was caused by, a Ctrl-C (click turns KeyboardInterrupt into Abort)."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def _failed(spec: RunSpec, error: str) -> dict:
@@ -313,20 +358,55 @@ def run_all(specs: Iterable[RunSpec], outdir, workers: int | None = None, execut
         threads = threads_per_worker             # a cluster's own setting unless asked
     tracker = _Tracker(len(specs), len(records), n_workers, progress)
 
+    interrupted = lambda: False            # noqa: E731 - replaced while the grid runs
+
     def store(rec):
+        if interrupted():                  # after Ctrl-C no run is recorded (a run it broke is not a failure)
+            raise KeyboardInterrupt
         _write_record(out, rec)
         records[rec["run_id"]] = rec
         tracker.finish(rec)
 
     if todo:
-        if executor == "local" and n_workers == 1:
-            for s in todo:
-                store(execute(s.run_id, s.func, s.params, threads_per_worker))
-        elif executor == "local":
-            _run_local(todo, n_workers, threads, store)
-        else:
-            _run_dask(todo, n_workers, threads, scheduler, store)
+        with _sigint_noted() as interrupted:
+            if executor == "local" and n_workers == 1:
+                for s in todo:
+                    rec = execute(s.run_id, s.func, s.params, threads_per_worker)
+                    if interrupted():        # a Ctrl-C that the run swallowed: not a finished run
+                        raise KeyboardInterrupt
+                    store(rec)
+            elif executor == "local":
+                _run_local(todo, n_workers, threads, store)
+            else:
+                _run_dask(todo, n_workers, threads, scheduler, store)
+            if interrupted():
+                raise KeyboardInterrupt
     return [records[s.run_id] for s in specs]
+
+
+@contextlib.contextmanager
+def _sigint_noted():
+    """While the grid runs, SIGINT raises KeyboardInterrupt (also when this process inherited it
+    ignored, as a background job of a script does) and is remembered, so that a run function that
+    catches the interruption cannot make the grid carry on or end with success. Yields a function
+    telling whether SIGINT arrived. Outside the main thread nothing is changed."""
+    import signal
+    import threading
+
+    hits = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def handler(signum, frame):
+        hits.append(signum)
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(hits)
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _codegen_settings():
@@ -383,7 +463,7 @@ def _run_local(todo, n_workers, threads, store):
     try:
         with _environment(env), _main_script_hidden(todo):    # the workers are spawned while submitting
             for s in todo:
-                futures[pool.submit(execute, s.run_id, s.func, s.params, threads)] = s
+                futures[pool.submit(_execute_in_worker, s.run_id, s.func, s.params, threads)] = s
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -397,13 +477,23 @@ def _run_local(todo, n_workers, threads, store):
                     rec = _failed(spec, _error_line(e))
                 store(rec)
     except BaseException:
-        # Ctrl-C or an error here: keep what is written, stop the workers, leave no half files
-        for f in futures:
-            f.cancel()
-        for p in list(getattr(pool, "_processes", {}).values()):
+        # Ctrl-C or an error here: keep what is written, stop the workers (SIGTERM: a worker
+        # removes the file it is writing, see _init_worker) and wait for them, so that no
+        # half-written file is left once this returns
+        # (the pool's own shutdown cancels what waits: a future cancelled here could not take the
+        # broken-pool error its manager thread then sets, which kills that thread with a traceback)
+        procs = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
             with contextlib.suppress(Exception):
                 p.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + 20
+        for p in procs:
+            with contextlib.suppress(Exception):
+                p.join(max(0.1, deadline - time.monotonic()))
+                if p.is_alive():
+                    p.kill()
+                    p.join(5)
         raise
     pool.shutdown(wait=True)
 

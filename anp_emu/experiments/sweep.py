@@ -205,11 +205,14 @@ def check_events_file(path: Path) -> None:
     key = (str(path), st.st_size, st.st_mtime_ns)
     if key in _CHECKED_EVENTS:
         return
+    from .trainer import check_classes
+
     try:
-        EventDataset.load(path)
+        ds = EventDataset.load(path)
     except AnpError as e:
         raise InputError("dataset", "not a readable events file (an `anp data preprocess` output)",
                          value=f"{e}") from None
+    check_classes(ds.labels, f"dataset {path}", ds.class_names)
     _CHECKED_EVENTS.clear()
     _CHECKED_EVENTS[key] = True
 

@@ -159,6 +159,20 @@ def initial_config(train, rule: str = D.RULE, seed: int = D.SEED, target_hidden:
                        learning=learning or LearningSettings())
 
 
+def check_classes(labels, field: str, class_names=None) -> None:
+    """Refuse a dataset (or a training part) that cannot train a classifier: no samples, or every
+    sample of one class (training would report 100 % accuracy and baselines NaN)."""
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        raise InputError(field, "no samples: nothing to train on", value=0)
+    present = np.unique(labels)
+    if len(present) < 2:
+        name = class_names[int(present[0])] if class_names is not None and 0 <= int(present[0]) < len(class_names) \
+            else int(present[0])
+        raise InputError(field, "every sample is of one class: a classifier needs at least 2",
+                         limit=">= 2 classes", value=f"1 class ({name!r}, {labels.size} samples)")
+
+
 class Trainer:
     """Trains ``config`` on ``train`` (optionally evaluating on ``test``) with ``settings``.
 
@@ -196,8 +210,9 @@ class Trainer:
         check_fits(config.spec.n_in, train)
         if test is not None:
             check_fits(config.spec.n_in, test)
-        if len(train) == 0:
-            raise InputError("train", "no training samples", value=0)
+        check_classes(train.labels, "train", getattr(train, "class_names", None))
+        if test is not None and len(test) == 0:
+            raise InputError("test", "no test samples: accuracy would be undefined", value=0)
         for name, ds in (("train", train), ("test", test)):
             if ds is not None and len(ds) and int(np.max(ds.labels)) >= config.spec.n_out:
                 raise InputError(f"{name}.labels", "class index beyond the output layer",

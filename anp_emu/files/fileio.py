@@ -32,6 +32,37 @@ def _as_user_error(e: OSError, tmp: Path, final: Path) -> FileFormatError:
     return FileFormatError(final, f"cannot write: {text}")
 
 
+# (folder, name prefix) of every temporary file or folder this process is creating or writing,
+# registered before it exists and dropped once it is renamed or removed: what
+# remove_unfinished_temps() deletes when a signal stops this process at any point of a write
+_UNFINISHED: dict[tuple[str, str], int] = {}
+
+
+def remove_unfinished_temps() -> None:
+    """Delete every temporary file or folder of this process's unfinished atomic writes (used by
+    a worker that a signal stops: the signal may land even before a writer's own cleanup is
+    armed). Their names carry this process's id, so no other writer's file is touched."""
+    import shutil
+
+    for (parent, prefix) in list(_UNFINISHED):
+        for p in Path(parent).glob(f"{prefix}*.part"):
+            with contextlib.suppress(OSError):
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+        _UNFINISHED.pop((parent, prefix), None)
+
+
+def _register(key) -> None:
+    _UNFINISHED[key] = _UNFINISHED.get(key, 0) + 1
+
+
+def _unregister(key) -> None:
+    n = _UNFINISHED.get(key, 0) - 1
+    if n > 0:
+        _UNFINISHED[key] = n
+    else:
+        _UNFINISHED.pop(key, None)
+
+
 def temp_path_beside(final: Path, *, folder: bool = False) -> Path:
     """A new, empty temporary file (or folder) beside ``final``, with the permissions the user's
     umask gives a new file (0666 & ~umask) or folder (0777 & ~umask), not mkstemp's 0600/0700.
@@ -39,11 +70,12 @@ def temp_path_beside(final: Path, *, folder: bool = False) -> Path:
     parent = final.parent if str(final.parent) else Path(".")
     if not parent.is_dir():
         raise FileFormatError(final, f"output folder {parent} does not exist")
+    prefix = f".{final.name}.{os.getpid()}."
     try:
         if folder:
-            tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".part", dir=parent))
+            tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".part", dir=parent))
         else:
-            fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=parent)
+            fd, name = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=parent)
             os.close(fd)
             tmp = Path(name)
         os.chmod(tmp, (0o777 if folder else 0o666) & ~user_umask())
@@ -61,18 +93,23 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     final = Path(path)
     if final.is_dir():
         raise FileFormatError(final, "is a folder, expected a file name")
-    tmp_path = temp_path_beside(final)
+    key = (str(final.parent if str(final.parent) else Path(".")), f".{final.name}.{os.getpid()}.")
+    _register(key)
     try:
-        yield tmp_path
-        os.replace(tmp_path, final)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
-        raise _as_user_error(e, tmp_path, final) from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
-        raise
+        tmp_path = temp_path_beside(final)
+        try:
+            yield tmp_path
+            os.replace(tmp_path, final)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                tmp_path.unlink()
+            raise _as_user_error(e, tmp_path, final) from None
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp_path.unlink()
+            raise
+    finally:
+        _unregister(key)
 
 
 def check_writable(folder, need_bytes: int = 0) -> Path:
