@@ -167,10 +167,10 @@ class LearningEngine:
                 counts[layer, C_WGRAD] += wgrad
                 if apply:
                     # "dense" reads and writes every synapse: the kernel's event-driven tally is not it
-                    tally = counts if n_write < 0 else new_counts()
+                    tally = counts if n_write is None else new_counts()
                     dense_update(G, wT, nnz, lr, mode, lo, hi, is_int, tally, layer, int(keys[layer]),
                                  n_threads, n_read)
-                    if n_write >= 0:
+                    if n_write is not None:
                         counts[layer, C_W_READS] += n_read
                         counts[layer, C_W_WRITES] += n_write
                 else:

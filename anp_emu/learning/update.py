@@ -428,9 +428,9 @@ def dense_counts(du: np.ndarray, n_pre: int) -> int:
 
 
 def stbp_learning_counts(emulation: str, step_ptr: np.ndarray, lines: np.ndarray, n_pre: int,
-                         n_post: int) -> tuple[int, int, int]:
+                         n_post: int) -> tuple[int, int, int | None]:
     """STBP's weight-gradient and update work on one layer of the chip for one sample of
-    T = len(step_ptr) - 1 steps: (weight-gradient accumulates, weight reads, weight writes or -1).
+    T = len(step_ptr) - 1 steps: (weight-gradient accumulates, weight reads, weight writes or None).
 
     "dense" (the default; Wei et al. 2024 Sec. VI-B: "we activate each neuron to emulate the way
     STBP works", the input lines included): every presynaptic line is processed at every step,
@@ -439,7 +439,7 @@ def stbp_learning_counts(emulation: str, step_ptr: np.ndarray, lines: np.ndarray
     spiked.
     "event-input" (what-if: a chip that skips silent input lines): a gradient accumulate only
     where a presynaptic event arrived (events x n_post), the rows of lines with an event read
-    whole (lines with an event x n_post), and only non-zero rounded updates written (-1: the
+    whole (lines with an event x n_post), and only non-zero rounded updates written (None: the
     update kernel counts them). Silent lines cost nothing; doubling the events doubles the
     accumulates.
     The weights learnt are the same in both modes: a silent line's gradient is zero."""
@@ -449,4 +449,4 @@ def stbp_learning_counts(emulation: str, step_ptr: np.ndarray, lines: np.ndarray
         return T * n_syn, n_syn, n_syn
     n_events = int(step_ptr[-1] - step_ptr[0])
     n_lines = int(np.unique(lines[step_ptr[0]:step_ptr[-1]]).size)
-    return n_events * int(n_post), n_lines * int(n_post), -1
+    return n_events * int(n_post), n_lines * int(n_post), None
