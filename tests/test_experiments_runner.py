@@ -132,7 +132,7 @@ def test_interrupted_grid_keeps_finished_runs_and_resumes(tmp_path):
             f"specs = [RunSpec(f'seed={{s}}', {FUNC!r}, {{'seed': s, 'sleep_s': 1.2, 'calls_dir': {str(calls)!r}}}) "
             "for s in range(8)]\n"
             f"run_all(specs, {str(out)!r}, workers=2)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, cwd=tmp_path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(list((out / "runs").glob("*.json")) if (out / "runs").exists() else []) < 2:
         time.sleep(0.05)

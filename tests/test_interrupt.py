@@ -37,7 +37,8 @@ def test_sigint_stops_a_sweep_with_exit_130(grid, tmp_path, workers, inherited):
 
     proc = subprocess.Popen([sys.executable, "-c", "from anp_emu.cli import run; run()", "sweep",
                              str(grid / "spec.toml"), "-o", str(out), "--workers", str(workers), "--no-progress"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=child_signals)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=child_signals,
+                            cwd=tmp_path)      # not the checkout: its anp_emu/ folder would shadow the installed package
     deadline = time.monotonic() + 300
     # the signal lands after the first run finished, while the others run or wait
     while time.monotonic() < deadline and not _records(out) and proc.poll() is None:

@@ -126,10 +126,11 @@ def test_anp_export_takes_the_classes_of_the_run_beside_the_config(tmp_path):
     assert readout_of(nir.read(tmp_path / "x.nir"))["class_names"] == ["a", "b", "c"]
 
 
-def test_the_package_readout_needs_no_torch():
+def test_the_package_readout_needs_no_torch(tmp_path):
     import subprocess
 
     code = ("import sys, anp_emu.mapping.readout, anp_emu.mapping.export\n"
             "print('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    # cwd: not the checkout, whose anp_emu/ folder would shadow the installed package
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path).stdout
     assert out.strip() == "False"
