@@ -237,58 +237,13 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
         click.echo(f"wrote {w}")
 
 
-def _read_run(run_dir: Path):
-    """(summary dict, log frame, counters frame) of an `anp train` output folder."""
-    from anp_emu.errors import FileFormatError
-
-    if not run_dir.is_dir():
-        raise FileFormatError(run_dir, "not a training run folder (expected the -o folder of anp train)")
-    files = {n: run_dir / n for n in ("summary.json", "log.csv", "counters.csv")}
-    for n, f in files.items():
-        if not f.exists():
-            raise FileFormatError(f, "missing: not an `anp train` run folder, or one written before counters.csv "
-                                     "was kept (train it again)" if n == "counters.csv" else "missing")
-    try:
-        summary = json.loads(files["summary.json"].read_text())
-        log = pd.read_csv(files["log.csv"])
-        counts = pd.read_csv(files["counters.csv"])
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
-        raise FileFormatError(run_dir, f"unreadable run files: {e}") from None
-    for k in ("rule", "network", "T"):
-        if k not in summary:
-            raise FileFormatError(files["summary.json"], f"{k}: required field missing")
-    need = {"epoch", "samples", "layer", "counter", "total"}
-    if not need <= set(counts.columns):
-        raise FileFormatError(files["counters.csv"], f"columns: expected {sorted(need)}, got {sorted(counts.columns)}")
-    return summary, log, counts
-
-
 def run_counters(run_dir: Path):
-    """(summary, log, spec, T, {epoch: Counters}) of an `anp train` run folder, from its
-    counters.csv (every counter of both layers summed over each epoch)."""
-    import numpy as np
+    """(summary, log, spec, T, {epoch: Counters}) of an `anp train` run folder, read and checked
+    by the one reader of run folders (``anp_emu.plots.data.load_run``)."""
+    from anp_emu.plots.data import load_run
 
-    from anp_emu.chip.counters import LAYERS, NAMES, Counters
-    from anp_emu.chip.spec import ChipSpec
-
-    summary, log, counts = _read_run(run_dir)
-    try:
-        n_in, n_hid, n_out = (int(v) for v in str(summary["network"]).split("-"))
-        spec = ChipSpec(n_in=n_in, n_hid=n_hid, n_out=n_out)
-        T = int(summary["T"])
-    except (ValueError, TypeError):
-        raise FileFormatError(run_dir / "summary.json", f"network/T: unreadable {summary['network']!r}/{summary['T']!r}") from None
-    epochs = {}
-    for epoch, g in counts.groupby("epoch", sort=True):
-        c = np.zeros((len(LAYERS), len(NAMES)), dtype=np.int64)
-        for _, r in g.iterrows():
-            if r["layer"] not in LAYERS or r["counter"] not in NAMES:
-                raise FileFormatError(run_dir / "counters.csv", f"unknown layer/counter {r['layer']}/{r['counter']}")
-            c[LAYERS.index(r["layer"]), NAMES.index(r["counter"])] = int(r["total"])
-        epochs[int(epoch)] = Counters(c, n_samples=int(g["samples"].iloc[0]))
-    if not epochs:
-        raise FileFormatError(run_dir / "counters.csv", "no trained epoch")
-    return summary, log, spec, T, epochs
+    run = load_run(run_dir)
+    return run.summary, run.log, run.spec(), run.T, run.epoch_counters()
 
 
 def run_energy(run_dir: Path, table, points) -> tuple[dict, pd.DataFrame]:
