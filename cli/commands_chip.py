@@ -85,8 +85,10 @@ def _own_export(p: Path):
     if fmt == "nir":
         return import_config(p, "nir") if is_anp_nir(p) else None
     if fmt == "npz":
-        with np.load(p, allow_pickle=False) as z:
-            ours = "format" in z.files and str(z["format"]) == NPZ_FORMAT
+        from anp_emu.files.fileio import read_npz
+
+        d = read_npz(p)
+        ours = "format" in d and str(d["format"]) == NPZ_FORMAT
         return import_config(p, "npz") if ours else None
     if fmt in ("csv", "netx"):
         return import_config(p, fmt)

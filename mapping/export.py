@@ -515,11 +515,9 @@ def import_config(path, fmt: str | None = None) -> ChipConfig:
 def _read_npz(p: Path) -> ChipConfig:
     from anp_emu.learning.settings import LearningSettings
 
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            d = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError) as e:
-        raise FileFormatError(p, f"not a readable .npz file: {e.__class__.__name__}") from None
+    from anp_emu.files.fileio import read_npz
+
+    d = read_npz(p)
     if str(d.get("format")) != NPZ_FORMAT:
         raise FileFormatError(p, f"format: expected {NPZ_FORMAT!r}, got {d.get('format')!r}")
     known = {"format", "version", "w_hid", "w_out", "scale_hid", "scale_out", "learning", "sha256", *_SCALARS}

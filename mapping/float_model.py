@@ -71,13 +71,9 @@ def load_npz(path) -> FloatModel:
     p = Path(path)
     if not p.exists():
         raise FileFormatError(p, "file not found")
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except ValueError as e:
-        raise FileFormatError(p, f"not a plain numeric .npz (object arrays are refused): {e}") from None
-    except (OSError, EOFError) as e:
-        raise FileFormatError(p, f"not a readable .npz file: {e.__class__.__name__}") from None
+    from anp_emu.files.fileio import read_npz
+
+    data = read_npz(p)
     for k in data:
         if k not in NPZ_REQUIRED + NPZ_OPTIONAL:
             raise ConfigKeyError(f"{p}:{k}", "unknown key", limit=f"one of {list(NPZ_REQUIRED + NPZ_OPTIONAL)}")

@@ -241,6 +241,31 @@ def h5_reader(path, fmt: str, versions: tuple[int, ...]) -> Iterator[h5py.File]:
         f.close()
 
 
+def read_npz(path) -> dict:
+    """Every array of a ``.npz`` file ({key: array}), read without pickles: the one reader of
+    npz files (map models, npz exports). A file that is not a readable npz archive (not a zip,
+    truncated, a corrupt member, an object array) is one FileFormatError naming it."""
+    import zipfile
+    import zlib
+
+    p = Path(path)
+    if not p.exists():
+        raise FileFormatError(p, "file not found")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise FileFormatError(p, "not a .npz archive (a single .npy array)")
+            return {k: z[k] for k in z.files}
+    except FileFormatError:
+        raise
+    except ValueError as e:
+        what = "object arrays are refused" if "allow_pickle" in str(e) else " ".join(str(e).split())[:80]
+        raise FileFormatError(p, f"not a plain numeric .npz ({what})") from None
+    except (OSError, EOFError, KeyError, RuntimeError, zipfile.BadZipFile, zlib.error) as e:
+        raise FileFormatError(p, f"not a readable .npz file ({e.__class__.__name__}: "
+                                 f"{' '.join(str(e).split())[:80]})") from None
+
+
 def check_keys(group, allowed: set[str], required: set[str], where: str, path) -> None:
     """Reject unknown members/attributes and report missing ones."""
     present = set(group.keys()) if hasattr(group, "keys") else set(group)
