@@ -1,8 +1,11 @@
-"""Fuzz every file reader through its command (hypothesis, derandomized, MAX_EXAMPLES mutated
+"""Fuzz every file reader through its command (hypothesis, derandomized, MAX_EXAMPLES = 15 mutated
 inputs per format per run): bit flips, truncation, zero length, wrong-typed/shaped attributes,
 missing and extra datasets, NaN/inf and huge values. Each command must end with exit code 0 or
 1 (never a crash), print no traceback, print exactly one ``error:`` line when it fails, fail for
-mutations that make the file invalid, and change no file outside its own new output."""
+mutations that make the file invalid, and change no file outside its own new output.
+Formats: events and chip-config HDF5, checkpoints (through ``anp train --resume``), energy
+tables, map models / npz exports (``anp map``), the preprocessed pickle and sweep TOML: 10 test
+functions x 15 = 150 mutated inputs per run, about 20 s."""
 import json
 import pickle
 import shutil
@@ -37,6 +40,11 @@ def originals(tmp_path_factory):
     (d / "em.pkl").write_bytes(pickle.dumps({"y": np.arange(5), "sub": np.ones(5, int), "ses": np.ones(5, int),
                                              "emg": emg, "dvs": []}))
     (d / "spec.toml").write_text(f'dataset = "{d / "ev.h5"}"\n[grid]\nseed = [0, 1]\n[fixed]\nepochs = 1\n')
+    r = CliRunner().invoke(main, ["export", str(d / "cfg.h5"), "--format", "npz", "-o", str(d / "model.npz")])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["train", str(d / "ev.h5"), "-o", str(d / "run"), "--chip", str(d / "cfg.h5"),
+                                  "--epochs", "1", "--schedule", "constant", "--no-progress", "--json"])
+    assert r.exit_code == 0, r.output
     return d
 
 
@@ -87,6 +95,7 @@ COMMANDS = {
     "em.pkl": lambda p, out: ["data", "preprocess", str(p), "-o", str(out / "o.h5"), "--encoder", "delta",
                               "--no-progress"],
     "spec.toml": lambda p, out: ["sweep", str(p), "-o", str(out / "sw"), "--workers", "1", "--no-progress"],
+    "model.npz": lambda p, out: ["map", str(p), "-o", str(out / "mapped.h5")],
 }
 
 
@@ -151,3 +160,40 @@ def test_energy_table_value_mutations(originals, tmp_path_factory, section, pick
     must_fail = not ((section == "options" and value is True)
                      or (value == 1e-12 and (section == "relative_costs" or key == "static_power_mw")))
     _check(work, COMMANDS["costs.json"](p, work), must_fail)
+
+
+# ------------------------------------------------------------------ checkpoints, through anp train --resume
+@FUZZ
+@given(m=BYTE_MUTATIONS, what=st.sampled_from(["bytes", "attr"]), pick=st.integers(0, 100), value=ATTR_VALUES)
+def test_checkpoint_mutations(originals, tmp_path_factory, m, what, pick, value):
+    """The run's checkpoint mutated, and the run's manifest told it is what anp wrote (else the
+    manifest refuses the changed file before the reader sees it): the reader must refuse it."""
+    from anp_emu.files.manifest import OutputFolder, read_manifest
+
+    work = tmp_path_factory.mktemp("fz")
+    shutil.copy(originals / "ev.h5", work / "ev.h5")
+    shutil.copy(originals / "cfg.h5", work / "cfg.h5")
+    run = work / "run"
+    shutil.copytree(originals / "run", run)
+    ck = run / "checkpoint.h5"
+    if what == "bytes":
+        data, must_fail = _mutate_bytes(ck.read_bytes(), m)
+        ck.write_bytes(data)
+    else:
+        with h5py.File(ck, "a") as f:
+            keys = sorted(f.attrs)
+            f.attrs[keys[pick % len(keys)]] = value
+        must_fail = True
+    man = read_manifest(run)
+    OutputFolder(run, man["kind"], man["files"]).wrote("checkpoint.h5")
+    args = ["train", str(work / "ev.h5"), "-o", str(run), "--chip", str(work / "cfg.h5"), "--epochs", "2",
+            "--schedule", "constant", "--resume", "--no-progress", "--json"]
+    before = _snapshot(work)
+    r = CliRunner().invoke(main, args, catch_exceptions=True)
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    assert "Traceback" not in r.output and r.exit_code in (0, 1), r.output
+    if must_fail:
+        assert r.exit_code == 1, r.output
+    if r.exit_code == 1:
+        assert len([ln for ln in r.output.splitlines() if ln.startswith("error:")]) == 1, r.output
+        assert _snapshot(work) == before                                  # a refused resume changes nothing
