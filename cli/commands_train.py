@@ -533,6 +533,7 @@ def eval_cmd(config, dataset, split, side, fold, folds, test_subjects, train_fra
     out = {"config": str(config), "dataset": str(dataset), "split": split, "side": side if split != "all" else "all",
            "samples": len(ds), "encoding": str(enc_file) if encoding is not None else None,
            "accuracy": res.accuracy, "per_class_accuracy": res.per_class_accuracy.to_dict(),
+           "decided_by_spike_count": res.spike_count_share,
            "confusion": res.confusion.to_numpy().tolist(), "classes": res.class_names,
            **{f: e[f] for f in ENERGY_FIGURES}, "latency_us_per_inference": e["latency_us"],
            "sop_per_inference": res.counters["sop_effective"] / len(ds), "operating_point": point}
@@ -543,6 +544,8 @@ def eval_cmd(config, dataset, split, side, fold, folds, test_subjects, train_fra
                + (f" (encoder calibration from {enc_file})" if encoding is not None else ""))
     click.echo(res.confusion.to_string())
     click.echo("per-class accuracy: " + ", ".join(f"{k} {v:.1%}" for k, v in out["per_class_accuracy"].items()))
+    click.echo(f"decided by the class outputs' spike counts: {res.spike_count_share:.1%} of the samples; the others "
+               f"by the readout's summed-membrane tie-break (no class output fired, or several equally)")
     click.echo(f"per inference at {point}: inference energy {e['inference_nj']:.1f} nJ (no learning: learning "
                f"{e['learning_nj']:.0f} nJ, total {e['total_nj']:.1f} nJ), {e['latency_us']:.1f} us, "
                f"{out['sop_per_inference']:.0f} SOPs")
@@ -655,7 +658,8 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress, as_json):
     res = evaluate(Chip(trainer.trained_config()), test)
     say(res.confusion.to_string())
     say(f"      test accuracy {res.accuracy:.1%} (nearest centroid on MAV {base_all['centroid']:.1%}, "
-        f"logistic regression {base_all['logreg']:.1%})")
+        f"logistic regression {base_all['logreg']:.1%}); {res.spike_count_share:.0%} of the test samples decided by "
+        f"the class outputs' spike counts, the others by the readout's summed-membrane tie-break")
     say(f"[5/5] STBP trained the same way; energy per training sample averaged over every sample of all "
         f"{epochs} epochs (the paper's metric is the learning energy: backward + update, the increment "
         f"over inference; STBP emulated as the paper ran it, every neuron activated):")
@@ -682,6 +686,7 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress, as_json):
     say(f"      per layer, phase and operation at the initial weights ({energy_samples} samples per rule, "
         f"as `anp energy`): {en_dir}")
     summary = {"baseline_accuracy": base_all["centroid"], "baselines": base_all, "test_accuracy": res.accuracy,
+               "test_decided_by_spike_count": res.spike_count_share,
                "epochs": epochs, "seed": seed, "subjects": subjects,
                "energy_per_training_sample_averaged_over_training": averaged,
                "stbp_over_mpd_ed_learning": {p: averaged["stbp"][p]["learning_nj"] / averaged["mpd-ed"][p]["learning_nj"]

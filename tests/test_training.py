@@ -146,6 +146,7 @@ def test_train_and_eval_commands(tmp_path, dataset):
     assert ev_res["accuracy"] == pytest.approx(summary["final"]["test_accuracy"])
     assert len(ev_res["confusion"]) == 4 and ev_res["inference_nj"] > 0
     assert ev_res["learning_nj"] == 0 and ev_res["total_nj"] == ev_res["inference_nj"]      # inference only
+    assert 0 <= ev_res["decided_by_spike_count"] <= 1
     # same seed, same result: bit-identical configs
     out2 = tmp_path / "run2"
     CliRunner().invoke(main, ["train", str(ev), "-o", str(out2), "--epochs", "2", "--lr", "3000", "--no-progress"])
@@ -253,3 +254,22 @@ def test_trainer_defaults_train_exactly_as_anp_train_defaults(tmp_path, dataset)
         assert np.isfinite(t.history[-1].__dict__[f]) and t.history[-1].__dict__[f] > 0
         assert np.allclose(t.log_frame()[f], log[f])
         assert t.averaged_energy()[f] > 0
+
+
+def test_evaluation_says_which_samples_the_spike_counts_decided():
+    """Hand-made outputs: h0 (line 0) drives o0 over threshold, h1 (line 1) drives o0 and o1 alike
+    (a tie), line 2 drives nothing (no class output fires: the membrane decides)."""
+    from conftest import make_config
+
+    from anp_emu.chip.emulator import Chip
+    from anp_emu.chip.events import as_spike_input
+    from anp_emu.emg.dataset import EventDataset
+    from anp_emu.experiments.evaluate import evaluate
+
+    cfg = make_config([[10, 0, 0], [0, 10, 0]], [[10, 10], [0, 10]], theta_hid=5, theta_out=5)
+    xs = [as_spike_input(np.array([row], np.uint8), 3) for row in ([1, 0, 0], [0, 1, 0], [0, 0, 1])]
+    ds = EventDataset.from_spikes(xs, 1, 3, np.array([0, 1, 0]), np.zeros(3), np.zeros(3), np.arange(3), ["a", "b"],
+                                  "test", {})
+    res = evaluate(Chip(cfg), ds)
+    assert res.by_spike_count.tolist() == [True, False, False]
+    assert res.spike_count_share == pytest.approx(1 / 3)

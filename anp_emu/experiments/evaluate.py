@@ -19,6 +19,15 @@ class EvalResult:
     labels: np.ndarray              # (N,) int64
     class_names: list[str]
     counters: Counters              # summed over the N samples (n_samples = N)
+    by_spike_count: np.ndarray | None = None   # (N,) bool: one class output had the most spikes;
+    #                                            else the summed-membrane tie-break decided
+
+    @property
+    def spike_count_share(self) -> float:
+        """Fraction of samples the spike counts alone decided (one class output fired most); the
+        others were decided by the summed-membrane tie-break of the chip's readout (no class
+        output fired, or several fired equally)."""
+        return float(np.mean(self.by_spike_count)) if self.by_spike_count is not None else float("nan")
 
     @property
     def confusion(self) -> pd.DataFrame:
@@ -55,11 +64,14 @@ def evaluate(chip: Chip, dataset, progress=None) -> EvalResult:
         raise InputError("dataset.class_names", "more classes than output neurons", limit=chip.spec.n_out,
                          value=n_classes)
     preds = np.empty(n, dtype=np.int64)
+    by_count = np.empty(n, dtype=bool)
     total = Counters(n_samples=0)
     for i in range(n):
         r = chip.run(dataset.sample(i), record=True)
         preds[i] = r.class_prediction(n_classes)
+        counts = np.asarray(r.s_out)[:, :n_classes].sum(axis=0)
+        by_count[i] = counts.max() > 0 and int((counts == counts.max()).sum()) == 1
         total.update(r.counters)
         if progress is not None:
             progress(1)
-    return EvalResult(float(np.mean(preds == labels)), preds, labels, list(dataset.class_names), total)
+    return EvalResult(float(np.mean(preds == labels)), preds, labels, list(dataset.class_names), total, by_count)
