@@ -189,3 +189,21 @@ def test_dask_local_workers_start_without_malloc_trim_and_leave_our_environment(
     assert env["MALLOC_TRIM_THRESHOLD_"] is None
     assert env["OMP_NUM_THREADS"] == "2" and env["NUMBA_NUM_THREADS"] == "2"
     assert {k: os.environ.get(k) for k in names} == dict.fromkeys(names)
+
+
+def test_sweep_report_through_the_command_is_recorded_as_ours(files, tmp_path):
+    from anp_emu.files.manifest import read_manifest
+
+    p = tmp_path / "s.toml"
+    p.write_text(f'dataset = "{files / "ev.h5"}"\n[grid]\nseed = [0, 1]\n[fixed]\nepochs = 1\nlr = 3000.0\n'
+                 f'chip = "{files / "chip.h5"}"\n')
+    out = tmp_path / "sw"
+    r = CliRunner().invoke(main, ["sweep", str(p), "-o", str(out), "--workers", "1", "--no-progress", "--report"])
+    assert r.exit_code == 0, r.output
+    html = (out / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") or "<html" in html[:200]
+    assert "data:image/png;base64," in html and "http://" not in html.replace("http://www.w3.org", "")
+    assert "report.html" in read_manifest(out)["files"]
+    # a rerun resumes the sweep and replaces its own report
+    r = CliRunner().invoke(main, ["sweep", str(p), "-o", str(out), "--workers", "1", "--no-progress", "--report"])
+    assert r.exit_code == 0, r.output
