@@ -182,15 +182,7 @@ def learning_options(f):
     return f
 
 
-DEFAULT_LR = D.LR           # the rules' tuned learning rates (anp_emu/defaults.py)
 RULE_CHOICES = ["mpd-ed", "stbp", "std-ed", "ebp"]
-
-
-def rule_leak_shift(rule):
-    """The leak setting a rule's random init is calibrated for (anp_emu.experiments.trainer)."""
-    from anp_emu.experiments.trainer import rule_leak_shift as leak
-
-    return leak(rule)
 
 
 def build_settings(rule, seed, *, lr=None, lr_shift=None, rounding="stochastic", surrogate="rect",
@@ -255,9 +247,15 @@ def run_training(ds, cfg, settings, options, point, progress, own=None, resume: 
         if not quiet:
             click.echo(f"resumed {ckpt} after epoch {trainer.epochs_done}", err=True)
     first_epoch = trainer.epochs_done
-    if own is not None and encoding is not None and first_epoch < options.epochs:
-        write_json(outdir / "encoding.json", encoding)
-        own.wrote("encoding.json")
+    if own is not None and first_epoch < options.epochs:
+        if encoding is not None:
+            write_json(outdir / "encoding.json", encoding)
+            own.wrote("encoding.json")
+        if first_epoch == 0:
+            from anp_emu.files.config_io import save_config
+
+            save_config(cfg, outdir / "config_init.h5")      # the weights before training (anp plot weights)
+            own.wrote("config_init.h5")
 
     samples_csv = outdir / "samples.csv" if outdir else None
 
@@ -340,9 +338,24 @@ def averaged_energy_both_points(trainer) -> dict:
 
 
 def energy_line(e: dict) -> str:
-    """'learning X nJ, inference Y nJ (learning Z % of it), total W nJ' of one set of figures."""
+    """'learning X nJ, inference Y nJ (learning Z % of it), total W nJ' of one set of figures
+    (``averaged_energy_both_points``)."""
     return (f"learning {e['learning_nj']:,.0f} nJ, inference {e['inference_nj']:,.0f} nJ (learning "
-            f"{e['learning_nj'] / e['inference_nj']:.1%} of it), total {e['total_nj']:,.0f} nJ")
+            f"{e['learning_pct_of_inference']:.1f} % of it), total {e['total_nj']:,.0f} nJ")
+
+
+def run_summary(trainer, *, dataset, split_args: dict, point: str, preset=None, **extra) -> dict:
+    """summary.json of a training run, as `anp train` and the demo write it (what anp energy
+    summary, anp report and anp plot read); ``extra``: fields of the caller's own."""
+    cfg, o = trainer.config, trainer.options
+    return {"dataset": str(dataset), "rule": trainer.settings.rule, "aft": o.aft, "precision": o.precision,
+            "preset": preset, "split": split_args["split"], "fold": split_args["fold"],
+            "classes": list(trainer.train.class_names), "split_args": split_args,
+            "network": f"{cfg.spec.n_in}-{cfg.spec.n_hid}-{cfg.spec.n_out}", "T": int(trainer.train.T),
+            "operating_point": point, "train_samples": len(trainer.train), "test_samples": len(trainer.test),
+            "epochs": o.epochs, "final": trainer.log_frame().iloc[-1].to_dict(),
+            "settings": trainer.settings.to_dict(), "options": asdict(o),
+            "energy_per_training_sample_averaged_over_training": averaged_energy_both_points(trainer), **extra}
 
 
 # ----------------------------------------------------------------------------- anp train
@@ -421,29 +434,16 @@ def train_cmd(dataset, outdir, chip_path, init, rule, aft, precision, resume, fo
         "fold": sd.fold, "align_sessions": align_sessions}
     trainer, ran = run_training(ds, cfg, settings, options, point, progress, own, resume, (train, test),
                                 encoding=encoding)
-    if not resume:
-        from anp_emu.files.config_io import save_config
-
-        save_config(cfg, out / "config_init.h5")      # the weights before training (anp plot weights)
-        own.wrote("config_init.h5")
-    log = trainer.log_frame()
-    summary = {"dataset": str(dataset), "rule": rule, "aft": aft, "precision": precision, "preset": preset,
-               "split": split, "fold": sd.fold, "classes": list(train.class_names), "sparse_samples": sparse,
-               "split_args": {"split": split, "fold": sd.fold, "seed": seed, "train_fraction": train_fraction,
-                              "folds": folds, "test_subjects": test_subjects, "encoder_fit": encoder_fit,
-                              "align_sessions": bool(align_sessions)},
-               "encoder_calibration": sd.calibration,
-               "network": f"{cfg.spec.n_in}-{cfg.spec.n_hid}-{cfg.spec.n_out}", "T": int(ds.T),
-               "operating_point": point, "train_samples": len(train),
-               "test_samples": len(test), "epochs": epochs, "final": log.iloc[-1].to_dict(),
-               "settings": settings.to_dict(), "options": asdict(options),
-               "init": asdict(init_rep) if init_rep is not None else {"chip": str(chip_path)},
-               "energy_per_training_sample_averaged_over_training": averaged_energy_both_points(trainer),
-               "files": {k: str(out / f) for k, f in (("log", "log.csv"), ("counters", "counters.csv"),
-                                                       ("samples", "samples.csv"), ("checkpoint", "checkpoint.h5"),
-                                                       ("config", "config.h5"), ("config_init", "config_init.h5"),
-                                                       ("encoding", "encoding.json"))
-                         if (out / f).exists()}}
+    split_args = {"split": split, "fold": sd.fold, "seed": seed, "train_fraction": train_fraction, "folds": folds,
+                  "test_subjects": test_subjects, "encoder_fit": encoder_fit, "align_sessions": bool(align_sessions)}
+    summary = run_summary(
+        trainer, dataset=dataset, split_args=split_args, point=point, preset=preset, sparse_samples=sparse,
+        encoder_calibration=sd.calibration,
+        init=asdict(init_rep) if init_rep is not None else {"chip": str(chip_path)},
+        files={k: str(out / f) for k, f in (("log", "log.csv"), ("counters", "counters.csv"), ("samples", "samples.csv"),
+                                            ("checkpoint", "checkpoint.h5"), ("config", "config.h5"),
+                                            ("config_init", "config_init.h5"), ("encoding", "encoding.json"))
+               if (out / f).exists()})
     if ran:
         write_json(out / "summary.json", summary)
         own.wrote("summary.json")
@@ -568,26 +568,6 @@ def _check_previous_demo_raw(raw: Path) -> None:
                                    f"(choose another -o)")
 
 
-def _write_demo_run_summary(own, rule: str, trainer, cfg, events: Path, seed: int, epochs: int,
-                            averaged: dict) -> None:
-    """summary.json and config_init.h5 of a demo training folder (``own``, its OutputFolder), as
-    anp train writes them (what anp report and anp plot read)."""
-    from anp_emu.files.config_io import save_config
-
-    folder = own.path
-    save_config(cfg, folder / "config_init.h5")
-    write_json(folder / "summary.json", {
-        "dataset": str(events.resolve()), "rule": rule, "aft": "aux", "precision": "int", "preset": None,
-        "split": "random", "classes": list(trainer.train.class_names),
-        "split_args": {"split": "random", "fold": None, "seed": seed, "train_fraction": 2 / 3, "folds": 5,
-                       "test_subjects": None, "encoder_fit": "train", "align_sessions": False},
-        "network": f"{cfg.spec.n_in}-{cfg.spec.n_hid}-{cfg.spec.n_out}", "T": int(trainer.train.T),
-        "operating_point": "0.56V", "train_samples": len(trainer.train), "test_samples": len(trainer.test),
-        "epochs": epochs, "final": trainer.log_frame().iloc[-1].to_dict(), "settings": trainer.settings.to_dict(),
-        "options": asdict(trainer.options), "energy_per_training_sample_averaged_over_training": averaged})
-    own.wrote("config_init.h5", "summary.json")
-
-
 @main.command("demo")
 @click.option("-o", "--output", "outdir", type=click.Path(file_okay=False), default="anp-demo", show_default=True,
               help="Folder for everything the demo writes.")
@@ -667,8 +647,12 @@ def demo_cmd(outdir, subjects, epochs, energy_samples, seed, progress, as_json):
     stbp_trainer, _ = run_training(ds, cfg, build_settings("stbp", seed), options, D.OPERATING_POINT, progress,
                                    owns["train-stbp"], split_args=(train, test), quiet=True)
     averaged = {"mpd-ed": averaged_energy_both_points(trainer), "stbp": averaged_energy_both_points(stbp_trainer)}
-    for name, rule, tr in (("train", "mpd-ed", trainer), ("train-stbp", "stbp", stbp_trainer)):
-        _write_demo_run_summary(owns[name], rule, tr, cfg, out / "events.h5", seed, epochs, averaged[rule])
+    demo_split = {"split": "random", "fold": None, "seed": seed, "train_fraction": D.TRAIN_FRACTION, "folds": 5,
+                  "test_subjects": None, "encoder_fit": "train", "align_sessions": False}
+    for name, tr in (("train", trainer), ("train-stbp", stbp_trainer)):
+        write_json(owns[name].path / "summary.json",
+                   run_summary(tr, dataset=(out / "events.h5").resolve(), split_args=demo_split, point=D.OPERATING_POINT))
+        owns[name].wrote("summary.json")
     headline = headline_table(averaged)
     say(format_headline(headline))
     say("      (the paper's figures: ANP-I silicon, real EMG, 50 epochs; why ours differ: docs/energy.md)")
