@@ -138,7 +138,7 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
         raise InputError("--plot", "needs an output folder", hint="add -o OUTDIR")
     own = _claim(outdir, "energy", ENERGY_FILES, force)   # before the measurement, not after
     if do_plot:
-        from anp_emu.energy.plot import _pyplot
+        from anp_emu.plots.style import _pyplot
 
         _pyplot()  # fail before the run if matplotlib is missing
     table, pname = _resolve(costs_file, cost_items, point)
@@ -193,7 +193,7 @@ def energy_cmd(dataset, chip_path, rules, n_samples, point, costs_file, cost_ite
         save_table(table, out / "energy_table.json")
         written.append(out / "energy_table.json")
         if do_plot:
-            from anp_emu.energy.plot import plot_energy_over_training
+            from anp_emu.plots.energy import plot_energy_over_training
 
             p = out / "energy_over_training.png"
             plot_energy_over_training(res.log, p, paper=PAPER_LEARNING_NJ if pname == PAPER_POINT else None,
@@ -309,7 +309,7 @@ def energy_summary_cmd(runs, costs_file, cost_items, as_json, outdir, do_plot, f
     if do_plot and not outdir:
         raise InputError("--plot", "needs an output folder", hint="add -o OUTDIR")
     if do_plot:
-        from anp_emu.energy.plot import _pyplot
+        from anp_emu.plots.style import _pyplot
 
         _pyplot()  # fail before the work if matplotlib is missing
     table, _ = _resolve(costs_file, cost_items, "0.56V")
@@ -333,7 +333,7 @@ def energy_summary_cmd(runs, costs_file, cost_items, as_json, outdir, do_plot, f
         out.mkdir(parents=True, exist_ok=True)
         written = write_frames(out, frames, meta, json_name="energy_summary.json")
         if do_plot:
-            from anp_emu.energy.plot import plot_energy_over_training
+            from anp_emu.plots.energy import plot_energy_over_training
 
             plot_path = out / "learning_energy_per_epoch.png"
             ep = frames["epochs"].rename(columns={f"learning_nj@{PAPER_POINT}": "learning_nj"})

@@ -4,7 +4,7 @@ import sys
 import pandas as pd
 import pytest
 
-from anp_emu.energy import plot
+from anp_emu.plots import energy as plot
 from anp_emu.errors import AnpError, InputError
 
 LOG = pd.DataFrame({"rule": ["mpd-ed"] * 30 + ["stbp"] * 30, "step": list(range(30)) * 2,

@@ -4,7 +4,7 @@
 - :mod:`.report`      per-sample / per-phase / per-layer energy, cycles, latency, power, EDP; rule vs rule
 - :mod:`.complexity`  Table II/III of Wei et al. 2024 from the formulas and from measured activity
 - :mod:`.measure`     train both rules on the same samples from the same weights and report
-- :mod:`.plot`        energy per sample over training (needs the ``plot`` extra: matplotlib)
+- (pictures, energy over training included: :mod:`anp_emu.plots`)
 
 Published numbers are the two operating points' pJ/SOP and power; every other cost is a named
 assumption (see docs/energy.md).
