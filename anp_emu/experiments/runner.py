@@ -358,9 +358,7 @@ def run_all(specs: Iterable[RunSpec], outdir, workers: int | None = None, execut
         threads = threads_per_worker             # a cluster's own setting unless asked
     tracker = _Tracker(len(specs), len(records), n_workers, progress)
 
-    interrupted = lambda: False            # noqa: E731 - replaced while the grid runs
-
-    def store(rec):
+    def store(rec):                        # called inside _sigint_noted only (it binds ``interrupted``)
         if interrupted():                  # after Ctrl-C no run is recorded (a run it broke is not a failure)
             raise KeyboardInterrupt
         _write_record(out, rec)
@@ -370,11 +368,8 @@ def run_all(specs: Iterable[RunSpec], outdir, workers: int | None = None, execut
     if todo:
         with _sigint_noted() as interrupted:
             if executor == "local" and n_workers == 1:
-                for s in todo:
-                    rec = execute(s.run_id, s.func, s.params, threads_per_worker)
-                    if interrupted():        # a Ctrl-C that the run swallowed: not a finished run
-                        raise KeyboardInterrupt
-                    store(rec)
+                for s in todo:             # a Ctrl-C the run swallowed: store refuses its record
+                    store(execute(s.run_id, s.func, s.params, threads_per_worker))
             elif executor == "local":
                 _run_local(todo, n_workers, threads, store)
             else:
